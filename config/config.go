@@ -1,0 +1,205 @@
+// Package config loads and validates bridge.yaml.
+//
+// Load reads the file, expands ${ENV_VAR} references in values, rejects
+// unknown keys, applies defaults and validates the result. Every problem is
+// reported at once, each with the path of the key it concerns, for example
+//
+//	routes[1].schema: file not found: schemas/order.json
+//	cxone.base_url: must be https (set cxone.allow_insecure_http for local testing)
+//
+// Secrets (the CXone client secret) are held as Secret values, which never
+// print themselves; no error produced here contains a secret value.
+package config
+
+import "github.com/cxone-bridge/bridge/transform"
+
+// Config is the whole of bridge.yaml. Every field is documented in
+// docs/config.md; the zero value of an optional field means "use the default".
+type Config struct {
+	Kafka       Kafka       `yaml:"kafka"`
+	CXone       CXone       `yaml:"cxone"`
+	Correlation Correlation `yaml:"correlation"`
+	DLQ         DLQ         `yaml:"dlq"`
+	Routes      []Route     `yaml:"routes"`
+	Log         Log         `yaml:"log"`
+
+	// Path is the file the configuration was loaded from, and Dir its
+	// folder, against which relative paths in the file were resolved.
+	Path string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// Kafka says which cluster to read and as which consumer group.
+type Kafka struct {
+	Brokers  []string `yaml:"brokers"`
+	GroupID  string   `yaml:"group_id"`
+	ClientID string   `yaml:"client_id"`
+}
+
+// CXone says where and how events are published.
+type CXone struct {
+	BaseURL           string `yaml:"base_url"`
+	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
+	EventsPath        string `yaml:"events_path"`
+	Auth              Auth   `yaml:"auth"`
+}
+
+// EventsURL is the full URL events are POSTed to.
+func (c CXone) EventsURL() string { return trimSlash(c.BaseURL) + c.EventsPath }
+
+// Auth holds the OAuth2 client that obtains bearer tokens.
+type Auth struct {
+	Mode             string `yaml:"mode"`
+	TokenURL         string `yaml:"token_url"`
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     Secret `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	Scope            string `yaml:"scope"`
+}
+
+// Correlation says where a record's correlation id comes from (DESIGN §6).
+type Correlation struct {
+	// Headers are tried in order; the first present, valid one wins. The
+	// special name "traceparent" takes the trace id of a W3C traceparent.
+	Headers   []string `yaml:"headers"`
+	MaxLength int      `yaml:"max_length"`
+}
+
+// DLQ names the dead-letter topic of each source topic.
+type DLQ struct {
+	// Topic is a template; {topic} stands for the source topic.
+	Topic string `yaml:"topic"`
+}
+
+// Route maps the records of one topic (or of every topic matching a pattern)
+// to CXone events. Routes are tried in order; the first match wins.
+type Route struct {
+	Topic        string `yaml:"topic"`
+	TopicPattern string `yaml:"topic_pattern"`
+
+	// Exactly one of EventType, EventTypeHeader and EventTypeField is set.
+	EventType       string `yaml:"event_type"`
+	EventTypeHeader string `yaml:"event_type_header"`
+	EventTypeField  string `yaml:"event_type_field"`
+
+	// Schema is a JSON Schema file (Draft 2020-12 unless it says otherwise),
+	// relative to the configuration file. Empty: any JSON object passes.
+	Schema string `yaml:"schema"`
+
+	BusinessKey    string   `yaml:"business_key"`
+	TimestampField string   `yaml:"timestamp_field"`
+	IdempotencyKey string   `yaml:"idempotency_key"`
+	MaxValueBytes  ByteSize `yaml:"max_value_bytes"`
+	MaxDepth       int      `yaml:"max_depth"`
+	Tombstones     string   `yaml:"tombstones"`
+
+	// SchemaPath is Schema resolved against the configuration's folder.
+	SchemaPath string `yaml:"-"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Defaults. They are documented in docs/config.md; keep the two in step.
+const (
+	DefaultGroupID           = "cxone-bridge"
+	DefaultClientID          = "cxone-bridge"
+	DefaultBaseURL           = "https://api-us-1.cxone.com"
+	DefaultEventsPath        = "/api/v2/eventbridge/events"
+	DefaultTokenPath         = "/oauth/token"
+	DefaultScope             = "eventbridge:events:write"
+	AuthClientCredentials    = "client_credentials"
+	DefaultCorrelationMaxLen = 128
+	DefaultDLQTopic          = "{topic}.dlq"
+	DefaultTimestampField    = "/timestamp"
+	DefaultIdempotencyKey    = "{eventType}:{businessKey}"
+	DefaultMaxValueBytes     = ByteSize(1 << 20)
+	DefaultMaxDepth          = 64
+	TombstonesSkip           = "skip"
+	TombstonesDLQ            = "dlq"
+)
+
+// DefaultCorrelationHeaders is the default correlation.headers list.
+var DefaultCorrelationHeaders = []string{"x-correlation-id", "correlation-id", "correlation_id", "traceparent"}
+
+// applyDefaults fills every unset optional field.
+func (c *Config) applyDefaults() {
+	setDefault(&c.Kafka.GroupID, DefaultGroupID)
+	setDefault(&c.Kafka.ClientID, DefaultClientID)
+	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
+	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
+	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
+	setDefault(&c.CXone.Auth.TokenURL, trimSlash(c.CXone.BaseURL)+DefaultTokenPath)
+	setDefault(&c.CXone.Auth.Scope, DefaultScope)
+	if len(c.Correlation.Headers) == 0 {
+		c.Correlation.Headers = append([]string(nil), DefaultCorrelationHeaders...)
+	}
+	if c.Correlation.MaxLength == 0 {
+		c.Correlation.MaxLength = DefaultCorrelationMaxLen
+	}
+	setDefault(&c.DLQ.Topic, DefaultDLQTopic)
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		setDefault(&r.TimestampField, DefaultTimestampField)
+		setDefault(&r.IdempotencyKey, DefaultIdempotencyKey)
+		if r.MaxValueBytes == 0 {
+			r.MaxValueBytes = DefaultMaxValueBytes
+		}
+		if r.MaxDepth == 0 {
+			r.MaxDepth = DefaultMaxDepth
+		}
+		setDefault(&r.Tombstones, TombstonesSkip)
+	}
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "json")
+}
+
+func setDefault(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// DLQTopic returns the dead-letter topic for records of source topic.
+func (c *Config) DLQTopic(source string) string {
+	return expandTopic(c.DLQ.Topic, source)
+}
+
+// TransformConfig maps the routes and correlation settings to the
+// transform package's configuration.
+func (c *Config) TransformConfig() transform.Config {
+	tc := transform.Config{
+		Correlation: transform.Correlation{
+			Headers:   append([]string(nil), c.Correlation.Headers...),
+			MaxLength: c.Correlation.MaxLength,
+		},
+	}
+	for i, r := range c.Routes {
+		tc.Routes = append(tc.Routes, transform.Route{
+			Name:            indexPath("routes", i),
+			Topic:           r.Topic,
+			TopicPattern:    r.TopicPattern,
+			EventType:       r.EventType,
+			EventTypeHeader: r.EventTypeHeader,
+			EventTypeField:  r.EventTypeField,
+			SchemaFile:      r.SchemaPath,
+			BusinessKey:     r.BusinessKey,
+			TimestampField:  r.TimestampField,
+			IdempotencyKey:  r.IdempotencyKey,
+			MaxValueBytes:   int(r.MaxValueBytes),
+			MaxDepth:        r.MaxDepth,
+			TombstonesToDLQ: r.Tombstones == TombstonesDLQ,
+		})
+	}
+	return tc
+}

@@ -1,0 +1,263 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+// validate records every problem of a defaulted configuration in w.
+func (c *Config) validate(w *walker) {
+	if len(c.Kafka.Brokers) == 0 {
+		w.add("kafka.brokers", "at least one broker (host:port) is required")
+	}
+	for i, b := range c.Kafka.Brokers {
+		if err := checkHostPort(b); err != nil {
+			w.add(indexPath("kafka.brokers", i), "%v", err)
+		}
+	}
+	checkURL(w, "cxone.base_url", c.CXone.BaseURL, c.CXone.AllowInsecureHTTP)
+	checkURL(w, "cxone.auth.token_url", c.CXone.Auth.TokenURL, c.CXone.AllowInsecureHTTP)
+	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
+		w.add("cxone.events_path", "must start with /")
+	}
+	c.validateAuth(w)
+
+	if c.Correlation.MaxLength < 16 || c.Correlation.MaxLength > 1024 {
+		w.add("correlation.max_length", "must be between 16 and 1024, got %d", c.Correlation.MaxLength)
+	}
+	for i, h := range c.Correlation.Headers {
+		if !isToken(h) {
+			w.add(indexPath("correlation.headers", i), "%q is not a valid header name", h)
+		}
+	}
+
+	if err := checkTopicTemplate(c.DLQ.Topic); err != nil {
+		w.add("dlq.topic", "%v", err)
+	}
+
+	if len(c.Routes) == 0 {
+		w.add("routes", "at least one route is required")
+	}
+	seen := map[string]int{}
+	for i := range c.Routes {
+		c.validateRoute(w, i, seen)
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		w.add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		w.add("log.format", "must be json or text; got %q", c.Log.Format)
+	}
+}
+
+func (c *Config) validateAuth(w *walker) {
+	a := &c.CXone.Auth
+	if a.Mode != AuthClientCredentials {
+		w.add("cxone.auth.mode", "must be %s; got %q", AuthClientCredentials, a.Mode)
+	}
+	if a.ClientSecretFile != "" {
+		if a.ClientSecret != "" {
+			w.add("cxone.auth.client_secret_file", "set either client_secret or client_secret_file, not both")
+		}
+		p := c.resolve(a.ClientSecretFile)
+		data, err := os.ReadFile(p)
+		switch {
+		case err != nil && w.opts.skipCredentials:
+		case err != nil:
+			w.add("cxone.auth.client_secret_file", "%s", fileProblem(err, a.ClientSecretFile))
+		default:
+			a.ClientSecret = Secret(strings.TrimRight(string(data), "\r\n"))
+			a.ClientSecretFile = p
+		}
+	}
+	if w.opts.skipCredentials {
+		return
+	}
+	if a.ClientID == "" {
+		w.add("cxone.auth.client_id", "is required")
+	}
+	if a.ClientSecret == "" {
+		w.add("cxone.auth.client_secret", "is required (or set cxone.auth.client_secret_file)")
+	}
+}
+
+// Kafka topic names: at most 249 of [a-zA-Z0-9._-].
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// eventTypeName bounds what a constant event type may be.
+var eventTypeName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
+	r := &c.Routes[i]
+	p := indexPath("routes", i)
+	switch {
+	case r.Topic == "" && r.TopicPattern == "":
+		w.add(p, "set topic or topic_pattern")
+	case r.Topic != "" && r.TopicPattern != "":
+		w.add(p, "set topic or topic_pattern, not both")
+	case r.Topic != "":
+		if !topicName.MatchString(r.Topic) {
+			w.add(p+".topic", "%q is not a valid Kafka topic name", r.Topic)
+		}
+		if j, dup := seen[r.Topic]; dup {
+			w.add(p+".topic", "topic %q is already routed by routes[%d]", r.Topic, j)
+		}
+		seen[r.Topic] = i
+	default:
+		if _, err := regexp.Compile(r.TopicPattern); err != nil {
+			w.add(p+".topic_pattern", "invalid regular expression: %v", err)
+		}
+	}
+
+	n := 0
+	for _, s := range []string{r.EventType, r.EventTypeHeader, r.EventTypeField} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		w.add(p, "set exactly one of event_type, event_type_header, event_type_field")
+	}
+	if r.EventType != "" && !eventTypeName.MatchString(r.EventType) {
+		w.add(p+".event_type", "must be 1 to 128 of A-Z a-z 0-9 _ . : -; got %q", r.EventType)
+	}
+	if r.EventTypeHeader != "" && !isToken(r.EventTypeHeader) {
+		w.add(p+".event_type_header", "%q is not a valid header name", r.EventTypeHeader)
+	}
+	checkPointer(w, p+".event_type_field", r.EventTypeField)
+
+	if r.Schema != "" {
+		r.SchemaPath = c.resolve(r.Schema)
+		if st, err := os.Stat(r.SchemaPath); err != nil {
+			w.add(p+".schema", "%s", fileProblem(err, r.Schema))
+		} else if st.IsDir() {
+			w.add(p+".schema", "is a folder, want a file: %s", r.Schema)
+		}
+	}
+	if r.BusinessKey == "" {
+		w.add(p+".business_key", "is required: a JSON pointer such as /orderId")
+	}
+	checkPointer(w, p+".business_key", r.BusinessKey)
+	checkPointer(w, p+".timestamp_field", r.TimestampField)
+	if _, err := transform.ParseKeyTemplate(r.IdempotencyKey); err != nil {
+		w.add(p+".idempotency_key", "%v", err)
+	}
+	if r.MaxValueBytes < 2 || r.MaxValueBytes > 64<<20 {
+		w.add(p+".max_value_bytes", "must be between 2B and 64MiB, got %s", r.MaxValueBytes)
+	}
+	if r.MaxDepth < 1 || r.MaxDepth > 10000 {
+		w.add(p+".max_depth", "must be between 1 and 10000, got %d", r.MaxDepth)
+	}
+	if r.Tombstones != TombstonesSkip && r.Tombstones != TombstonesDLQ {
+		w.add(p+".tombstones", "must be skip or dlq; got %q", r.Tombstones)
+	}
+}
+
+func (c *Config) resolve(p string) string {
+	if filepath.IsAbs(p) || c.Dir == "" {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+func fileProblem(err error, shown string) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "file not found: " + shown
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied: " + shown
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error() + ": " + shown
+	}
+	return err.Error()
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return errors.New("want host:port, got " + strconv.Quote(s))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return errors.New("port must be 1-65535, got " + strconv.Quote(port))
+	}
+	return nil
+}
+
+// checkURL reports a URL that is not absolute http(s), or plain http
+// without allow_insecure_http. URLs are never echoed whole: one could carry
+// credentials in its user-info part.
+func checkURL(w *walker, path, raw string, allowHTTP bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		w.add(path, "must be an absolute https URL such as %s", DefaultBaseURL)
+		return
+	}
+	if u.User != nil {
+		w.add(path, "must not contain credentials; use cxone.auth")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		w.add(path, "must not have a query or fragment")
+	}
+	if u.Scheme == "http" && !allowHTTP {
+		w.add(path, "must be https (set cxone.allow_insecure_http for local testing)")
+	}
+}
+
+// checkPointer reports a set value that is not an RFC 6901 JSON pointer.
+func checkPointer(w *walker, path, ptr string) {
+	if ptr == "" {
+		return
+	}
+	if _, err := transform.ParsePointer(ptr); err != nil {
+		w.add(path, "%v", err)
+	}
+}
+
+func indexPath(p string, i int) string { return p + "[" + strconv.Itoa(i) + "]" }
+
+// isToken reports whether s is a valid HTTP header field name (RFC 9110 token).
+func isToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkTopicTemplate validates a DLQ topic template.
+func checkTopicTemplate(t string) error {
+	probe := expandTopic(t, "t")
+	if strings.ContainsAny(probe, "{}") {
+		return errors.New("only the placeholder {topic} is allowed; got " + strconv.Quote(t))
+	}
+	if !topicName.MatchString(probe) {
+		return errors.New(strconv.Quote(t) + " does not make a valid Kafka topic name")
+	}
+	return nil
+}
+
+func expandTopic(t, topic string) string { return strings.ReplaceAll(t, "{topic}", topic) }

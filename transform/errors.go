@@ -1,0 +1,55 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid matches (with errors.Is) every *InvalidError: the record itself
+// is bad and goes to the DLQ at once, without any call to CXone.
+var ErrInvalid = errors.New("invalid record")
+
+// ErrSkip is returned for a record that is deliberately not published and
+// needs no DLQ entry: a tombstone under the "skip" policy. Commit it.
+var ErrSkip = errors.New("record skipped: tombstone")
+
+// Reasons of an InvalidError. They are stable: the DLQ envelope and metrics
+// carry them, and operators filter on them.
+const (
+	ReasonNoRoute     = "no_route"     // no route matches the record's topic
+	ReasonTombstone   = "tombstone"    // null value, route policy "dlq"
+	ReasonTooLarge    = "too_large"    // value over the route's max_value_bytes
+	ReasonBadUTF8     = "bad_utf8"     // value is not valid UTF-8
+	ReasonNotJSON     = "not_json"     // value does not parse as one JSON value
+	ReasonTooDeep     = "too_deep"     // nesting deeper than the route's max_depth
+	ReasonNotObject   = "not_object"   // a JSON array, string, number, boolean or null
+	ReasonSchema      = "schema"       // fails the route's JSON Schema
+	ReasonBusinessKey = "business_key" // business key absent, empty or not a string
+	ReasonEventType   = "event_type"   // event type absent or not a valid name
+	ReasonTimestamp   = "timestamp"    // timestamp field present but not RFC 3339
+	ReasonKeyTemplate = "key_template" // a value the idempotency-key template needs is missing
+)
+
+// InvalidError says why a record cannot become a CXone event. Detail is
+// meant for people: it names the field paths involved, for example
+// "/currency: does not match pattern '^[A-Z]{3}$'". It never contains more
+// than a bounded excerpt of the record.
+type InvalidError struct {
+	Reason string // one of the Reason constants
+	Detail string
+
+	// CorrelationID is the record's correlation id, so that the DLQ entry
+	// and the log line of an invalid record can still be traced.
+	CorrelationID string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("invalid record (%s): %s", e.Reason, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(reason, format string, args ...any) *InvalidError {
+	return &InvalidError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}

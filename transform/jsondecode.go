@@ -1,0 +1,368 @@
+package transform
+
+import (
+	"fmt"
+	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// decodeJSON decodes one JSON value (RFC 8259) into the types
+// encoding/json.Unmarshal produces for an any: map[string]any, []any,
+// string, float64, bool and nil. It exists for the allocation budget of the
+// hot path (DESIGN §3, issue "transform + validate ≤ 60 allocations"):
+// encoding/json spends about 30 allocations on a tutorial-sized order, this
+// about a dozen.
+//
+// How: the input is copied once, and every string without escapes (object
+// keys included) is a view into that copy, which is never written after
+// decoding; only strings with escapes get their own bytes. The caller must
+// have checked that v is valid UTF-8 and not nested deeper than its limit
+// (checkShape), which keeps the recursion bounded.
+//
+// Differences from encoding/json are bugs: FuzzDecodeJSON checks that both
+// accept the same inputs and produce equal values.
+func decodeJSON(v []byte) (any, error) {
+	d := jsonDecoder{buf: append([]byte(nil), v...)}
+	d.skipSpace()
+	val, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	if d.pos < len(d.buf) {
+		return nil, d.errorf("invalid character %s after top-level value", quoteChar(d.buf[d.pos]))
+	}
+	return val, nil
+}
+
+// syntaxError is a decoding error at a byte offset.
+type syntaxError struct {
+	msg    string
+	Offset int
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s (at byte offset %d)", e.msg, e.Offset) }
+
+type jsonDecoder struct {
+	buf []byte
+	pos int
+}
+
+func (d *jsonDecoder) errorf(format string, args ...any) error {
+	return &syntaxError{msg: fmt.Sprintf(format, args...), Offset: d.pos}
+}
+
+func (d *jsonDecoder) eof() error {
+	return &syntaxError{msg: "unexpected end of JSON input", Offset: len(d.buf)}
+}
+
+func quoteChar(c byte) string {
+	if c == '\'' {
+		return `'\''`
+	}
+	if c == '"' {
+		return `'"'`
+	}
+	s := strconv.Quote(string(rune(c)))
+	if c >= utf8.RuneSelf {
+		s = fmt.Sprintf("%q", c)
+	}
+	return "'" + s[1:len(s)-1] + "'"
+}
+
+func (d *jsonDecoder) skipSpace() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jsonDecoder) value() (any, error) {
+	if d.pos >= len(d.buf) {
+		return nil, d.eof()
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '{':
+		return d.object()
+	case c == '[':
+		return d.array()
+	case c == '"':
+		return d.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	case c == 't':
+		return true, d.literal("true")
+	case c == 'f':
+		return false, d.literal("false")
+	case c == 'n':
+		return nil, d.literal("null")
+	default:
+		return nil, d.errorf("invalid character %s looking for beginning of value", quoteChar(c))
+	}
+}
+
+func (d *jsonDecoder) literal(lit string) error {
+	for i := 0; i < len(lit); i++ {
+		if d.pos >= len(d.buf) {
+			return d.eof()
+		}
+		if d.buf[d.pos] != lit[i] {
+			return d.errorf("invalid character %s in literal %s", quoteChar(d.buf[d.pos]), lit)
+		}
+		d.pos++
+	}
+	return nil
+}
+
+func (d *jsonDecoder) object() (any, error) {
+	d.pos++ // {
+	m := make(map[string]any)
+	d.skipSpace()
+	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
+		d.pos++
+		return m, nil
+	}
+	for {
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		if d.buf[d.pos] != '"' {
+			return nil, d.errorf("invalid character %s looking for beginning of object key string", quoteChar(d.buf[d.pos]))
+		}
+		key, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		if d.buf[d.pos] != ':' {
+			return nil, d.errorf("invalid character %s after object key", quoteChar(d.buf[d.pos]))
+		}
+		d.pos++
+		d.skipSpace()
+		val, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		m[key] = val
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case '}':
+			d.pos++
+			return m, nil
+		default:
+			return nil, d.errorf("invalid character %s after object key:value pair", quoteChar(d.buf[d.pos]))
+		}
+	}
+}
+
+func (d *jsonDecoder) array() (any, error) {
+	d.pos++ // [
+	a := []any{}
+	d.skipSpace()
+	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
+		d.pos++
+		return a, nil
+	}
+	for {
+		val, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, val)
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case ']':
+			d.pos++
+			return a, nil
+		default:
+			return nil, d.errorf("invalid character %s after array element", quoteChar(d.buf[d.pos]))
+		}
+	}
+}
+
+// str decodes a string starting at the opening quote.
+func (d *jsonDecoder) str() (string, error) {
+	d.pos++ // "
+	start := d.pos
+	for d.pos < len(d.buf) {
+		c := d.buf[d.pos]
+		switch {
+		case c == '"':
+			s := d.buf[start:d.pos]
+			d.pos++
+			if len(s) == 0 {
+				return "", nil
+			}
+			return unsafe.String(&s[0], len(s)), nil
+		case c == '\\':
+			return d.escapedStr(start)
+		case c < 0x20:
+			return "", d.errorf("invalid character %s in string literal", quoteChar(c))
+		}
+		d.pos++
+	}
+	return "", d.eof()
+}
+
+// escapedStr finishes a string that has escapes, into new bytes.
+func (d *jsonDecoder) escapedStr(start int) (string, error) {
+	out := append(make([]byte, 0, d.pos-start+16), d.buf[start:d.pos]...)
+	for d.pos < len(d.buf) {
+		c := d.buf[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			return string(out), nil
+		case c < 0x20:
+			return "", d.errorf("invalid character %s in string literal", quoteChar(c))
+		case c != '\\':
+			out = append(out, c)
+			d.pos++
+			continue
+		}
+		d.pos++ // backslash
+		if d.pos >= len(d.buf) {
+			return "", d.eof()
+		}
+		e := d.buf[d.pos]
+		d.pos++
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := d.hex4()
+			if !ok {
+				return "", d.errorf("invalid character in \\u hexadecimal character escape")
+			}
+			if utf16.IsSurrogate(r) {
+				// A valid pair is consumed whole; anything else becomes
+				// U+FFFD, as encoding/json does.
+				save := d.pos
+				if d.pos+1 < len(d.buf) && d.buf[d.pos] == '\\' && d.buf[d.pos+1] == 'u' {
+					d.pos += 2
+					if r2, ok := d.hex4(); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != unicode.ReplacementChar {
+							out = utf8.AppendRune(out, dec)
+							continue
+						}
+					}
+				}
+				d.pos = save
+				r = unicode.ReplacementChar
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			d.pos--
+			return "", d.errorf("invalid character %s in string escape code", quoteChar(e))
+		}
+	}
+	return "", d.eof()
+}
+
+func (d *jsonDecoder) hex4() (rune, bool) {
+	if d.pos+4 > len(d.buf) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.buf[d.pos : d.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r*16 + rune(c)
+	}
+	d.pos += 4
+	return r, true
+}
+
+// number decodes -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? as float64.
+func (d *jsonDecoder) number() (any, error) {
+	start := d.pos
+	if d.buf[d.pos] == '-' {
+		d.pos++
+	}
+	if d.pos >= len(d.buf) {
+		return nil, d.eof()
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '0':
+		d.pos++
+	case c >= '1' && c <= '9':
+		d.digits()
+	default:
+		return nil, d.errorf("invalid character %s in numeric literal", quoteChar(c))
+	}
+	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
+		d.pos++
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		if c := d.buf[d.pos]; c < '0' || c > '9' {
+			return nil, d.errorf("invalid character %s after decimal point in numeric literal", quoteChar(c))
+		}
+		d.digits()
+	}
+	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
+			d.pos++
+		}
+		if d.pos >= len(d.buf) {
+			return nil, d.eof()
+		}
+		if c := d.buf[d.pos]; c < '0' || c > '9' {
+			return nil, d.errorf("invalid character %s in exponent of numeric literal", quoteChar(c))
+		}
+		d.digits()
+	}
+	lit := d.buf[start:d.pos]
+	f, err := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)
+	if err != nil {
+		return nil, &syntaxError{msg: "number " + string(lit) + " is out of range for a 64-bit float", Offset: start}
+	}
+	return f, nil
+}
+
+func (d *jsonDecoder) digits() {
+	for d.pos < len(d.buf) && d.buf[d.pos] >= '0' && d.buf[d.pos] <= '9' {
+		d.pos++
+	}
+}

@@ -1,0 +1,452 @@
+// Package transform turns a Kafka record into a CXone event request, or says
+// why it cannot (DESIGN §1, §4, §6).
+//
+// For each record the Transformer routes by topic, checks size, UTF-8 and
+// nesting, decodes the value, validates it against the route's JSON Schema
+// (Draft 2020-12 by default, formats asserted), extracts the event type,
+// business key and timestamp, picks the correlation id, derives the
+// idempotency key and builds the request body. It knows nothing of Kafka
+// clients or HTTP: the consumer hands it a Record, the sink sends the Event.
+//
+// A Transformer is safe for concurrent use; schemas are compiled once, in New.
+package transform
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is the part of a Kafka record the transform needs. Value nil is a
+// tombstone; an empty non-nil Value is an (invalid) empty message.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Timestamp time.Time
+}
+
+// header returns the first header named name (case-insensitive).
+func (r *Record) header(name string) ([]byte, bool) {
+	for i := range r.Headers {
+		if strings.EqualFold(r.Headers[i].Key, name) {
+			return r.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// Route is the mapping of one topic, or of every topic matching a pattern.
+type Route struct {
+	// Name identifies the route in errors, for example "routes[0]".
+	Name string
+
+	// Exactly one of Topic and TopicPattern.
+	Topic        string
+	TopicPattern string
+
+	// Exactly one of EventType (constant), EventTypeHeader and EventTypeField
+	// (a JSON pointer into the value).
+	EventType       string
+	EventTypeHeader string
+	EventTypeField  string
+
+	// SchemaFile is a JSON Schema file; empty means any JSON object passes.
+	SchemaFile string
+
+	BusinessKey    string // JSON pointer to a string field; required
+	TimestampField string // JSON pointer to an RFC 3339 string; empty: record timestamp
+	IdempotencyKey string // template; empty: "{eventType}:{businessKey}"
+	MaxValueBytes  int    // 0: 1 MiB
+	MaxDepth       int    // 0: 64
+	// TombstonesToDLQ sends null values to the DLQ; by default they are
+	// skipped (ErrSkip).
+	TombstonesToDLQ bool
+}
+
+// Config is everything New needs.
+type Config struct {
+	Routes      []Route
+	Correlation Correlation
+	// Now gives the _publishedAt time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Event is a record turned into a CXone request: Body is the complete JSON
+// body, and the other fields are the values behind its headers.
+type Event struct {
+	Route          string // Route.Name
+	EventType      string
+	BusinessKey    string
+	IdempotencyKey string
+	CorrelationID  string
+	// CorrelationSource is the header the id came from, "traceparent", or
+	// "derived" when it was derived from topic, partition and offset.
+	CorrelationSource string
+	// CorrelationNote, when set, says why a correlation header present on
+	// the record was not used (it held CR/LF, was too long, ...). Log it.
+	CorrelationNote string
+	Traceparent     string // valid W3C traceparent to pass on, or ""
+	Timestamp       string
+	PublishedAt     time.Time
+	Body            []byte
+}
+
+// Transformer applies routes to records. Build it with New.
+type Transformer struct {
+	routes []*route
+	corr   Correlation
+	now    func() time.Time
+
+	byTopic sync.Map // topic -> *route, or noRoute
+}
+
+var noRoute = &route{}
+
+type route struct {
+	Route
+	pattern      *regexp.Regexp
+	schema       *jsonschema.Schema
+	eventField   Pointer
+	businessKey  Pointer
+	tsField      Pointer
+	keyTemplate  KeyTemplate
+	maxValue     int
+	maxDepth     int
+	eventTypeStr []byte // constant event type, JSON-encoded
+}
+
+// New compiles the routes. A route that cannot work (bad pattern, schema
+// file unreadable or not a valid schema, bad pointer or template) is an
+// error naming the route and, for schemas, the file and the problem.
+func New(cfg Config) (*Transformer, error) {
+	t := &Transformer{corr: cfg.Correlation, now: cfg.Now}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.corr.MaxLength <= 0 {
+		t.corr.MaxLength = 128
+	}
+	var problems []string
+	for i := range cfg.Routes {
+		r, err := compileRoute(cfg.Routes[i])
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		t.routes = append(t.routes, r)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("transform: %s", strings.Join(problems, "; "))
+	}
+	return t, nil
+}
+
+func compileRoute(rt Route) (*route, error) {
+	r := &route{Route: rt, maxValue: rt.MaxValueBytes, maxDepth: rt.MaxDepth}
+	name := rt.Name
+	if name == "" {
+		name = "route " + rt.Topic + rt.TopicPattern
+	}
+	if r.maxValue <= 0 {
+		r.maxValue = 1 << 20
+	}
+	if r.maxDepth <= 0 {
+		r.maxDepth = 64
+	}
+	var err error
+	if rt.TopicPattern != "" {
+		if r.pattern, err = regexp.Compile(rt.TopicPattern); err != nil {
+			return nil, fmt.Errorf("%s.topic_pattern: %w", name, err)
+		}
+	}
+	if rt.EventType != "" {
+		r.eventTypeStr = appendJSONString(nil, rt.EventType)
+	}
+	if rt.EventTypeField != "" {
+		if r.eventField, err = ParsePointer(rt.EventTypeField); err != nil {
+			return nil, fmt.Errorf("%s.event_type_field: %w", name, err)
+		}
+	}
+	if r.businessKey, err = ParsePointer(rt.BusinessKey); err != nil {
+		return nil, fmt.Errorf("%s.business_key: %w", name, err)
+	}
+	if rt.TimestampField != "" {
+		if r.tsField, err = ParsePointer(rt.TimestampField); err != nil {
+			return nil, fmt.Errorf("%s.timestamp_field: %w", name, err)
+		}
+	}
+	tmpl := rt.IdempotencyKey
+	if tmpl == "" {
+		tmpl = "{eventType}:{businessKey}"
+	}
+	if r.keyTemplate, err = ParseKeyTemplate(tmpl); err != nil {
+		return nil, fmt.Errorf("%s.idempotency_key: %w", name, err)
+	}
+	if rt.SchemaFile != "" {
+		if r.schema, err = CompileSchema(rt.SchemaFile); err != nil {
+			return nil, fmt.Errorf("%s.schema: %w", name, err)
+		}
+	}
+	return r, nil
+}
+
+// CompileSchema compiles a JSON Schema file. Draft 2020-12 applies unless
+// the file's $schema names another draft; "format" is asserted (a
+// "date-time" of 2024-02-30 fails), as ajv-formats does for the reference
+// producer. References are resolved from local files only.
+func CompileSchema(file string) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	s, err := c.Compile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return s, nil
+}
+
+// route finds the route of a topic, caching the answer per topic.
+func (t *Transformer) route(topic string) *route {
+	if v, ok := t.byTopic.Load(topic); ok {
+		return v.(*route)
+	}
+	found := noRoute
+	for _, r := range t.routes {
+		if r.Topic == topic || (r.pattern != nil && r.pattern.MatchString(topic)) {
+			found = r
+			break
+		}
+	}
+	t.byTopic.Store(topic, found)
+	return found
+}
+
+// Routes reports whether some route matches topic.
+func (t *Transformer) Routes(topic string) bool { return t.route(topic) != noRoute }
+
+// Transform turns rec into an Event. It returns ErrSkip for a tombstone
+// under the skip policy, and an *InvalidError (errors.Is(err, ErrInvalid))
+// for a record that belongs in the DLQ. It never panics on any input and
+// reads no more of the value than the route's size limit allows.
+func (t *Transformer) Transform(rec *Record) (*Event, error) {
+	corrID, source, traceparent, note := t.corr.correlate(rec)
+	ev, ierr := t.transform(rec, corrID)
+	if ierr != nil {
+		ierr.CorrelationID = corrID
+		return nil, ierr
+	}
+	if ev == nil {
+		return nil, ErrSkip
+	}
+	ev.CorrelationSource, ev.CorrelationNote, ev.Traceparent = source, note, traceparent
+	return ev, nil
+}
+
+func (t *Transformer) transform(rec *Record, corrID string) (*Event, *InvalidError) {
+	r := t.route(rec.Topic)
+	if r == noRoute {
+		return nil, invalid(ReasonNoRoute, "no route matches topic %q", rec.Topic)
+	}
+	if rec.Value == nil {
+		if r.TombstonesToDLQ {
+			return nil, invalid(ReasonTombstone, "null value (tombstone) and the route's tombstones policy is dlq")
+		}
+		return nil, nil
+	}
+	v := rec.Value
+	if len(v) > r.maxValue {
+		return nil, invalid(ReasonTooLarge, "value is %d bytes, over the limit of %d", len(v), r.maxValue)
+	}
+	if !utf8.Valid(v) {
+		return nil, invalid(ReasonBadUTF8, "value is not valid UTF-8 (first bad byte at offset %d)", firstBadUTF8(v))
+	}
+	spaced, ierr := checkShape(v, r.maxDepth)
+	if ierr != nil {
+		return nil, ierr
+	}
+	doc, err := decodeJSON(v)
+	if err != nil {
+		return nil, invalid(ReasonNotJSON, "value is not JSON: %v", err)
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return nil, invalid(ReasonNotObject, "value is a JSON %s, want an object", jsonTypeName(doc))
+	}
+	if r.schema != nil {
+		if err := r.schema.Validate(doc); err != nil {
+			return nil, invalid(ReasonSchema, "%s", schemaErrorText(err))
+		}
+	}
+
+	// Strings in doc are views into the decoder's private copy of the value,
+	// which nothing writes after decoding: the Event may keep them.
+	ev := &Event{Route: r.Name, CorrelationID: corrID}
+	if ev.EventType, ierr = r.eventType(rec, doc); ierr != nil {
+		return nil, ierr
+	}
+	bk, ok := r.businessKey.Lookup(doc)
+	switch s, isStr := bk.(string); {
+	case !ok:
+		return nil, invalid(ReasonBusinessKey, "%s: business key missing", r.businessKey)
+	case !isStr:
+		return nil, invalid(ReasonBusinessKey, "%s: business key must be a string, got %s", r.businessKey, jsonTypeName(bk))
+	case s == "":
+		return nil, invalid(ReasonBusinessKey, "%s: business key is empty", r.businessKey)
+	default:
+		ev.BusinessKey = s
+	}
+	if ev.Timestamp, ierr = r.timestamp(rec, doc); ierr != nil {
+		return nil, ierr
+	}
+	var name [256]byte
+	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), ev.EventType, ev.BusinessKey, rec, doc)
+	if ierr != nil {
+		return nil, ierr
+	}
+	ev.IdempotencyKey = uuidV5(keyText)
+	ev.PublishedAt = t.now().UTC()
+
+	// The bridge sets _correlationId and _publishedAt; a value that carries
+	// them itself is overwritten, as the reference producer does. That needs
+	// a re-encoding, the slow path; everything else keeps the bytes as sent.
+	_, hasCorr := obj["_correlationId"]
+	_, hasPub := obj["_publishedAt"]
+	if hasCorr || hasPub {
+		delete(obj, "_correlationId")
+		delete(obj, "_publishedAt")
+		if b, err := json.Marshal(obj); err == nil {
+			v, spaced = b, false
+		}
+	}
+	ev.Body = buildBody(make([]byte, 0, len(v)+len(ev.EventType)+len(corrID)+len(ev.Timestamp)+128), r, ev, v, spaced)
+	return ev, nil
+}
+
+func (r *route) eventType(rec *Record, doc any) (string, *InvalidError) {
+	switch {
+	case r.EventType != "":
+		return r.EventType, nil
+	case r.EventTypeHeader != "":
+		h, ok := rec.header(r.EventTypeHeader)
+		if !ok {
+			return "", invalid(ReasonEventType, "event type header %q missing", r.EventTypeHeader)
+		}
+		if !validEventType(string(h)) {
+			return "", invalid(ReasonEventType, "event type header %q: want 1 to 128 of A-Z a-z 0-9 _ . : -", r.EventTypeHeader)
+		}
+		return string(h), nil
+	default:
+		v, ok := r.eventField.Lookup(doc)
+		s, isStr := v.(string)
+		if !ok || !isStr || !validEventType(s) {
+			return "", invalid(ReasonEventType, "%s: event type missing or not a string of 1 to 128 of A-Z a-z 0-9 _ . : -", r.eventField)
+		}
+		return s, nil
+	}
+}
+
+func validEventType(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// timestamp returns the event's timestamp: the route's timestamp field when
+// the value has it (it must then be RFC 3339), else the record's timestamp.
+func (r *route) timestamp(rec *Record, doc any) (string, *InvalidError) {
+	if !r.tsField.IsZero() {
+		if v, ok := r.tsField.Lookup(doc); ok {
+			s, isStr := v.(string)
+			if !isStr {
+				return "", invalid(ReasonTimestamp, "%s: want an RFC 3339 date-time string, got %s", r.tsField, jsonTypeName(v))
+			}
+			if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+				return "", invalid(ReasonTimestamp, "%s: not an RFC 3339 date-time: %s", r.tsField, excerpt(s, 64))
+			}
+			return s, nil
+		}
+	}
+	ts := rec.Timestamp
+	if ts.IsZero() {
+		ts = time.Unix(0, 0)
+	}
+	return formatISO(ts), nil
+}
+
+// uuidV5 returns the RFC 9562 version-5 UUID of nsAndName, which holds the
+// 16 namespace bytes followed by the name, as github.com/google/uuid's
+// NewSHA1 would, without its allocations.
+func uuidV5(nsAndName []byte) string {
+	sum := sha1.Sum(nsAndName)
+	var u uuid.UUID
+	copy(u[:], sum[:16])
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u.String()
+}
+
+// formatISO formats t as JavaScript's Date.prototype.toISOString does:
+// UTC, milliseconds, "Z".
+func formatISO(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// buildBody appends the request body around the validated value bytes
+// instead of re-encoding the decoded value: the attributes are the value
+// exactly as produced (compacted when it has white space outside strings),
+// followed by _correlationId and _publishedAt, in the field order of the
+// reference producer.
+func buildBody(dst []byte, r *route, ev *Event, value []byte, spaced bool) []byte {
+	dst = append(dst, `{"eventType":`...)
+	if r.eventTypeStr != nil {
+		dst = append(dst, r.eventTypeStr...)
+	} else {
+		dst = appendJSONString(dst, ev.EventType)
+	}
+	dst = append(dst, `,"attributes":`...)
+	if spaced {
+		buf := bytes.NewBuffer(dst)
+		_ = json.Compact(buf, value) // value was validated by decodeJSON above
+		dst = buf.Bytes()
+	} else {
+		dst = append(dst, value...)
+	}
+	// dst ends with the object's closing brace; reopen it.
+	dst = dst[:len(dst)-1]
+	if dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"_correlationId":`...)
+	dst = appendJSONString(dst, ev.CorrelationID)
+	dst = append(dst, `,"_publishedAt":"`...)
+	dst = ev.PublishedAt.AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	dst = append(dst, `"},"timestamp":`...)
+	dst = appendJSONString(dst, ev.Timestamp)
+	return append(dst, '}')
+}
