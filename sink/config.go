@@ -1,0 +1,356 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults used by DefaultConfig and by New for zero-valued fields.
+const (
+	DefaultEventsPath = "/api/v2/eventbridge/events"
+	DefaultTokenPath  = "/oauth/token"
+	DefaultScope      = "eventbridge:events:write"
+	DefaultUserAgent  = "cxone-bridge"
+
+	DefaultMaxInFlight      = 64
+	DefaultMaxResponseBytes = 64 << 10 // bound on what is kept of an answer (excerpt, id parsing)
+)
+
+// AuthMode selects how the Publisher obtains its bearer token.
+type AuthMode string
+
+const (
+	// AuthClientCredentials is the tutorial's flow: OAuth2 client credentials
+	// grant, client id and secret in the Basic header, scope in the form.
+	// It is the default ("" means AuthClientCredentials).
+	AuthClientCredentials AuthMode = "client_credentials"
+
+	// Other modes (an OAuth2 password grant with a CXone access key, see
+	// DESIGN §7) are reserved; until they are built, a caller can supply any
+	// token source with WithTokenSource.
+)
+
+// Secret is a string that never prints itself: fmt (any verb), slog, and
+// encoding/json show "[redacted]". Use string(s) where the value is needed.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String implements fmt.Stringer and returns "[redacted]" (or "" when empty).
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString implements fmt.GoStringer for %#v.
+func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
+
+// Format implements fmt.Formatter so that no verb (%d, %x, %q ...) leaks the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", s.String())
+		return
+	}
+	io.WriteString(f, s.String())
+}
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON implements json.Marshaler and never emits the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf("%q", s.String())), nil }
+
+// RetryConfig controls retries of transient failures inside one Publish call.
+type RetryConfig struct {
+	// BaseDelay and MaxDelay bound the exponential backoff: before retry n
+	// (n = 0, 1, ...) Publish sleeps a uniformly random duration in
+	// [0, min(MaxDelay, BaseDelay·2ⁿ)] ("full jitter"). Defaults 100ms and 10s.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// MaxAttempts bounds the number of tries of one event (a try that needed a
+	// forced token refresh counts once). 0 means the default (6); a negative
+	// value means no bound other than MaxElapsed and the context.
+	MaxAttempts int
+	// MaxElapsed bounds the time from the start of Publish after which no new
+	// retry is scheduled: a retry whose wait would end past it is not made.
+	// 0 means the default (2m); negative means no bound. Time spent waiting
+	// for an open circuit breaker counts too, but such a wait is bounded
+	// only by the context.
+	MaxElapsed time.Duration
+	// RetryAfterMax caps a server's Retry-After (both forms). Default 60s.
+	RetryAfterMax time.Duration
+}
+
+// RateLimitConfig is the client-side rate limit shared by all callers of one
+// Publisher (a token bucket, golang.org/x/time/rate).
+type RateLimitConfig struct {
+	// PerSecond is the sustained rate in events per second; 0 disables the limit.
+	PerSecond float64
+	// Burst is the bucket size; 0 means max(1, ceil(PerSecond)).
+	Burst int
+}
+
+// BreakerConfig configures the circuit breaker (github.com/sony/gobreaker/v2).
+type BreakerConfig struct {
+	// FailuresToOpen consecutive transient or systemic failures open the
+	// breaker. Default 5.
+	FailuresToOpen int
+	// OpenTimeout is how long the breaker stays open before letting a probe
+	// through (half-open). Default 30s.
+	OpenTimeout time.Duration
+	// HalfOpenMaxRequests probes may be in flight while half-open; that many
+	// consecutive successes close the breaker. Default 1.
+	HalfOpenMaxRequests int
+}
+
+// Config configures a Publisher. Zero-valued fields take the defaults shown by
+// DefaultConfig, so a Config with only BaseURL, ClientID and ClientSecret set
+// is complete. Printing a Config with fmt or slog never shows the secret.
+type Config struct {
+	// BaseURL is the CXone API base, e.g. https://api-us-1.cxone.com. Required.
+	BaseURL string
+	// EventsPath is appended to BaseURL. Default /api/v2/eventbridge/events.
+	EventsPath string
+	// TokenURL is the OAuth2 token endpoint. Default BaseURL + /oauth/token.
+	TokenURL string
+	// AuthMode: "" or AuthClientCredentials (the only mode built so far).
+	AuthMode AuthMode
+	// ClientID and ClientSecret are sent in the Basic header of the token request.
+	ClientID     string
+	ClientSecret Secret
+	// Scope is the space-separated scope list requested. Default eventbridge:events:write.
+	Scope string
+	// TokenRefreshBefore: a cached token is refreshed this long before it
+	// expires (at most half its lifetime), in the background while the old
+	// one is still used. Default 30s.
+	TokenRefreshBefore time.Duration
+	// UserAgent is sent with every request. Default "cxone-bridge".
+	UserAgent string
+
+	// MaxInFlight is the bridge's in-flight limit; the keep-alive pool keeps
+	// that many idle connections to CXone. Default 64.
+	MaxInFlight int
+	// DialTimeout, TLSHandshakeTimeout and ResponseHeaderTimeout bound the
+	// phases of one request; RequestTimeout bounds one whole try, reading the
+	// answer included. Defaults 5s, 5s, 15s, 30s.
+	DialTimeout           time.Duration
+	TLSHandshakeTimeout   time.Duration
+	ResponseHeaderTimeout time.Duration
+	RequestTimeout        time.Duration
+	// MaxResponseBytes bounds what is read of an answer to parse it or keep it
+	// as an excerpt. Default 64 KiB.
+	MaxResponseBytes int
+
+	Retry     RetryConfig
+	RateLimit RateLimitConfig
+	Breaker   BreakerConfig
+
+	// Logger receives the Publisher's logs. nil means slog.Default().
+	Logger *slog.Logger
+	// OnBreakerState, when set, is called on every state change of the
+	// circuit breaker, in order. It runs synchronously while the breaker's
+	// lock is held: it must return quickly and must not call the Publisher
+	// (hand the change to another goroutine, e.g. over a buffered channel).
+	OnBreakerState func(from, to BreakerState)
+}
+
+// DefaultConfig returns a Config with every default filled in; BaseURL,
+// ClientID and ClientSecret are left empty.
+func DefaultConfig() Config {
+	return Config{
+		EventsPath:            DefaultEventsPath,
+		AuthMode:              AuthClientCredentials,
+		Scope:                 DefaultScope,
+		TokenRefreshBefore:    30 * time.Second,
+		UserAgent:             DefaultUserAgent,
+		MaxInFlight:           DefaultMaxInFlight,
+		DialTimeout:           5 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+		RequestTimeout:        30 * time.Second,
+		MaxResponseBytes:      DefaultMaxResponseBytes,
+		Retry: RetryConfig{
+			BaseDelay:     100 * time.Millisecond,
+			MaxDelay:      10 * time.Second,
+			MaxAttempts:   6,
+			MaxElapsed:    2 * time.Minute,
+			RetryAfterMax: 60 * time.Second,
+		},
+		Breaker: BreakerConfig{
+			FailuresToOpen:      5,
+			OpenTimeout:         30 * time.Second,
+			HalfOpenMaxRequests: 1,
+		},
+	}
+}
+
+// String implements fmt.Stringer; the secret is redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("sink.Config{BaseURL:%q EventsPath:%q TokenURL:%q AuthMode:%q ClientID:%q ClientSecret:%s Scope:%q MaxInFlight:%d}",
+		c.BaseURL, c.EventsPath, c.TokenURL, c.AuthMode, c.ClientID, c.ClientSecret, c.Scope, c.MaxInFlight)
+}
+
+// GoString implements fmt.GoStringer (%#v); the secret is redacted.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer; the secret is redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.String("events_path", c.EventsPath),
+		slog.String("token_url", c.TokenURL),
+		slog.String("auth_mode", string(c.AuthMode)),
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", c.ClientSecret.String()),
+		slog.String("scope", c.Scope),
+	)
+}
+
+// withDefaults returns c with zero fields replaced by defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	setDefault(&c.EventsPath, d.EventsPath)
+	setDefault(&c.AuthMode, d.AuthMode)
+	setDefault(&c.Scope, d.Scope)
+	setDefault(&c.TokenRefreshBefore, d.TokenRefreshBefore)
+	setDefault(&c.UserAgent, d.UserAgent)
+	setDefault(&c.MaxInFlight, d.MaxInFlight)
+	setDefault(&c.DialTimeout, d.DialTimeout)
+	setDefault(&c.TLSHandshakeTimeout, d.TLSHandshakeTimeout)
+	setDefault(&c.ResponseHeaderTimeout, d.ResponseHeaderTimeout)
+	setDefault(&c.RequestTimeout, d.RequestTimeout)
+	setDefault(&c.MaxResponseBytes, d.MaxResponseBytes)
+	setDefault(&c.Retry.BaseDelay, d.Retry.BaseDelay)
+	setDefault(&c.Retry.MaxDelay, d.Retry.MaxDelay)
+	setDefault(&c.Retry.MaxAttempts, d.Retry.MaxAttempts)
+	setDefault(&c.Retry.MaxElapsed, d.Retry.MaxElapsed)
+	setDefault(&c.Retry.RetryAfterMax, d.Retry.RetryAfterMax)
+	setDefault(&c.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
+	setDefault(&c.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
+	setDefault(&c.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
+	if c.TokenURL == "" && c.BaseURL != "" {
+		c.TokenURL = strings.TrimRight(c.BaseURL, "/") + DefaultTokenPath
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+func (c Config) validate(customTokens bool) error {
+	var errs []error
+	if err := checkURL("BaseURL", c.BaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if !strings.HasPrefix(c.EventsPath, "/") {
+		errs = append(errs, fmt.Errorf("EventsPath %q must start with /", c.EventsPath))
+	}
+	if !customTokens {
+		switch c.AuthMode {
+		case AuthClientCredentials:
+		default:
+			errs = append(errs, fmt.Errorf("AuthMode %q is not supported (only %q)", c.AuthMode, AuthClientCredentials))
+		}
+		if err := checkURL("TokenURL", c.TokenURL); err != nil {
+			errs = append(errs, err)
+		}
+		if c.ClientID == "" {
+			errs = append(errs, errors.New("ClientID is empty"))
+		}
+		if c.ClientSecret == "" {
+			errs = append(errs, errors.New("ClientSecret is empty"))
+		}
+	}
+	if c.MaxInFlight < 0 || c.MaxResponseBytes < 0 {
+		errs = append(errs, errors.New("MaxInFlight and MaxResponseBytes must not be negative"))
+	}
+	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
+		errs = append(errs, errors.New("RateLimit must not be negative"))
+	}
+	if c.Breaker.FailuresToOpen < 0 || c.Breaker.HalfOpenMaxRequests < 0 {
+		errs = append(errs, errors.New("Breaker counts must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sink: invalid config: %w", err)
+	}
+	return nil
+}
+
+func checkURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute http(s) URL", name, raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%s must not carry credentials", name)
+	}
+	return nil
+}
+
+// TokenSource fetches a fresh token each time it is called; the Publisher
+// caches it. clientcredentials.Config satisfies it.
+type TokenSource interface {
+	Token(ctx context.Context) (*oauth2.Token, error)
+}
+
+// Option adjusts a Publisher beyond Config.
+type Option func(*options)
+
+type options struct {
+	httpClient  *http.Client
+	tokenSource TokenSource
+}
+
+// WithHTTPClient makes the Publisher use hc (for example one with a custom
+// TLS configuration) instead of the tuned client it builds from Config. hc
+// is used for the token endpoint as well. Redirects are not followed only if
+// hc's CheckRedirect says so.
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.httpClient = hc } }
+
+// WithTokenSource replaces the client-credentials flow with ts (for example a
+// future access-key flow). The Publisher still caches its tokens, refreshes
+// them before expiry and forces one refresh after a 401. Errors from ts are
+// classified as systemic.
+func WithTokenSource(ts TokenSource) Option { return func(o *options) { o.tokenSource = ts } }
+
+// BreakerState is the state of the circuit breaker.
+type BreakerState int
+
+const (
+	BreakerClosed   BreakerState = iota // requests flow
+	BreakerHalfOpen                     // a bounded number of probes flow
+	BreakerOpen                         // callers wait
+)
+
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerHalfOpen:
+		return "half-open"
+	case BreakerOpen:
+		return "open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", int(s))
+}

@@ -1,0 +1,72 @@
+package cxonetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// serveAdmin implements the /_sim/ admin API (see the package doc).
+func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	route := r.Method + " " + r.URL.Path
+	switch route {
+	case "GET /_sim/stats":
+		writeJSON(w, http.StatusOK, h.Stats())
+	case "GET /_sim/events":
+		if key := r.URL.Query().Get("key"); key != "" {
+			var out []Event
+			for _, e := range h.Events() {
+				if e.IdempotencyKey == key {
+					out = append(out, e)
+				}
+			}
+			writeJSON(w, http.StatusOK, nonNil(out))
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(h.Events()))
+	case "GET /_sim/arrivals":
+		writeJSON(w, http.StatusOK, nonNil(h.Arrivals(r.URL.Query().Get("key"))))
+	case "GET /_sim/rate-limits":
+		writeJSON(w, http.StatusOK, nonNil(h.RateLimits()))
+	case "GET /_sim/faults":
+		writeJSON(w, http.StatusOK, h.Faults())
+	case "POST /_sim/faults", "PUT /_sim/faults":
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, errBody("invalid_request", "could not read body"))
+			return
+		}
+		// Merge: members present in the JSON replace the current values.
+		f := h.Faults()
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			writeJSON(w, http.StatusBadRequest, errBody("invalid_faults", err.Error()))
+			return
+		}
+		if err := h.SetFaults(f); err != nil {
+			writeJSON(w, http.StatusBadRequest, errBody("invalid_faults", err.Error()))
+			return
+		}
+		h.log.Info("faults changed", "faults", string(raw))
+		writeJSON(w, http.StatusOK, h.Faults())
+	case "POST /_sim/revoke":
+		h.RevokeTokens()
+		h.log.Info("tokens revoked")
+		writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
+	case "POST /_sim/reset":
+		h.Reset()
+		h.log.Info("state reset")
+		writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+	default:
+		writeJSON(w, http.StatusNotFound, errBody("not_found", "no such admin endpoint: "+route))
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

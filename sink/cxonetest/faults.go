@@ -1,0 +1,159 @@
+package cxonetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration
+// string ("250ms", "2s"); a JSON number is read as seconds.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("duration must be a string like \"2s\" or a number of seconds")
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// Faults are the misbehaviours the server injects; the zero value injects
+// none. They can be set with WithFaults, Handler.SetFaults and the admin API.
+type Faults struct {
+	// Latency is added to every events answer; with LatencyMax > Latency the
+	// latency is uniform in [Latency, LatencyMax].
+	Latency    Duration `json:"latency,omitempty"`
+	LatencyMax Duration `json:"latency_max,omitempty"`
+
+	// ErrorRates maps an HTTP status to the probability (0..1) that an events
+	// request (authorized, otherwise valid or not) is answered with it.
+	ErrorRates map[int]float64 `json:"error_rates,omitempty"`
+
+	// Outage: events requests arriving in [OutageFrom, OutageUntil) get
+	// OutageStatus (default 503). OutageFor, when set through SetFaults or
+	// the admin API, means "from now for that long".
+	OutageFrom   time.Time `json:"outage_from,omitzero"`
+	OutageUntil  time.Time `json:"outage_until,omitzero"`
+	OutageFor    Duration  `json:"outage_for,omitempty"`
+	OutageStatus int       `json:"outage_status,omitempty"`
+
+	// ForceStatus answers the next ForceCount authorized events requests
+	// with that status (ForceCount is decremented as they are answered).
+	ForceStatus int `json:"force_status,omitempty"`
+	ForceCount  int `json:"force_count,omitempty"`
+
+	// RetryAfter goes with injected 429 and 503 answers (forced, random,
+	// outage). For 429, 0 means 1s and a negative value means no header; for
+	// 503, 0 means no header. RetryAfterDate sends it as an HTTP date
+	// (rounded up to the next whole second) instead of delta-seconds.
+	RetryAfter     Duration `json:"retry_after,omitempty"`
+	RetryAfterDate bool     `json:"retry_after_date,omitempty"`
+
+	// RateLimit accepts at most this many events requests per second per
+	// server (token bucket with RateBurst, default ceil(RateLimit)); others get
+	// 429 with the Retry-After the bucket needs. 0 turns it off.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	RateBurst int     `json:"rate_burst,omitempty"`
+
+	// TokenTTL is the lifetime of issued tokens; 0 means 1h.
+	TokenTTL Duration `json:"token_ttl,omitempty"`
+	// TokenStatus, when set, makes the token endpoint refuse every request
+	// with that status (e.g. 503: token endpoint down; 401: refusing).
+	TokenStatus int `json:"token_status,omitempty"`
+}
+
+func (f Faults) validate() error {
+	var errs []error
+	if f.Latency < 0 || f.LatencyMax < 0 {
+		errs = append(errs, errors.New("latency must not be negative"))
+	}
+	for st, p := range f.ErrorRates {
+		if st < 100 || st > 599 || p < 0 || p > 1 {
+			errs = append(errs, fmt.Errorf("error_rates: bad entry %d: %v", st, p))
+		}
+	}
+	for _, st := range []int{f.OutageStatus, f.ForceStatus, f.TokenStatus} {
+		if st != 0 && (st < 100 || st > 599) {
+			errs = append(errs, fmt.Errorf("bad status %d", st))
+		}
+	}
+	if f.ForceCount < 0 || f.RateLimit < 0 || f.RateBurst < 0 || f.TokenTTL < 0 || f.OutageFor < 0 {
+		errs = append(errs, errors.New("counts, rates and durations must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// Default credentials: the placeholders of the tutorial's Node example, so the
+// unmodified example authenticates against a default server.
+const (
+	DefaultClientID     = "your-client-id"
+	DefaultClientSecret = "your-client-secret"
+	WriteScope          = "eventbridge:events:write"
+	TokenPath           = "/oauth/token"
+	EventsPath          = "/api/v2/eventbridge/events"
+)
+
+// WithClient registers a client. Without scopes it may request WriteScope.
+// The first WithClient replaces the default client (DefaultClientID).
+func WithClient(id, secret string, scopes ...string) Option {
+	return func(h *Handler) {
+		if !h.customClients {
+			h.clients = map[string]client{}
+			h.customClients = true
+		}
+		if len(scopes) == 0 {
+			scopes = []string{WriteScope}
+		}
+		h.clients[id] = client{secret: secret, scopes: scopes}
+	}
+}
+
+// WithFaults sets the initial faults.
+func WithFaults(f Faults) Option { return func(h *Handler) { h.setFaultsLocked(f) } }
+
+// WithTokenTTL sets the lifetime of issued tokens (Faults.TokenTTL).
+func WithTokenTTL(d time.Duration) Option {
+	return func(h *Handler) { h.faults.TokenTTL = Duration(d) }
+}
+
+// WithDuplicateStatus sets the answer to a repeated idempotency key: 200
+// (default) or 409; either carries the first event's id.
+func WithDuplicateStatus(status int) Option { return func(h *Handler) { h.dupStatus = status } }
+
+// WithEarlyGrace sets how soon after a 429 a request of the same client may
+// still arrive without counting as an early retry (default 50ms): it may have
+// been sent before the client could read the 429.
+func WithEarlyGrace(d time.Duration) Option { return func(h *Handler) { h.grace = d } }
+
+// WithRecordLimit keeps at most n accepted events (the most recent); counters
+// and dedupe are not affected. Default 100000; 0 keeps none.
+func WithRecordLimit(n int) Option { return func(h *Handler) { h.recordLimit = n } }
+
+// WithMaxBodyBytes sets the largest events body accepted (default 1 MiB; 413 above).
+func WithMaxBodyBytes(n int64) Option { return func(h *Handler) { h.maxBody = n } }
+
+// WithLogger logs every answer at debug level and admin changes at info level.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }

@@ -1,0 +1,783 @@
+package cxonetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+)
+
+// Stats are the server's counters. Every events request counts in Requests
+// and in at most one of the other events counters.
+type Stats struct {
+	Requests      int64 `json:"requests"`       // events endpoint requests
+	Accepted      int64 `json:"accepted"`       // new events accepted
+	Duplicates    int64 `json:"duplicates"`     // repeated idempotency keys
+	Rejected      int64 `json:"rejected"`       // 400, 413, 415, 422 for the request's content
+	Unauthorized  int64 `json:"unauthorized"`   // 401: no, unknown or expired token
+	Forbidden     int64 `json:"forbidden"`      // 403: token lacks the write scope
+	RateLimited   int64 `json:"rate_limited"`   // 429 answers, injected ones included
+	EarlyRetries  int64 `json:"early_retries"`  // requests that came before a 429's Retry-After instant
+	Faults        int64 `json:"faults"`         // injected errors other than 429 (forced, random, outage)
+	TokenRequests int64 `json:"token_requests"` // token endpoint requests
+	TokensIssued  int64 `json:"tokens_issued"`
+	TokenFailures int64 `json:"token_failures"` // token requests refused
+}
+
+// Event is an accepted event as recorded.
+type Event struct {
+	ID             string          `json:"id"`
+	IdempotencyKey string          `json:"idempotency_key"`
+	CorrelationID  string          `json:"correlation_id"`
+	Traceparent    string          `json:"traceparent,omitempty"`
+	EventType      string          `json:"event_type"`
+	ClientID       string          `json:"client_id"`
+	ArrivedAt      time.Time       `json:"arrived_at"`
+	Header         http.Header     `json:"headers"` // Authorization redacted
+	Body           json.RawMessage `json:"body"`
+}
+
+// Arrival is one events request that carried an idempotency key.
+type Arrival struct {
+	At        time.Time `json:"at"`
+	Status    int       `json:"status"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+	ID        string    `json:"id,omitempty"`
+}
+
+// RateLimit records one 429 answer.
+type RateLimit struct {
+	ClientID  string    `json:"client_id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	AllowedAt time.Time `json:"allowed_at"` // the instant its Retry-After names
+	Early     int       `json:"early"`      // requests of the client that arrived before AllowedAt (past the grace)
+}
+
+type client struct {
+	secret string
+	scopes []string
+}
+
+type token struct {
+	clientID string
+	scopes   []string
+	expires  time.Time
+}
+
+type keyState struct {
+	id       string
+	arrivals []Arrival
+}
+
+const (
+	maxArrivalsPerKey = 1000
+	maxRateLimits     = 10000
+)
+
+// Handler is the test server's http.Handler (CXone API and admin API). It is
+// safe for concurrent use. Use NewServer in tests, or serve it yourself (the
+// bridge's `sim` command does).
+type Handler struct {
+	mu            sync.Mutex
+	clients       map[string]client
+	customClients bool
+	tokens        map[string]token
+	faults        Faults
+	limiter       *rate.Limiter
+	dupStatus     int
+	grace         time.Duration
+	recordLimit   int
+	maxBody       int64
+	log           *slog.Logger
+
+	stats      Stats
+	events     []Event
+	keys       map[string]*keyState
+	rateLimits []RateLimit
+	windows    []int // indexes in rateLimits whose AllowedAt may still be ahead
+}
+
+// NewHandler returns a Handler with the default client (DefaultClientID,
+// DefaultClientSecret, WriteScope) unless WithClient is given.
+func NewHandler(opts ...Option) *Handler {
+	h := &Handler{
+		clients:     map[string]client{DefaultClientID: {secret: DefaultClientSecret, scopes: []string{WriteScope}}},
+		tokens:      map[string]token{},
+		keys:        map[string]*keyState{},
+		dupStatus:   http.StatusOK,
+		grace:       50 * time.Millisecond,
+		recordLimit: 100000,
+		maxBody:     1 << 20,
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == TokenPath:
+		h.serveToken(w, r)
+	case r.URL.Path == EventsPath:
+		h.serveEvents(w, r)
+	case strings.HasPrefix(r.URL.Path, "/_sim/"):
+		h.serveAdmin(w, r)
+	default:
+		writeJSON(w, http.StatusNotFound, errBody("not_found", "no such endpoint"))
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stats
+}
+
+// Events returns the accepted events in arrival order (at most the record limit).
+func (h *Handler) Events() []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.trimmedEvents())
+}
+
+// Arrivals returns every events request seen with idempotency key key, in
+// arrival order.
+func (h *Handler) Arrivals(key string) []Arrival {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ks := h.keys[key]; ks != nil {
+		return slices.Clone(ks.arrivals)
+	}
+	return nil
+}
+
+// RateLimits returns every 429 answered, in order.
+func (h *Handler) RateLimits() []RateLimit {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.rateLimits)
+}
+
+// Faults returns the current faults.
+func (h *Handler) Faults() Faults {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.faults
+	f.ErrorRates = cloneMap(f.ErrorRates)
+	return f
+}
+
+// SetFaults replaces the faults. OutageFor > 0 sets the outage window to
+// [now, now+OutageFor).
+func (h *Handler) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.setFaultsLocked(f)
+	return nil
+}
+
+func (h *Handler) setFaultsLocked(f Faults) {
+	if f.OutageFor > 0 {
+		f.OutageFrom = time.Now()
+		f.OutageUntil = f.OutageFrom.Add(time.Duration(f.OutageFor))
+		f.OutageFor = 0
+	}
+	f.ErrorRates = cloneMap(f.ErrorRates)
+	old := h.faults
+	h.faults = f
+	if f.RateLimit <= 0 {
+		h.limiter = nil
+	} else if h.limiter == nil || old.RateLimit != f.RateLimit || old.RateBurst != f.RateBurst {
+		burst := f.RateBurst
+		if burst == 0 {
+			burst = max(1, int(math.Ceil(f.RateLimit)))
+		}
+		h.limiter = rate.NewLimiter(rate.Limit(f.RateLimit), burst)
+	}
+}
+
+func cloneMap(m map[int]float64) map[int]float64 {
+	if m == nil {
+		return nil
+	}
+	c := make(map[int]float64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// RevokeTokens invalidates every issued token (the next events request with
+// one gets 401).
+func (h *Handler) RevokeTokens() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.tokens)
+}
+
+// Reset forgets accepted events, idempotency keys, counters and 429 windows.
+// Faults, clients and tokens stay.
+func (h *Handler) Reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stats = Stats{}
+	h.events = nil
+	h.keys = map[string]*keyState{}
+	h.rateLimits = nil
+	h.windows = nil
+}
+
+// ---- token endpoint ----
+
+func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.stats.TokenRequests++
+	refuse := h.faults.TokenStatus
+	h.mu.Unlock()
+
+	status, body := h.issueToken(r, refuse)
+	if status != http.StatusOK {
+		h.mu.Lock()
+		h.stats.TokenFailures++
+		h.mu.Unlock()
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="cxone"`)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.log.Debug("token request", "status", status)
+	writeJSON(w, status, body)
+}
+
+func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
+	if r.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, errBody("invalid_request", "POST required")
+	}
+	if refuse != 0 {
+		return refuse, errBody("temporarily_unavailable", "token endpoint fault injected")
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return http.StatusBadRequest, errBody("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return http.StatusUnauthorized, errBody("invalid_client", "HTTP Basic client authentication required")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return http.StatusBadRequest, errBody("invalid_request", "malformed form body")
+	}
+	h.mu.Lock()
+	c, known := h.lookupClient(id, secret)
+	ttl := time.Duration(h.faults.TokenTTL)
+	h.mu.Unlock()
+	if !known {
+		return http.StatusUnauthorized, errBody("invalid_client", "unknown client or wrong secret")
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		return http.StatusBadRequest, errBody("unsupported_grant_type", "grant_type must be client_credentials")
+	}
+	requested := strings.Fields(r.PostForm.Get("scope"))
+	if len(requested) == 0 {
+		return http.StatusBadRequest, errBody("invalid_scope", "scope is required")
+	}
+	var granted []string
+	for _, s := range requested {
+		if slices.Contains(c.scopes, s) && !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	if len(granted) == 0 {
+		return http.StatusBadRequest, errBody("invalid_scope", "none of the requested scopes is allowed for this client")
+	}
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	var raw [24]byte
+	rand.Read(raw[:])
+	value := hex.EncodeToString(raw[:])
+	now := time.Now()
+	h.mu.Lock()
+	if len(h.tokens) > 10000 {
+		for k, t := range h.tokens {
+			if now.After(t.expires) {
+				delete(h.tokens, k)
+			}
+		}
+	}
+	h.tokens[value] = token{clientID: c.id(id), scopes: granted, expires: now.Add(ttl)}
+	h.stats.TokensIssued++
+	h.mu.Unlock()
+	return http.StatusOK, map[string]any{
+		"access_token": value,
+		"token_type":   "Bearer",
+		"expires_in":   int64(ttl / time.Second),
+		"scope":        strings.Join(granted, " "),
+	}
+}
+
+func (c client) id(raw string) string {
+	if u, err := url.QueryUnescape(raw); err == nil {
+		return u
+	}
+	return raw
+}
+
+// lookupClient accepts the raw credentials or their form-URL-encoded forms.
+func (h *Handler) lookupClient(id, secret string) (client, bool) {
+	if c, ok := h.clients[id]; ok && c.secret == secret {
+		return c, true
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usec, err2 := url.QueryUnescape(secret)
+	if err1 == nil && err2 == nil {
+		if c, ok := h.clients[uid]; ok && c.secret == usec {
+			return c, true
+		}
+	}
+	return client{}, false
+}
+
+// ---- events endpoint ----
+
+type answer struct {
+	status     int
+	body       any
+	retryAfter string
+	wwwAuth    string
+}
+
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	a, ev := h.answerEvent(r, arrived)
+	if err := h.sleepLatency(r.Context()); err != nil {
+		return // client gone
+	}
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
+	}
+	if a.wwwAuth != "" {
+		w.Header().Set("WWW-Authenticate", a.wwwAuth)
+	}
+	h.log.Debug("events request", "status", a.status, "key", r.Header.Get("X-Idempotency-Key"),
+		"correlation_id", r.Header.Get("X-Correlation-Id"), "event_id", ev)
+	writeJSON(w, a.status, a.body)
+}
+
+func (h *Handler) sleepLatency(ctx context.Context) error {
+	h.mu.Lock()
+	lo, hi := time.Duration(h.faults.Latency), time.Duration(h.faults.LatencyMax)
+	h.mu.Unlock()
+	d := lo
+	if hi > lo {
+		d = lo + mrand.N(hi-lo+1)
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// answerEvent decides the answer to one events request; it returns the
+// answer and the accepted (or duplicate) event id.
+func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
+	key := r.Header.Get("X-Idempotency-Key")
+	h.mu.Lock()
+	h.stats.Requests++
+	a, clientID, decided := h.gateLocked(r, now)
+	h.mu.Unlock()
+	if decided {
+		h.noteArrival(key, now, a.status, false, "")
+		return a, ""
+	}
+
+	// Content checks, outside the lock.
+	body, a, ok := h.readValid(r)
+	if !ok {
+		h.mu.Lock()
+		h.stats.Rejected++
+		h.mu.Unlock()
+		h.noteArrival(key, now, a.status, false, "")
+		return a, ""
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ks := h.keys[key]
+	if ks == nil {
+		ks = &keyState{}
+		h.keys[key] = ks
+	}
+	if ks.id != "" {
+		h.stats.Duplicates++
+		ks.add(Arrival{At: now, Status: h.dupStatus, Duplicate: true, ID: ks.id})
+		if h.dupStatus == http.StatusConflict {
+			return answer{status: http.StatusConflict, body: map[string]any{"id": ks.id, "error": "already_ingested",
+				"message": "an event with this X-Idempotency-Key was already ingested"}}, ks.id
+		}
+		return answer{status: h.dupStatus, body: map[string]string{"id": ks.id}}, ks.id
+	}
+	ks.id = uuid.NewString()
+	ks.add(Arrival{At: now, Status: http.StatusAccepted, ID: ks.id})
+	h.stats.Accepted++
+	if h.recordLimit > 0 {
+		hdr := r.Header.Clone()
+		hdr.Set("Authorization", "Bearer [redacted]")
+		h.events = append(h.events, Event{
+			ID: ks.id, IdempotencyKey: key, CorrelationID: r.Header.Get("X-Correlation-Id"),
+			Traceparent: r.Header.Get("Traceparent"), EventType: body.eventType, ClientID: clientID,
+			ArrivedAt: now, Header: hdr, Body: body.raw,
+		})
+		if len(h.events) > 2*h.recordLimit {
+			h.events = slices.Clone(h.events[len(h.events)-h.recordLimit:])
+		}
+	}
+	return answer{status: http.StatusAccepted, body: map[string]string{"id": ks.id}}, ks.id
+}
+
+// Events beyond the record limit are trimmed lazily; the accessor trims too.
+func (h *Handler) trimmedEvents() []Event {
+	if len(h.events) > h.recordLimit {
+		return h.events[len(h.events)-h.recordLimit:]
+	}
+	return h.events
+}
+
+func (ks *keyState) add(a Arrival) {
+	if len(ks.arrivals) < maxArrivalsPerKey {
+		ks.arrivals = append(ks.arrivals, a)
+	}
+}
+
+func (h *Handler) noteArrival(key string, at time.Time, status int, dup bool, id string) {
+	if key == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ks := h.keys[key]
+	if ks == nil {
+		ks = &keyState{}
+		h.keys[key] = ks
+	}
+	ks.add(Arrival{At: at, Status: status, Duplicate: dup, ID: id})
+}
+
+// gateLocked applies the checks that come before the content: outage, auth,
+// 429 windows, injected faults, rate limit. decided reports an answer.
+func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID string, decided bool) {
+	f := &h.faults
+	if r.Method != http.MethodPost {
+		h.stats.Rejected++
+		return answer{status: http.StatusMethodNotAllowed, body: errBody("method_not_allowed", "POST required")}, "", true
+	}
+	if !f.OutageUntil.IsZero() && !now.Before(f.OutageFrom) && now.Before(f.OutageUntil) {
+		st := f.OutageStatus
+		if st == 0 {
+			st = http.StatusServiceUnavailable
+		}
+		return h.injectLocked(st, now, "", "outage"), "", true
+	}
+
+	// Authorization.
+	auth := r.Header.Get("Authorization")
+	value, ok := strings.CutPrefix(auth, "Bearer ")
+	tok, known := h.tokens[value]
+	switch {
+	case !ok || value == "":
+		h.stats.Unauthorized++
+		return answer{status: http.StatusUnauthorized, body: errBody("invalid_token", "bearer token required"),
+			wwwAuth: `Bearer realm="cxone"`}, "", true
+	case !known || !now.Before(tok.expires):
+		h.stats.Unauthorized++
+		return answer{status: http.StatusUnauthorized, body: errBody("invalid_token", "token unknown or expired"),
+			wwwAuth: `Bearer realm="cxone", error="invalid_token"`}, "", true
+	case !slices.Contains(tok.scopes, WriteScope):
+		h.stats.Forbidden++
+		return answer{status: http.StatusForbidden, body: errBody("insufficient_scope", "token lacks "+WriteScope),
+			wwwAuth: `Bearer realm="cxone", error="insufficient_scope", scope="` + WriteScope + `"`}, tok.clientID, true
+	}
+	clientID = tok.clientID
+
+	// 429 windows of this client.
+	var until time.Time
+	early := false
+	live := h.windows[:0]
+	for _, i := range h.windows {
+		rl := &h.rateLimits[i]
+		if !now.Before(rl.AllowedAt) {
+			continue // expired
+		}
+		live = append(live, i)
+		if rl.ClientID != clientID {
+			continue
+		}
+		if rl.AllowedAt.After(until) {
+			until = rl.AllowedAt
+		}
+		if now.Sub(rl.IssuedAt) >= h.grace {
+			rl.Early++
+			early = true
+		}
+	}
+	h.windows = live
+	if early {
+		h.stats.EarlyRetries++
+	}
+	if !until.IsZero() {
+		return h.rateLimitLocked(clientID, now, until, true), clientID, true
+	}
+
+	// Injected faults.
+	if f.ForceCount > 0 && f.ForceStatus != 0 {
+		f.ForceCount--
+		return h.injectLocked(f.ForceStatus, now, clientID, "forced"), clientID, true
+	}
+	if len(f.ErrorRates) > 0 {
+		u := mrand.Float64()
+		codes := make([]int, 0, len(f.ErrorRates))
+		for st := range f.ErrorRates {
+			codes = append(codes, st)
+		}
+		slices.Sort(codes)
+		acc := 0.0
+		for _, st := range codes {
+			acc += f.ErrorRates[st]
+			if u < acc {
+				return h.injectLocked(st, now, clientID, "random"), clientID, true
+			}
+		}
+	}
+	if h.limiter != nil {
+		res := h.limiter.ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now)
+			return h.rateLimitLocked(clientID, now, now.Add(d), false), clientID, true
+		}
+	}
+	return answer{}, clientID, false
+}
+
+// injectLocked builds an injected error answer.
+func (h *Handler) injectLocked(status int, now time.Time, clientID, why string) answer {
+	ra := time.Duration(h.faults.RetryAfter)
+	if status == http.StatusTooManyRequests {
+		if ra == 0 {
+			ra = time.Second
+		}
+		if ra < 0 {
+			h.stats.RateLimited++
+			return answer{status: status, body: errBody("rate_limited", "too many requests ("+why+")")}
+		}
+		return h.rateLimitLocked(clientID, now, now.Add(ra), false)
+	}
+	h.stats.Faults++
+	a := answer{status: status, body: errBody(statusCode(status), "fault injected ("+why+")")}
+	if ra > 0 && status == http.StatusServiceUnavailable {
+		a.retryAfter, _ = h.retryAfterLocked(now, now.Add(ra))
+	}
+	return a
+}
+
+// rateLimitLocked answers 429 asking the client to wait until at least
+// allowed, and records the window. window marks a repeat inside an existing
+// window (then the instant named is the window's own, not a new one).
+func (h *Handler) rateLimitLocked(clientID string, now, allowed time.Time, window bool) answer {
+	h.stats.RateLimited++
+	header, at := h.retryAfterLocked(now, allowed)
+	if len(h.rateLimits) < maxRateLimits {
+		h.rateLimits = append(h.rateLimits, RateLimit{ClientID: clientID, IssuedAt: now, AllowedAt: at})
+		h.windows = append(h.windows, len(h.rateLimits)-1)
+	}
+	msg := "rate limit exceeded"
+	if window {
+		msg = "rate limited: Retry-After has not passed"
+	}
+	return answer{status: http.StatusTooManyRequests, body: errBody("rate_limited", msg), retryAfter: header}
+}
+
+// retryAfterLocked renders a Retry-After for the instant allowed, rounded up
+// to a whole second (both forms have one-second resolution), and returns the
+// instant the header actually names.
+func (h *Handler) retryAfterLocked(now, allowed time.Time) (string, time.Time) {
+	if h.faults.RetryAfterDate {
+		at := allowed.Truncate(time.Second)
+		if at.Before(allowed) {
+			at = at.Add(time.Second)
+		}
+		return at.UTC().Format(http.TimeFormat), at
+	}
+	secs := int64(math.Ceil(allowed.Sub(now).Seconds()))
+	secs = max(secs, 1)
+	return strconv.FormatInt(secs, 10), now.Add(time.Duration(secs) * time.Second)
+}
+
+type validBody struct {
+	raw       json.RawMessage
+	eventType string
+}
+
+// readValid applies the content checks (headers, size, JSON, shape).
+func (h *Handler) readValid(r *http.Request) (validBody, answer, bool) {
+	bad := func(status int, code, msg string, fields ...fieldError) (validBody, answer, bool) {
+		b := map[string]any{"error": code, "message": msg}
+		if len(fields) > 0 {
+			b["errors"] = fields
+		}
+		return validBody{}, answer{status: status, body: b}, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return bad(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+	}
+	var missing []fieldError
+	for _, name := range []string{"X-Idempotency-Key", "X-Correlation-Id"} {
+		if strings.TrimSpace(r.Header.Get(name)) == "" {
+			missing = append(missing, fieldError{Field: name, Message: "header is required"})
+		}
+	}
+	if len(missing) > 0 {
+		return bad(http.StatusBadRequest, "missing_header", "required headers are missing", missing...)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	if err != nil {
+		return bad(http.StatusBadRequest, "invalid_request", "could not read body")
+	}
+	if int64(len(raw)) > h.maxBody {
+		return bad(http.StatusRequestEntityTooLarge, "payload_too_large", "body exceeds "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+		return bad(http.StatusBadRequest, "invalid_json", "body must be a JSON object")
+	}
+	fields := checkShape(top, r.Header.Get("X-Correlation-Id"))
+	if len(fields) > 0 {
+		return bad(http.StatusUnprocessableEntity, "validation_failed", "the event does not match the EventBridge contract", fields...)
+	}
+	var et string
+	json.Unmarshal(top["eventType"], &et)
+	return validBody{raw: json.RawMessage(raw), eventType: et}, answer{}, true
+}
+
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// checkShape checks {"eventType", "attributes": {..., "_correlationId",
+// "_publishedAt"}, "timestamp"} and returns every violation.
+func checkShape(top map[string]json.RawMessage, correlationHeader string) []fieldError {
+	var errs []fieldError
+	add := func(f, m string) { errs = append(errs, fieldError{Field: f, Message: m}) }
+
+	extra := make([]string, 0)
+	for k := range top {
+		if k != "eventType" && k != "attributes" && k != "timestamp" {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	for _, k := range extra {
+		add(k, "unknown member")
+	}
+
+	if s, ok := jsonString(top["eventType"]); !ok {
+		add("eventType", "required, must be a string")
+	} else if strings.TrimSpace(s) == "" {
+		add("eventType", "must not be empty")
+	}
+	if s, ok := jsonString(top["timestamp"]); !ok {
+		add("timestamp", "required, must be an RFC 3339 date-time string")
+	} else if !isRFC3339(s) {
+		add("timestamp", "must be an RFC 3339 date-time")
+	}
+	var attrs map[string]json.RawMessage
+	if raw, ok := top["attributes"]; !ok || json.Unmarshal(raw, &attrs) != nil || attrs == nil {
+		add("attributes", "required, must be an object")
+		return errs
+	}
+	if s, ok := jsonString(attrs["_correlationId"]); !ok || s == "" {
+		add("attributes._correlationId", "required, must be a non-empty string")
+	} else if s != correlationHeader {
+		add("attributes._correlationId", "must equal the X-Correlation-Id header")
+	}
+	if s, ok := jsonString(attrs["_publishedAt"]); !ok {
+		add("attributes._publishedAt", "required, must be an RFC 3339 date-time string")
+	} else if !isRFC3339(s) {
+		add("attributes._publishedAt", "must be an RFC 3339 date-time")
+	}
+	return errs
+}
+
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func isRFC3339(s string) bool {
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
+}
+
+// ---- helpers ----
+
+func errBody(code, msg string) map[string]string {
+	return map[string]string{"error": code, "message": msg}
+}
+
+func statusCode(status int) string {
+	t := strings.ToLower(http.StatusText(status))
+	if t == "" {
+		return "error"
+	}
+	return strings.ReplaceAll(t, " ", "_")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,100 @@
+// Package cxonetest provides a CXone-compatible test server, in the manner of
+// net/http/httptest: a real HTTP server on loopback that speaks the contract
+// of the CXone EventBridge tutorial strictly (DESIGN §8), records what it
+// accepted, and injects faults on demand.
+//
+// # Contract
+//
+// POST /oauth/token (TokenPath) requires Content-Type
+// application/x-www-form-urlencoded, HTTP Basic credentials of a known client
+// (the raw id:secret, as the Node tutorial sends, or their form-URL-encoded
+// forms, as RFC 6749 §2.3.1 and golang.org/x/oauth2 send), grant_type=
+// client_credentials and a non-empty scope. It grants the requested scopes
+// that the client is allowed (400 invalid_scope if none) and answers
+// {"access_token", "token_type": "Bearer", "expires_in", "scope"} with a
+// random token that expires after Faults.TokenTTL (default 1h; expires_in is
+// the TTL in whole seconds, rounded down).
+//
+// POST /api/v2/eventbridge/events (EventsPath) checks, in order:
+//  1. outage window (Faults.Outage*): 503 (or OutageStatus);
+//  2. Authorization: Bearer token, unknown or expired: 401;
+//     token without eventbridge:events:write: 403;
+//  3. 429 windows: while a 429 answered to the same client has not reached
+//     its Retry-After instant, the client gets 429 again; such a request
+//     counts as an early retry unless it arrived within EarlyGrace of that
+//     429 (then it may have been sent before the client could read it);
+//  4. forced status (Faults.ForceStatus for the next ForceCount requests),
+//     random errors (Faults.ErrorRates), rate limit (Faults.RateLimit): 429
+//     carries a Retry-After (seconds, or an HTTP date with RetryAfterDate);
+//  5. Content-Type application/json (415), X-Idempotency-Key and
+//     X-Correlation-Id present (400), body at most MaxBodyBytes (413), body a
+//     JSON object (400);
+//  6. body shape, else 422 with {"error":"validation_failed","errors":
+//     [{"field","message"}...]}: exactly the members eventType (non-empty
+//     string), attributes (object with _correlationId, a non-empty string
+//     equal to X-Correlation-Id, and _publishedAt, RFC 3339) and timestamp
+//     (RFC 3339);
+//  7. dedupe by X-Idempotency-Key: a new key is accepted with 202 and a new
+//     {"id"}; a known key is counted as a duplicate, not recorded as a second
+//     event, and answered with the first id: 200 by default, or 409 with
+//     WithDuplicateStatus(409). The body of a repeated key is not compared.
+//
+// Every answer is JSON. Latency (Faults.Latency, LatencyMax) is added to every
+// events answer.
+//
+// # Admin API
+//
+// On the same server, under /_sim/:
+//
+//	GET  /_sim/stats        counters (Stats) as JSON
+//	GET  /_sim/events       accepted events (?key=K for one idempotency key)
+//	GET  /_sim/arrivals?key=K   every request seen for key K, in arrival order
+//	GET  /_sim/rate-limits  every 429 answered, its allowed instant and early arrivals
+//	GET  /_sim/faults       current faults
+//	POST|PUT /_sim/faults   merge the JSON object into the current faults
+//	POST /_sim/revoke       invalidate every issued token
+//	POST /_sim/reset        forget events, keys, counters and 429 windows
+//	                        (faults, clients and tokens stay)
+package cxonetest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server is a Handler listening on a loopback address.
+type Server struct {
+	*Handler
+	// URL is the base URL, e.g. http://127.0.0.1:41234, without trailing slash.
+	URL string
+	// Listener is the server's listener.
+	Listener net.Listener
+	srv      *http.Server
+}
+
+// NewServer starts a server on 127.0.0.1 (or [::1]) on a free port. Like
+// httptest.NewServer it panics if no loopback port can be had. The caller
+// must Close it.
+func NewServer(opts ...Option) *Server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
+			panic(fmt.Sprintf("cxonetest: failed to listen on a port: %v", err))
+		}
+	}
+	h := NewHandler(opts...)
+	s := &Server{
+		Handler:  h,
+		URL:      "http://" + ln.Addr().String(),
+		Listener: ln,
+		srv:      &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+	}
+	go s.srv.Serve(ln)
+	return s
+}
+
+// Close closes the listener and every connection at once; requests in flight
+// (for example sleeping a latency fault) are cancelled.
+func (s *Server) Close() { s.srv.Close() }

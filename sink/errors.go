@@ -1,0 +1,282 @@
+package sink
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Class is the failure class of an event that CXone did not accept (DESIGN §4).
+type Class int
+
+const (
+	// ClassRejected: CXone refused this event (400, 413, 422 and other 4xx
+	// not listed as transient or systemic). Retrying will not help; the
+	// caller writes the record to the DLQ.
+	ClassRejected Class = iota + 1
+	// ClassTransient: 408, 425, 429, 500, 502, 503, 504 and other 5xx,
+	// connection errors and timeouts. Publish has already retried; the
+	// caller should retry later and never DLQ by default.
+	ClassTransient
+	// ClassSystemic: not the event's fault (401 after one forced token
+	// refresh, 403, 404, 405, 501, 505, 3xx, token endpoint down or refusing,
+	// TLS failure). Publish returns it at once without retrying; the caller
+	// pauses, reports not-ready and retries later; never DLQ.
+	ClassSystemic
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassRejected:
+		return "rejected"
+	case ClassTransient:
+		return "transient"
+	case ClassSystemic:
+		return "systemic"
+	}
+	return "Class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Sentinels for errors.Is: every *Error matches the one of its class.
+var (
+	ErrRejected  = errors.New("sink: rejected by CXone")
+	ErrTransient = errors.New("sink: transient failure")
+	ErrSystemic  = errors.New("sink: systemic failure")
+	// ErrInvalidEvent is wrapped (class rejected) when an Event cannot be sent
+	// at all: nil, empty body or key, or a header value with control or
+	// non-ASCII characters.
+	ErrInvalidEvent = errors.New("sink: invalid event")
+)
+
+func (c Class) sentinel() error {
+	switch c {
+	case ClassRejected:
+		return ErrRejected
+	case ClassTransient:
+		return ErrTransient
+	case ClassSystemic:
+		return ErrSystemic
+	}
+	return nil
+}
+
+// FieldError is one field-level complaint from a 422 answer.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is returned by Publish for every classified failure. Use errors.As to
+// read it, or errors.Is with ErrRejected, ErrTransient, ErrSystemic.
+type Error struct {
+	Class Class
+	// Status is the HTTP status of the last answer, 0 when there was none
+	// (connection error, timeout, invalid event).
+	Status int
+	// Excerpt is the start of the last answer's body, valid UTF-8, at most
+	// Config.MaxResponseBytes long; Truncated tells whether there was more.
+	Excerpt   string
+	Truncated bool
+	// Fields holds the field errors of a 422 answer, when it listed any.
+	Fields []FieldError
+	// RetryAfter is the (capped) wait the server asked for with its last
+	// answer, 0 when it asked none.
+	RetryAfter time.Duration
+	// Attempts is the number of HTTP requests made for the event.
+	Attempts int
+	// Err is the underlying cause (transport error, token error), if any.
+	Err error
+}
+
+const maxExcerptInMessage = 200
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("sink: ")
+	b.WriteString(e.Class.String())
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Attempts > 0 {
+		fmt.Fprintf(&b, " after %d attempt(s)", e.Attempts)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if len(e.Fields) > 0 {
+		b.WriteString(": fields: ")
+		for i, f := range e.Fields {
+			if i == 5 {
+				fmt.Fprintf(&b, "; and %d more", len(e.Fields)-i)
+				break
+			}
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(f.Field)
+			b.WriteString(": ")
+			b.WriteString(f.Message)
+		}
+	} else if e.Excerpt != "" {
+		b.WriteString(": ")
+		b.WriteString(strconv.Quote(truncateUTF8(e.Excerpt, maxExcerptInMessage)))
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is the sentinel of e's class.
+func (e *Error) Is(target error) bool {
+	return target != nil && target == e.Class.sentinel()
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// excerpt turns raw answer bytes into a bounded, valid UTF-8 string.
+func excerpt(b []byte, limit int) string {
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	return truncateUTF8(strings.ToValidUTF8(string(b), "\uFFFD"), limit)
+}
+
+// Limits applied to field errors parsed from an answer.
+const (
+	maxFieldErrors   = 100
+	maxFieldErrorLen = 512
+)
+
+// parseFieldErrors extracts field errors from a 422 answer. CXone's exact
+// shape is undocumented, so it accepts the common ones: a top-level array, or
+// an object with one of errors/fieldErrors/field_errors/details/violations/
+// validationErrors holding an array of objects or strings, or an object
+// mapping field to message(s). Within an item the field is read from
+// field/path/pointer/name/property/instancePath/loc and the message from
+// message/msg/error/detail/description/reason. It never fails: unknown shapes
+// give nil. Output is bounded (count and length) and valid UTF-8.
+func parseFieldErrors(body []byte) []FieldError {
+	var root any
+	if err := json.Unmarshal(body, &root); err != nil {
+		return nil
+	}
+	var out []FieldError
+	switch v := root.(type) {
+	case []any:
+		out = fieldErrorsFromList(v)
+	case map[string]any:
+		for _, k := range []string{"errors", "fieldErrors", "field_errors", "details", "violations", "validationErrors"} {
+			switch list := v[k].(type) {
+			case []any:
+				out = fieldErrorsFromList(list)
+			case map[string]any:
+				out = fieldErrorsFromMap(list)
+			}
+			if len(out) > 0 {
+				return out
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func fieldErrorsFromList(list []any) []FieldError {
+	var out []FieldError
+	for _, it := range list {
+		if len(out) == maxFieldErrors {
+			break
+		}
+		switch v := it.(type) {
+		case string:
+			out = append(out, newFieldError("", v))
+		case map[string]any:
+			field := firstString(v, ".", "field", "path", "pointer", "name", "property", "instancePath", "loc")
+			msg := firstString(v, "; ", "message", "msg", "error", "detail", "description", "reason")
+			if field == "" && msg == "" {
+				continue
+			}
+			out = append(out, newFieldError(field, msg))
+		}
+	}
+	return out
+}
+
+func fieldErrorsFromMap(m map[string]any) []FieldError {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []FieldError
+	for _, k := range keys {
+		if len(out) == maxFieldErrors {
+			break
+		}
+		if s := stringOf(m[k], "; "); s != "" {
+			out = append(out, newFieldError(k, s))
+		}
+	}
+	return out
+}
+
+// firstString returns the first of keys whose value renders as a string.
+func firstString(m map[string]any, sep string, keys ...string) string {
+	for _, k := range keys {
+		if s := stringOf(m[k], sep); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// stringOf renders strings, numbers and arrays of them (e.g. a "loc" path or
+// a list of messages, joined with sep); anything else gives "".
+func stringOf(v any, sep string) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			if len(parts) == 16 {
+				break
+			}
+			switch y := e.(type) {
+			case string:
+				parts = append(parts, y)
+			case float64:
+				parts = append(parts, strconv.FormatFloat(y, 'f', -1, 64))
+			}
+		}
+		return strings.Join(parts, sep)
+	}
+	return ""
+}
+
+func newFieldError(field, msg string) FieldError {
+	return FieldError{
+		Field:   truncateUTF8(strings.ToValidUTF8(field, "\uFFFD"), maxFieldErrorLen),
+		Message: truncateUTF8(strings.ToValidUTF8(msg, "\uFFFD"), maxFieldErrorLen),
+	}
+}

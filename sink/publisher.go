@@ -1,0 +1,480 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/time/rate"
+)
+
+// Event is one CXone request, already built by the transform stage.
+type Event struct {
+	IdempotencyKey string // sent as X-Idempotency-Key; required
+	CorrelationID  string // sent as X-Correlation-Id; required
+	Traceparent    string // optional, passed through as the traceparent header
+	Body           []byte // the complete JSON body, sent as is; required
+}
+
+// Result describes an accepted event.
+type Result struct {
+	ID        string // the "id" of CXone's answer; "" if the answer had none
+	Status    int    // HTTP status of the accepting answer (2xx or 409)
+	Attempts  int    // HTTP requests made for the event
+	Duplicate bool   // CXone answered 409: the key was already ingested
+}
+
+// Publisher posts events to CXone. It is safe for concurrent use; all callers
+// share one token cache, one connection pool, one rate limiter, one 429
+// cooldown and one circuit breaker.
+type Publisher struct {
+	cfg       Config
+	log       *slog.Logger
+	hc        *http.Client
+	ownClient bool
+	eventsURL string
+	tokens    *tokenCache
+	limiter   *rate.Limiter // nil: no client-side limit
+	cool      cooldown
+	br        *breaker
+	bufs      sync.Pool
+}
+
+// New returns a Publisher for cfg. Zero fields of cfg take their defaults
+// (see DefaultConfig). It does not contact CXone; the first token is fetched
+// by the first Publish.
+func New(cfg Config, opts ...Option) (*Publisher, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(o.tokenSource != nil); err != nil {
+		return nil, err
+	}
+	p := &Publisher{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		hc:        o.httpClient,
+		eventsURL: strings.TrimRight(cfg.BaseURL, "/") + cfg.EventsPath,
+	}
+	if p.hc == nil {
+		p.hc = newHTTPClient(cfg)
+		p.ownClient = true
+	}
+	src := o.tokenSource
+	if src == nil {
+		src = &clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: string(cfg.ClientSecret),
+			TokenURL:     cfg.TokenURL,
+			Scopes:       strings.Fields(cfg.Scope),
+			AuthStyle:    oauth2.AuthStyleInHeader,
+		}
+	}
+	p.tokens = &tokenCache{
+		src:           src,
+		refreshBefore: cfg.TokenRefreshBefore,
+		fetchTimeout:  cfg.RequestTimeout,
+		fetchCtx: func(ctx context.Context) context.Context {
+			return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
+		},
+	}
+	if cfg.RateLimit.PerSecond > 0 {
+		burst := cfg.RateLimit.Burst
+		if burst == 0 {
+			burst = max(1, int(math.Ceil(cfg.RateLimit.PerSecond)))
+		}
+		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), burst)
+	}
+	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState)
+	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 512)) }
+	return p, nil
+}
+
+// newHTTPClient builds a client tuned for MaxInFlight concurrent requests to
+// one host. Redirects are not followed: a 3xx from the ingestion endpoint
+// means the configured URL is wrong (systemic).
+func newHTTPClient(cfg Config) *http.Client {
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxInFlight + 8, // + the token endpoint, if on another host
+		MaxIdleConnsPerHost:   cfg.MaxInFlight,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   cfg.RequestTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Close releases idle connections. Publish must not be called afterwards.
+func (p *Publisher) Close() error {
+	if p.ownClient {
+		p.hc.CloseIdleConnections()
+	}
+	return nil
+}
+
+// BreakerState reports the circuit breaker's state (for readiness checks).
+func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
+
+// Publish sends ev to CXone and returns once the outcome is final for this
+// call. It guarantees:
+//
+//   - Success (nil error): CXone answered 2xx, or 409 (already ingested, so
+//     Result.Duplicate is set). Result.ID is the answer's "id".
+//   - ClassRejected (*Error, errors.Is(err, ErrRejected)): CXone refused the
+//     event itself; Status, a bounded Excerpt and, for 422, Fields are set.
+//     Never retried. The caller sends the record to the DLQ.
+//   - ClassTransient: every try failed transiently and the retry budget
+//     (Retry.MaxAttempts, Retry.MaxElapsed) is spent. The caller retries
+//     later; it never sends the record to the DLQ by default.
+//   - ClassSystemic: returned on the first occurrence, without retrying here
+//     (retrying a 403 or a dead token endpoint in a loop helps no one). The
+//     caller keeps the record, pauses, reports not-ready and retries later;
+//     the breaker, which counts these, makes that later call wait while it
+//     is open instead of hammering CXone.
+//   - ctx ended: an error wrapping ctx.Err() (and no class sentinel). Every
+//     wait (backoff, Retry-After, 429 cooldown, rate limit, open breaker,
+//     token fetch) ends as soon as ctx does.
+//
+// Each try goes through, in order: the client-side rate limiter, the circuit
+// breaker (waiting while it is open, not counting as a try), the shared 429
+// cooldown, the token cache, then one POST. A 401 drops the token, forces one
+// refresh and repeats the POST once within the same try; a second 401 is
+// systemic.
+func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
+	if err := checkEvent(ev); err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	var (
+		attempts int // HTTP requests made
+		tries    int // tries (a forced 401 refresh stays within one try)
+	)
+	for {
+		tries++
+		res, cerr, err := p.try(ctx, ev, &attempts)
+		if err != nil { // ctx ended
+			return Result{}, p.abandoned(err, attempts, cerr)
+		}
+		if cerr == nil {
+			res.Attempts = attempts
+			return res, nil
+		}
+		cerr.Attempts = attempts
+		switch cerr.Class {
+		case ClassRejected:
+			p.log.Debug("cxone rejected event", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
+				"correlation_id", ev.CorrelationID, "err", cerr)
+			return Result{}, cerr
+		case ClassSystemic:
+			p.log.Error("cxone systemic failure", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
+				"correlation_id", ev.CorrelationID, "err", cerr)
+			return Result{}, cerr
+		}
+
+		// Transient: back off with full jitter, but never less than the
+		// server's Retry-After (already capped). For a 429 the same instant
+		// was also published to every other caller through p.cool.
+		delay := max(fullJitter(p.cfg.Retry.BaseDelay, p.cfg.Retry.MaxDelay, tries-1), cerr.RetryAfter)
+		elapsed := time.Since(start)
+		if (p.cfg.Retry.MaxAttempts > 0 && tries >= p.cfg.Retry.MaxAttempts) ||
+			(p.cfg.Retry.MaxElapsed > 0 && elapsed+delay > p.cfg.Retry.MaxElapsed) {
+			p.log.Warn("cxone transient failure, retries exhausted", "status", cerr.Status, "attempts", attempts,
+				"elapsed", elapsed, "idempotency_key", ev.IdempotencyKey, "correlation_id", ev.CorrelationID, "err", cerr)
+			return Result{}, cerr
+		}
+		p.log.Debug("cxone transient failure, retrying", "status", cerr.Status, "attempt", attempts, "delay", delay,
+			"idempotency_key", ev.IdempotencyKey, "correlation_id", ev.CorrelationID, "err", cerr)
+		if err := sleepCtx(ctx, delay); err != nil {
+			return Result{}, p.abandoned(err, attempts, cerr)
+		}
+	}
+}
+
+func (p *Publisher) abandoned(ctxErr error, attempts int, last *Error) error {
+	if last != nil {
+		return fmt.Errorf("sink: publish abandoned after %d attempt(s), last failure %v: %w", attempts, last, ctxErr)
+	}
+	return fmt.Errorf("sink: publish abandoned after %d attempt(s): %w", attempts, ctxErr)
+}
+
+// try makes one try: waits for the rate limiter, breaker and cooldown, then
+// posts (twice if the first answer is a 401). It returns a classified failure
+// (cerr), or err != nil when ctx ended.
+func (p *Publisher) try(ctx context.Context, ev *Event, attempts *int) (res Result, cerr *Error, err error) {
+	if err := p.waitLimiter(ctx); err != nil {
+		return Result{}, nil, err
+	}
+	done, err := p.br.acquire(ctx)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	outcome := errNotCounted
+	defer func() { done(outcome) }()
+
+	if err := p.cool.wait(ctx); err != nil {
+		return Result{}, nil, err
+	}
+	res, cerr, err = p.postWithToken(ctx, ev, attempts)
+	switch {
+	case err != nil:
+		// ctx ended: not CXone's fault; outcome stays errNotCounted.
+	case cerr == nil:
+		outcome = nil
+	case cerr.Status == http.StatusTooManyRequests:
+		// Rate limited: handled by the shared cooldown, not the breaker.
+	default:
+		outcome = cerr
+	}
+	return res, cerr, err
+}
+
+func (p *Publisher) waitLimiter(ctx context.Context) error {
+	if p.limiter == nil {
+		return nil
+	}
+	r := p.limiter.Reserve()
+	if !r.OK() {
+		return nil // burst 0 cannot happen: New sets at least 1
+	}
+	if err := sleepCtx(ctx, r.Delay()); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
+}
+
+// postWithToken posts with the cached token; on a 401 it drops that token,
+// fetches a new one (one fetch however many callers saw the 401) and posts
+// once more.
+func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int) (Result, *Error, error) {
+	for refreshed := false; ; refreshed = true {
+		tok, err := p.tokens.get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{}, nil, ctx.Err()
+			}
+			return Result{}, tokenError(err, p.cfg.MaxResponseBytes), nil
+		}
+		*attempts++
+		res, cerr, err := p.post(ctx, ev, tok)
+		if err != nil || cerr == nil || cerr.Status != http.StatusUnauthorized {
+			return res, cerr, err
+		}
+		if refreshed {
+			cerr.Class = ClassSystemic
+			cerr.Err = errors.New("unauthorized after a forced token refresh")
+			return res, cerr, nil
+		}
+		p.log.Debug("cxone answered 401, forcing a token refresh", "correlation_id", ev.CorrelationID)
+		p.tokens.invalidate(tok)
+	}
+}
+
+// tokenError classifies a token failure: always systemic (DESIGN §4, "token
+// endpoint down or refusing"), with the endpoint's status and excerpt when it
+// answered.
+func tokenError(err error, limit int) *Error {
+	e := &Error{Class: ClassSystemic, Err: fmt.Errorf("token endpoint: %w", err)}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		if re.Response != nil {
+			e.Status = re.Response.StatusCode
+		}
+		e.Excerpt = excerpt(re.Body, limit)
+		e.Truncated = len(re.Body) > limit
+	}
+	return e
+}
+
+// drainLimit is how much of an unread answer is discarded to keep the
+// connection reusable; beyond it the connection is closed instead.
+const drainLimit = 256 << 10
+
+// post sends one request. A nil *Error means accepted.
+func (p *Publisher) post(ctx context.Context, ev *Event, token string) (Result, *Error, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.eventsURL, bytes.NewReader(ev.Body))
+	if err != nil {
+		return Result{}, &Error{Class: ClassSystemic, Err: fmt.Errorf("building request: %w", err)}, nil
+	}
+	h := make(http.Header, 7)
+	h["Authorization"] = []string{"Bearer " + token}
+	h["Content-Type"] = []string{"application/json"}
+	h["Accept"] = []string{"application/json"}
+	h["User-Agent"] = []string{p.cfg.UserAgent}
+	h["X-Idempotency-Key"] = []string{ev.IdempotencyKey}
+	h["X-Correlation-Id"] = []string{ev.CorrelationID}
+	if ev.Traceparent != "" {
+		h["Traceparent"] = []string{ev.Traceparent}
+	}
+	req.Header = h
+
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, nil, ctx.Err()
+		}
+		return Result{}, transportError(err), nil
+	}
+	buf := p.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		// Keep the connection if the rest of the answer is small; else close it.
+		io.CopyN(io.Discard, resp.Body, drainLimit)
+		resp.Body.Close()
+		if buf.Cap() <= 64<<10 {
+			p.bufs.Put(buf)
+		}
+	}()
+	limit := int64(p.cfg.MaxResponseBytes)
+	n, rerr := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	truncated := n > limit
+	body := buf.Bytes()
+	if truncated {
+		body = body[:limit]
+	}
+
+	status := resp.StatusCode
+	class, ok := classify(status)
+	if ok {
+		if rerr != nil && ctx.Err() != nil {
+			return Result{}, nil, ctx.Err()
+		}
+		// Accepted, whatever happened to the rest of the body: the status is
+		// the answer. The id is best effort.
+		var ans struct {
+			ID string `json:"id"`
+		}
+		if !truncated && json.Unmarshal(body, &ans) != nil {
+			ans.ID = ""
+		}
+		if ans.ID == "" {
+			p.log.Debug("cxone accepted event without an id", "status", status, "correlation_id", ev.CorrelationID)
+		}
+		return Result{ID: ans.ID, Status: status, Duplicate: status == http.StatusConflict}, nil, nil
+	}
+	if rerr != nil && ctx.Err() != nil {
+		return Result{}, nil, ctx.Err()
+	}
+	e := &Error{Class: class, Status: status, Excerpt: excerpt(body, int(limit)), Truncated: truncated}
+	if status == http.StatusUnprocessableEntity {
+		e.Fields = parseFieldErrors(body)
+	}
+	if ra, has := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); has {
+		e.RetryAfter = min(ra, p.cfg.Retry.RetryAfterMax)
+	}
+	if status == http.StatusTooManyRequests {
+		// 429 is global (DESIGN §4): every caller waits until this instant.
+		// Without Retry-After, the backoff delay of the next retry is used
+		// by this caller only; the others are still held back for BaseDelay.
+		wait := e.RetryAfter
+		if wait == 0 {
+			wait = p.cfg.Retry.BaseDelay
+		}
+		p.cool.extend(time.Now().Add(wait))
+		p.log.Warn("cxone rate limited, all publishers cool down", "retry_after", wait, "correlation_id", ev.CorrelationID)
+	}
+	return Result{}, e, nil
+}
+
+// classify maps an HTTP status to a class; ok reports acceptance.
+func classify(status int) (class Class, ok bool) {
+	switch {
+	case status >= 200 && status < 300, status == http.StatusConflict:
+		return 0, true
+	case status == http.StatusUnauthorized: // refreshed once by the caller, then systemic
+		return ClassTransient, false
+	case status == http.StatusForbidden, status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+		return ClassSystemic, false
+	case status == http.StatusRequestTimeout, status == http.StatusTooEarly, status == http.StatusTooManyRequests:
+		return ClassTransient, false
+	case status >= 400 && status < 500:
+		return ClassRejected, false
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return ClassSystemic, false
+	case status >= 500 && status < 600:
+		return ClassTransient, false
+	}
+	return ClassSystemic, false // 1xx/3xx/garbage: misconfigured endpoint
+}
+
+// transportError classifies a failure to get an answer: TLS and certificate
+// failures are systemic (they do not heal by retrying), everything else —
+// refused, reset, timeouts, EOF — is transient.
+func transportError(err error) *Error {
+	var (
+		cve  *tls.CertificateVerificationError
+		rhe  tls.RecordHeaderError
+		ae   tls.AlertError
+		uae  x509.UnknownAuthorityError
+		he   x509.HostnameError
+		cie  x509.CertificateInvalidError
+		ecpe *tls.ECHRejectionError
+	)
+	if errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae) || errors.As(err, &uae) ||
+		errors.As(err, &he) || errors.As(err, &cie) || errors.As(err, &ecpe) {
+		return &Error{Class: ClassSystemic, Err: fmt.Errorf("TLS: %w", err)}
+	}
+	return &Error{Class: ClassTransient, Err: err}
+}
+
+// checkEvent rejects events that cannot be sent as is. Header values must be
+// visible ASCII or space (DESIGN §6: a CR/LF must never reach a header).
+func checkEvent(ev *Event) error {
+	var problem string
+	switch {
+	case ev == nil:
+		problem = "nil event"
+	case len(ev.Body) == 0:
+		problem = "empty body"
+	case ev.IdempotencyKey == "":
+		problem = "empty idempotency key"
+	case ev.CorrelationID == "":
+		problem = "empty correlation id"
+	case !headerSafe(ev.IdempotencyKey):
+		problem = "idempotency key is not printable ASCII"
+	case !headerSafe(ev.CorrelationID):
+		problem = "correlation id is not printable ASCII"
+	case !headerSafe(ev.Traceparent):
+		problem = "traceparent is not printable ASCII"
+	default:
+		return nil
+	}
+	return &Error{Class: ClassRejected, Err: fmt.Errorf("%w: %s", ErrInvalidEvent, problem)}
+}
+
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,124 @@
+package sink
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// maxRetryAfter is what an absurd Retry-After (overflowing seconds) becomes
+// before Config.Retry.RetryAfterMax caps it.
+const maxRetryAfter = 100 * 365 * 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header value (RFC 9110 §10.2.3): either
+// delay-seconds (a non-negative decimal integer) or an HTTP-date (IMF-fixdate,
+// RFC 850 or asctime form). It returns the delay relative to now (0 for a date
+// in the past) and whether the value was understood. Garbage is not an error:
+// the caller falls back to its own backoff.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if isDigits(v) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // only overflow gets here
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	switch {
+	case d < 0:
+		return 0, true
+	case d > maxRetryAfter:
+		return maxRetryAfter, true
+	}
+	return d, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// fullJitter returns a uniformly random delay in [0, min(maxDelay, base·2^retry)].
+func fullJitter(base, maxDelay time.Duration, retry int) time.Duration {
+	if base <= 0 {
+		return 0
+	}
+	ceil := maxDelay
+	if retry < 62 {
+		if d := base << uint(retry); d > 0 && d>>uint(retry) == base && d < maxDelay {
+			ceil = d
+		}
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil + 1)
+}
+
+// sleepCtx waits for d or until ctx is done, whichever comes first; it
+// returns ctx.Err() in the latter case.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// cooldown is the shared "not before" instant set by a 429. Every caller of
+// the Publisher waits for it before sending, so one 429 slows all workers,
+// not only the one that received it (DESIGN §4, "429 is global").
+type cooldown struct {
+	until atomic.Int64 // UnixNano; 0 = none
+}
+
+// extend moves the instant to t unless it is already later.
+func (c *cooldown) extend(t time.Time) {
+	n := t.UnixNano()
+	for {
+		cur := c.until.Load()
+		if cur >= n || c.until.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// wait blocks until the instant has passed; it re-reads the instant after each
+// sleep because another caller may have pushed it further meanwhile.
+func (c *cooldown) wait(ctx context.Context) error {
+	for {
+		u := c.until.Load()
+		if u == 0 {
+			return nil
+		}
+		d := time.Until(time.Unix(0, u))
+		if d <= 0 {
+			return nil
+		}
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
+	}
+}
