@@ -11,12 +11,18 @@
 // print themselves; no error produced here contains a secret value.
 package config
 
-import "github.com/cxone-bridge/bridge/transform"
+import (
+	"time"
+
+	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/transform"
+)
 
 // Config is the whole of bridge.yaml. Every field is documented in
 // docs/config.md; the zero value of an optional field means "use the default".
 type Config struct {
 	Kafka       Kafka       `yaml:"kafka"`
+	Consumer    Consumer    `yaml:"consumer"`
 	CXone       CXone       `yaml:"cxone"`
 	Correlation Correlation `yaml:"correlation"`
 	DLQ         DLQ         `yaml:"dlq"`
@@ -34,6 +40,25 @@ type Kafka struct {
 	Brokers  []string `yaml:"brokers"`
 	GroupID  string   `yaml:"group_id"`
 	ClientID string   `yaml:"client_id"`
+	// InstanceID enables static membership (KIP-345): a restarted replica
+	// with the same id gets its partitions back without a rebalance.
+	InstanceID       string        `yaml:"instance_id"`
+	SessionTimeout   time.Duration `yaml:"session_timeout"`
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// StartOffset is where a group without committed offsets starts.
+	StartOffset string `yaml:"start_offset"`
+}
+
+// Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
+type Consumer struct {
+	Ordering           string        `yaml:"ordering"`
+	MaxInFlight        int           `yaml:"max_in_flight"`
+	MaxInFlightBytes   ByteSize      `yaml:"max_in_flight_bytes"`
+	CommitInterval     time.Duration `yaml:"commit_interval"`
+	RevokeDrainTimeout time.Duration `yaml:"revoke_drain_timeout"`
+	DrainTimeout       time.Duration `yaml:"drain_timeout"`
+	RetryBackoff       time.Duration `yaml:"retry_backoff"`
+	RetryBackoffMax    time.Duration `yaml:"retry_backoff_max"`
 }
 
 // CXone says where and how events are published.
@@ -42,6 +67,34 @@ type CXone struct {
 	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
 	EventsPath        string `yaml:"events_path"`
 	Auth              Auth   `yaml:"auth"`
+
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	Retry          Retry         `yaml:"retry"`
+	RateLimit      RateLimit     `yaml:"rate_limit"`
+	Breaker        Breaker       `yaml:"breaker"`
+}
+
+// Retry bounds the retries of transient failures inside one publish.
+type Retry struct {
+	BaseDelay     time.Duration `yaml:"base_delay"`
+	MaxDelay      time.Duration `yaml:"max_delay"`
+	MaxAttempts   int           `yaml:"max_attempts"`
+	MaxElapsed    time.Duration `yaml:"max_elapsed"`
+	RetryAfterMax time.Duration `yaml:"retry_after_max"`
+}
+
+// RateLimit is the client-side limit that keeps a tenant under its quota.
+type RateLimit struct {
+	EventsPerSecond float64 `yaml:"events_per_second"`
+	Burst           int     `yaml:"burst"`
+}
+
+// Breaker configures the circuit breaker in front of CXone.
+type Breaker struct {
+	FailuresToOpen      int           `yaml:"failures_to_open"`
+	OpenTimeout         time.Duration `yaml:"open_timeout"`
+	HalfOpenMaxRequests int           `yaml:"half_open_max_requests"`
 }
 
 // EventsURL is the full URL events are POSTed to.
@@ -129,6 +182,21 @@ var DefaultCorrelationHeaders = []string{"x-correlation-id", "correlation-id", "
 func (c *Config) applyDefaults() {
 	setDefault(&c.Kafka.GroupID, DefaultGroupID)
 	setDefault(&c.Kafka.ClientID, DefaultClientID)
+	setDefault(&c.Kafka.StartOffset, "earliest")
+	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
+	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
+	setDefault(&c.Consumer.Ordering, "key")
+	if c.Consumer.MaxInFlight == 0 {
+		c.Consumer.MaxInFlight = 256
+	}
+	if c.Consumer.MaxInFlightBytes == 0 {
+		c.Consumer.MaxInFlightBytes = 64 << 20
+	}
+	setDuration(&c.Consumer.CommitInterval, 5*time.Second)
+	setDuration(&c.Consumer.RevokeDrainTimeout, min(c.Kafka.RebalanceTimeout/2, 20*time.Second))
+	setDuration(&c.Consumer.DrainTimeout, 20*time.Second)
+	setDuration(&c.Consumer.RetryBackoff, 500*time.Millisecond)
+	setDuration(&c.Consumer.RetryBackoffMax, 30*time.Second)
 	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
 	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
 	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
@@ -155,6 +223,12 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
+}
+
+func setDuration(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
 }
 
 func setDefault(s *string, def string) {
@@ -202,4 +276,36 @@ func (c *Config) TransformConfig() transform.Config {
 		})
 	}
 	return tc
+}
+
+// SinkConfig maps the cxone section to the sink's configuration. Zero
+// values stay zero: the sink applies its own defaults (docs/config.md lists
+// them).
+func (c *Config) SinkConfig() sink.Config {
+	x := c.CXone
+	return sink.Config{
+		BaseURL:          x.BaseURL,
+		EventsPath:       x.EventsPath,
+		TokenURL:         x.Auth.TokenURL,
+		AuthMode:         sink.AuthMode(x.Auth.Mode),
+		ClientID:         x.Auth.ClientID,
+		ClientSecret:     sink.Secret(x.Auth.ClientSecret.Reveal()),
+		Scope:            x.Auth.Scope,
+		MaxInFlight:      c.Consumer.MaxInFlight,
+		DialTimeout:      x.ConnectTimeout,
+		RequestTimeout:   x.RequestTimeout,
+		Retry: sink.RetryConfig{
+			BaseDelay:     x.Retry.BaseDelay,
+			MaxDelay:      x.Retry.MaxDelay,
+			MaxAttempts:   x.Retry.MaxAttempts,
+			MaxElapsed:    x.Retry.MaxElapsed,
+			RetryAfterMax: x.Retry.RetryAfterMax,
+		},
+		RateLimit: sink.RateLimitConfig{PerSecond: x.RateLimit.EventsPerSecond, Burst: x.RateLimit.Burst},
+		Breaker: sink.BreakerConfig{
+			FailuresToOpen:      x.Breaker.FailuresToOpen,
+			OpenTimeout:         x.Breaker.OpenTimeout,
+			HalfOpenMaxRequests: x.Breaker.HalfOpenMaxRequests,
+		},
+	}
 }

@@ -164,7 +164,7 @@ log:
 	// the validation pass reports the rest. Both passes list every problem
 	// they find.
 	wantFirst := []string{
-		"kafka.grup_id: unknown key (valid keys here: brokers, client_id, group_id)",
+		"kafka.grup_id: unknown key (valid keys here: brokers, client_id, group_id, instance_id,",
 		"routes[1].max_depth: want a whole number",
 		"routes[1].max_value_bytes: invalid size \"1XB\"",
 		"routes[1].colour: unknown key",

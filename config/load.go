@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -156,7 +157,10 @@ func (w *walker) add(path, format string, args ...any) {
 	w.problems = append(w.problems, Problem{Path: path, Msg: msg})
 }
 
-var byteSizeType = reflect.TypeOf(ByteSize(0))
+var (
+	byteSizeType = reflect.TypeOf(ByteSize(0))
+	durationType = reflect.TypeOf(time.Duration(0))
+)
 
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	if _, ok := w.lines[n.Line]; !ok {
@@ -170,6 +174,13 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return // an explicit empty value: the default applies
 	}
 	switch {
+	case t == durationType:
+		w.expand(n, path)
+		if _, err := time.ParseDuration(n.Value); err != nil {
+			w.add(path, "want a duration such as 500ms, 30s or 2m; got %q", n.Value)
+		} else {
+			n.Tag = "!!str"
+		}
 	case t == byteSizeType:
 		w.expand(n, path)
 		if _, err := ParseByteSize(n.Value); err != nil {
@@ -283,6 +294,10 @@ func (w *walker) typeErrors(err error) {
 		w.add("", "%v", err)
 		return
 	}
+	reported := map[string]bool{}
+	for _, p := range w.problems {
+		reported[p.Path] = true
+	}
 	for _, msg := range te.Errors {
 		m := lineRef.FindStringSubmatch(msg)
 		if m == nil {
@@ -294,7 +309,9 @@ func (w *walker) typeErrors(err error) {
 		if !ok {
 			path = "line " + m[1]
 		}
-		w.add(path, "%s", m[2])
+		if !reported[path] { // the walk already said what is wrong there
+			w.add(path, "%s", m[2])
+		}
 	}
 }
 

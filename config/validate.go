@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -24,6 +25,7 @@ func (c *Config) validate(w *walker) {
 			w.add(indexPath("kafka.brokers", i), "%v", err)
 		}
 	}
+	c.validateKafka(w)
 	checkURL(w, "cxone.base_url", c.CXone.BaseURL, c.CXone.AllowInsecureHTTP)
 	checkURL(w, "cxone.auth.token_url", c.CXone.Auth.TokenURL, c.CXone.AllowInsecureHTTP)
 	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
@@ -61,6 +63,55 @@ func (c *Config) validate(w *walker) {
 	case "json", "text":
 	default:
 		w.add("log.format", "must be json or text; got %q", c.Log.Format)
+	}
+}
+
+func (c *Config) validateKafka(w *walker) {
+	k, cs := &c.Kafka, &c.Consumer
+	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
+		w.add("kafka.start_offset", "must be earliest or latest; got %q", k.StartOffset)
+	}
+	positive := func(path string, d time.Duration) {
+		if d < 0 {
+			w.add(path, "must not be negative")
+		}
+	}
+	positive("kafka.session_timeout", k.SessionTimeout)
+	positive("kafka.rebalance_timeout", k.RebalanceTimeout)
+	switch cs.Ordering {
+	case "key", "partition", "none":
+	default:
+		w.add("consumer.ordering", "must be key, partition or none; got %q", cs.Ordering)
+	}
+	if cs.MaxInFlight < 1 || cs.MaxInFlight > 100000 {
+		w.add("consumer.max_in_flight", "must be between 1 and 100000, got %d", cs.MaxInFlight)
+	}
+	if cs.MaxInFlightBytes < 1<<10 {
+		w.add("consumer.max_in_flight_bytes", "must be at least 1KiB, got %s", cs.MaxInFlightBytes)
+	}
+	for path, d := range map[string]time.Duration{
+		"consumer.commit_interval": cs.CommitInterval, "consumer.drain_timeout": cs.DrainTimeout,
+		"consumer.retry_backoff": cs.RetryBackoff, "consumer.retry_backoff_max": cs.RetryBackoffMax,
+		"consumer.revoke_drain_timeout": cs.RevokeDrainTimeout,
+	} {
+		positive(path, d)
+	}
+	if cs.RevokeDrainTimeout >= k.RebalanceTimeout {
+		w.add("consumer.revoke_drain_timeout", "must be below kafka.rebalance_timeout (%s), or the group evicts this member while it drains", k.RebalanceTimeout)
+	}
+	x := &c.CXone
+	for path, d := range map[string]time.Duration{
+		"cxone.connect_timeout": x.ConnectTimeout, "cxone.request_timeout": x.RequestTimeout,
+		"cxone.retry.base_delay": x.Retry.BaseDelay, "cxone.retry.max_delay": x.Retry.MaxDelay,
+		"cxone.retry.retry_after_max": x.Retry.RetryAfterMax, "cxone.breaker.open_timeout": x.Breaker.OpenTimeout,
+	} {
+		positive(path, d)
+	}
+	if x.RateLimit.EventsPerSecond < 0 || x.RateLimit.Burst < 0 {
+		w.add("cxone.rate_limit", "events_per_second and burst must not be negative")
+	}
+	if x.Breaker.FailuresToOpen < 0 || x.Breaker.HalfOpenMaxRequests < 0 {
+		w.add("cxone.breaker", "failures_to_open and half_open_max_requests must not be negative")
 	}
 }
 

@@ -1,0 +1,54 @@
+// Command bridge reads business events from Apache Kafka and publishes them to
+// NICE CXone as custom events. See README.md for the commands and guarantees.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a process exit status out of a subcommand. Commands
+// return it when the status itself is the answer (for example dry-run, which
+// exits 1 when any record would go to the DLQ).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bridge",
+		Short:         "Kafka → NICE CXone event bridge",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newDryRunCmd())
+	root.AddCommand(newRunCmd())
+	root.AddCommand(newSimCmd())
+	return root
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRootCmd().ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	code := 2
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "bridge:", err)
+	os.Exit(code)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/pipeline"
+)
+
+func newRunCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Consume from Kafka and publish to CXone until stopped",
+		Long: `run joins the consumer group of bridge.yaml and publishes every routed record
+to CXone, committing offsets only behind records that were accepted or
+dead-lettered.
+
+SIGTERM or SIGINT: stop fetching, let in-flight records finish within
+consumer.drain_timeout, commit, leave the group. A second signal exits at once.
+
+Exit status: 0 after a clean shutdown, 1 when the bridge failed while
+running, 2 on bad configuration, 130 on a second signal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log := newLogger(cfg.Log, cmd.ErrOrStderr())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			stopSignals := onSignals(cancel, log)
+			defer stopSignals()
+			b, err := pipeline.New(cfg, log)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL())
+			if err := b.Run(ctx); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			log.Info("bridge stopped cleanly")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
+	return cmd
+}
+
+// onSignals cancels on the first SIGTERM/SIGINT and exits the process at
+// once on the second.
+func onSignals(cancel context.CancelFunc, log *slog.Logger) (stop func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-ch:
+				n++
+				if n == 1 {
+					log.Info("signal received: draining; send it again to exit at once", "signal", s.String())
+					cancel()
+					continue
+				}
+				log.Warn("second signal: exiting without draining", "signal", s.String())
+				os.Exit(130)
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,797 @@
+// Package consumer is the bridge's Kafka side: a consumer-group member that
+// fetches records, hands them to a Handler on a bounded, ordered worker
+// pool, writes dead letters, and commits offsets only behind records that
+// reached a final outcome (DESIGN §3).
+//
+// # Delivery semantics
+//
+// At least once, commit after outcome. A record is finished when the
+// Handler returned a final outcome for it: done (published, or skipped), or
+// dead-lettered, in which case the DLQ record has been acknowledged by all
+// in-sync replicas (ProduceSync, acks=all, idempotent producer) before the
+// record counts as finished. For each partition the consumer keeps the
+// offsets it handed out in order and commits the lowest unfinished one (the
+// watermark): franz-go's own marks do not check contiguity, so a finished
+// record at offset 10 is never committed while offset 9 is still being
+// retried.
+//
+// # Ordering
+//
+// Records are dispatched to lanes. With OrderingKey (the default) a lane is
+// one Kafka key within one partition, so records with the same key are
+// handled one at a time in offset order while different keys run in
+// parallel; with OrderingPartition a lane is a partition; with OrderingNone
+// every record is its own lane. A record whose Handler keeps failing blocks
+// only its own lane (and holds back its partition's commit), never the
+// others.
+//
+// # Backpressure
+//
+// At most MaxInFlight records and MaxInFlightBytes bytes are handed out and
+// unfinished at once. When either budget is full the consumer stops
+// polling, so franz-go stops fetching once its own bounded buffer is full:
+// memory stays bounded however far behind the bridge is.
+//
+// # Rebalances
+//
+// The client blocks rebalances while a poll's records are being dispatched
+// (kgo.BlockRebalanceOnPoll), so a dispatch never races a revoke. On revoke
+// the consumer lets the revoked partitions' dispatched records finish for
+// at most RevokeDrainTimeout (keep it well below the rebalance timeout),
+// commits their watermarks synchronously, abandons what is left, and
+// returns; abandoned records are redelivered to the next owner, with the
+// same idempotency key. On loss (session expired, fenced) nothing is
+// committed: another member may already own the partitions. Each
+// assignment of a partition gets its own state, so completions arriving for
+// a partition no longer owned, or owned again under a newer assignment, are
+// ignored.
+//
+// # Pausing
+//
+// Pause stops fetching every consumed topic (the sink's circuit breaker
+// calls it when CXone is down); Resume starts it again. franz-go keeps
+// topic pauses across rebalances; the consumer also pauses topics first
+// assigned while paused, so a rebalance during an outage cannot restart
+// fetching behind the breaker's back.
+//
+// # Shutdown
+//
+// When Run's context is cancelled the consumer stops polling, lets
+// dispatched records finish for at most DrainTimeout, abandons the rest,
+// commits every watermark synchronously and leaves the group.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cxone-bridge/bridge/dlq"
+)
+
+// Handler decides the fate of one record.
+//
+// Handle returns a nil error when the record reached a final outcome: done
+// (published, already ingested, or deliberately skipped), or, with
+// Outcome.DLQ set, bound for the dead-letter topic. A non-nil error means
+// "not final, try again later" (CXone down, rate limited, breaker open, ctx
+// cancelled): the consumer retries the record with backoff, and its
+// partition's commit stays behind it. Handle must honour ctx.
+type Handler interface {
+	Handle(ctx context.Context, rec *kgo.Record) (Outcome, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, rec *kgo.Record) (Outcome, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, rec *kgo.Record) (Outcome, error) { return f(ctx, rec) }
+
+// Outcome is a Handler's final verdict on a record.
+type Outcome struct {
+	// DLQ, when set, makes the consumer write the record to its dead-letter
+	// topic; the record is finished once that write is acknowledged.
+	DLQ *dlq.Failure
+}
+
+// Ordering says which records must be handled one after another.
+type Ordering string
+
+// Orderings.
+const (
+	OrderingKey       Ordering = "key"       // same key in a partition: in offset order
+	OrderingPartition Ordering = "partition" // one record at a time per partition
+	OrderingNone      Ordering = "none"      // no order
+)
+
+// Config configures a Consumer. Zero values take the documented defaults.
+type Config struct {
+	// Topics to consume. With Regex they are regular expressions.
+	Topics []string
+	Regex  bool
+
+	Ordering         Ordering      // default OrderingKey
+	MaxInFlight      int           // default 256
+	MaxInFlightBytes int64         // default 64 MiB
+	CommitInterval   time.Duration // default 5s
+	// RevokeDrainTimeout bounds the wait for revoked partitions' records;
+	// default 10s. Keep it below the group's rebalance timeout.
+	RevokeDrainTimeout time.Duration
+	// DrainTimeout bounds the wait for dispatched records on shutdown;
+	// default 20s.
+	DrainTimeout time.Duration
+	// RetryBackoff and RetryBackoffMax bound the exponential, fully
+	// jittered wait between attempts at a record whose Handler failed or
+	// whose DLQ write failed; defaults 500ms and 30s.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	// DLQWriteTimeout bounds one DLQ write; default 30s.
+	DLQWriteTimeout time.Duration
+
+	// DLQTopic names the dead-letter topic of a source topic; required.
+	DLQTopic func(source string) string
+
+	Logger *slog.Logger
+	// Observer, when set, is told about every finished record (for
+	// metrics and progress). It must be quick and safe for concurrent use.
+	Observer Observer
+}
+
+// Observer receives events of the consumer's life.
+type Observer interface {
+	// Finished is called when a record is finished; dlq tells whether it
+	// went to the dead-letter topic.
+	Finished(rec *kgo.Record, dlq bool)
+}
+
+func (c *Config) defaults() error {
+	if len(c.Topics) == 0 {
+		return errors.New("consumer: no topics")
+	}
+	if c.DLQTopic == nil {
+		return errors.New("consumer: DLQTopic is required")
+	}
+	switch c.Ordering {
+	case "":
+		c.Ordering = OrderingKey
+	case OrderingKey, OrderingPartition, OrderingNone:
+	default:
+		return fmt.Errorf("consumer: unknown ordering %q", c.Ordering)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 256
+	}
+	if c.MaxInFlightBytes <= 0 {
+		c.MaxInFlightBytes = 64 << 20
+	}
+	def(&c.CommitInterval, 5*time.Second)
+	def(&c.RevokeDrainTimeout, 10*time.Second)
+	def(&c.DrainTimeout, 20*time.Second)
+	def(&c.RetryBackoff, 500*time.Millisecond)
+	def(&c.RetryBackoffMax, 30*time.Second)
+	def(&c.DLQWriteTimeout, 30*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Consumer is one member of the bridge's consumer group. Create it with New
+// and run it with Run; Pause, Resume and Stats are safe to call from any
+// goroutine.
+type Consumer struct {
+	cfg     Config
+	handler Handler
+	cl      *kgo.Client
+	log     *slog.Logger
+	seed    maphash.Seed
+
+	// base is cancelled to abandon all in-flight work at the end of Run.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when a record finishes or a partition changes
+	parts    map[tp]*partition
+	lanes    map[laneKey]*lane
+	inflight int
+	bytes    int64
+	paused   bool
+	closing  bool
+	nextGen  uint64
+	workers  sync.WaitGroup
+
+	// commitMu serialises commits, so a periodic commit computed before a
+	// revoke can never land after the revoke's and move an offset back.
+	commitMu sync.Mutex
+
+	stats counters
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// partition is the state of one assignment of one partition.
+type partition struct {
+	tp
+	gen       uint64 // unique per assignment
+	revoked   bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	pending   []*item // dispatched, in offset order; finished ones are popped from the front
+	next      int64   // offset after the last dispatched record; -1 before the first
+	epoch     int32   // leader epoch of the last dispatched record
+	committed int64   // last committed offset; -1 if none this assignment
+}
+
+// watermark is the offset to commit: the lowest unfinished offset, or the
+// one after the last dispatched record when all are finished.
+func (p *partition) watermark() int64 {
+	if len(p.pending) > 0 {
+		return p.pending[0].rec.Offset
+	}
+	return p.next
+}
+
+type item struct {
+	rec  *kgo.Record
+	part *partition
+	size int64
+	done bool
+}
+
+type laneKey struct {
+	tp
+	key string
+	seq uint64 // OrderingNone: a unique lane per record
+}
+
+type lane struct {
+	key   laneKey
+	queue []*item
+}
+
+// New creates the consumer and its franz-go client. opts are the
+// connection and group options (seed brokers, group id, TLS, SASL,
+// timeouts, instance id ...); New adds the ones its semantics rest on:
+// manual commits, blocked rebalances on poll, the cooperative-sticky
+// balancer and its rebalance callbacks.
+func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Consumer{
+		cfg:     cfg,
+		handler: h,
+		log:     cfg.Logger,
+		seed:    maphash.MakeSeed(),
+		parts:   map[tp]*partition{},
+		lanes:   map[laneKey]*lane{},
+	}
+	c.cond = sync.NewCond(&c.mu)
+	c.base, c.cancelBase = context.WithCancel(context.Background())
+	all := append([]kgo.Opt{
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+	}, opts...)
+	all = append(all,
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)
+	if cfg.Regex {
+		all = append(all, kgo.ConsumeRegex())
+	}
+	cl, err := kgo.NewClient(all...)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+// Client returns the franz-go client, for metrics and admin requests. Do
+// not poll, commit or close it.
+func (c *Consumer) Client() *kgo.Client { return c.cl }
+
+// Run consumes until ctx is cancelled, then drains, commits and leaves the
+// group (see the package documentation). It returns nil after a clean
+// shutdown and an error if the client failed fatally. Run may be called
+// once.
+func (c *Consumer) Run(ctx context.Context) error {
+	commitDone := make(chan struct{})
+	commitCtx, stopCommits := context.WithCancel(context.Background())
+	go func() {
+		defer close(commitDone)
+		c.commitLoop(commitCtx)
+	}()
+
+	err := c.pollLoop(ctx)
+
+	// Shutdown: no more polls. Let dispatched records finish, bounded.
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	drained := c.waitIdle(func(*partition) bool { return true }, c.cfg.DrainTimeout)
+	if !drained {
+		c.log.Warn("drain timeout: abandoning unfinished records; they will be redelivered", "timeout", c.cfg.DrainTimeout, "in_flight", c.InFlight())
+	}
+	c.cancelBase()
+	c.workers.Wait()
+	stopCommits()
+	<-commitDone
+	if cerr := c.commit(context.Background(), nil); cerr != nil {
+		c.log.Error("final commit failed", "err", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
+	c.cl.CloseAllowingRebalance()
+	return err
+}
+
+// pollLoop polls while there is room in flight and dispatches to lanes.
+func (c *Consumer) pollLoop(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	for {
+		c.mu.Lock()
+		for ctx.Err() == nil && (c.inflight >= c.cfg.MaxInFlight || c.bytes >= c.cfg.MaxInFlightBytes) {
+			c.cond.Wait()
+		}
+		room := c.cfg.MaxInFlight - c.inflight
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil
+		}
+
+		fetches := c.cl.PollRecords(ctx, room)
+		if fetches.IsClientClosed() {
+			return errors.New("consumer: client closed")
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			switch {
+			case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			default:
+				c.log.Error("fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		c.mu.Lock()
+		fetches.EachRecord(c.dispatch)
+		c.mu.Unlock()
+		c.cl.AllowRebalance()
+	}
+}
+
+// dispatch hands rec to its lane. c.mu is held.
+func (c *Consumer) dispatch(rec *kgo.Record) {
+	key := tp{rec.Topic, rec.Partition}
+	p := c.parts[key]
+	if p == nil {
+		// Assigned before OnPartitionsAssigned ran for it; cannot happen
+		// with blocked rebalances, but be safe.
+		p = c.newPartition(key)
+	}
+	if p.next >= 0 && rec.Offset < p.next {
+		return // already dispatched in this assignment
+	}
+	it := &item{rec: rec, part: p, size: int64(len(rec.Key) + len(rec.Value))}
+	for _, h := range rec.Headers {
+		it.size += int64(len(h.Key) + len(h.Value))
+	}
+	p.pending = append(p.pending, it)
+	p.next = rec.Offset + 1
+	p.epoch = rec.LeaderEpoch
+	c.inflight++
+	c.bytes += it.size
+	c.stats.consumed.Add(1)
+
+	lk := laneKey{tp: key}
+	switch c.cfg.Ordering {
+	case OrderingKey:
+		lk.key = string(rec.Key)
+	case OrderingNone:
+		c.nextGen++
+		lk.seq = c.nextGen
+	}
+	l := c.lanes[lk]
+	if l != nil {
+		l.queue = append(l.queue, it)
+		return
+	}
+	l = &lane{key: lk, queue: []*item{it}}
+	c.lanes[lk] = l
+	c.workers.Add(1)
+	go c.runLane(l)
+}
+
+func (c *Consumer) newPartition(key tp) *partition {
+	c.nextGen++
+	ctx, cancel := context.WithCancel(c.base)
+	p := &partition{tp: key, gen: c.nextGen, ctx: ctx, cancel: cancel, next: -1, committed: -1}
+	c.parts[key] = p
+	return p
+}
+
+// runLane handles a lane's records one after another until it is empty.
+func (c *Consumer) runLane(l *lane) {
+	defer c.workers.Done()
+	for {
+		c.mu.Lock()
+		if len(l.queue) == 0 {
+			delete(c.lanes, l.key)
+			c.mu.Unlock()
+			return
+		}
+		it := l.queue[0]
+		skip := it.part.revoked
+		c.mu.Unlock()
+
+		finished, dead := false, false
+		if !skip {
+			finished, dead = c.process(it)
+		}
+
+		c.mu.Lock()
+		l.queue = l.queue[1:]
+		c.finish(it, finished, dead)
+		c.mu.Unlock()
+	}
+}
+
+// process drives one record to a final outcome, retrying the Handler and
+// the DLQ write with backoff. finished is false only when the record was
+// abandoned (its partition revoked or lost, or shutdown); dead tells that
+// it went to the DLQ.
+func (c *Consumer) process(it *item) (finished, dead bool) {
+	ctx := it.part.ctx
+	rec := it.rec
+	var out Outcome
+	handled := false
+	for attempt := 0; ; attempt++ {
+		var err error
+		if !handled {
+			out, err = c.handler.Handle(ctx, rec)
+			handled = err == nil
+		}
+		if handled && out.DLQ == nil {
+			return true, false
+		}
+		if handled {
+			if err = c.writeDLQ(ctx, rec, out.DLQ); err == nil {
+				return true, true
+			}
+		}
+		if ctx.Err() != nil {
+			return false, false
+		}
+		c.stats.retries.Add(1)
+		wait := backoff(c.cfg.RetryBackoff, c.cfg.RetryBackoffMax, attempt)
+		c.log.Warn("record not finished; retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+			"attempt", attempt+1, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, false
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure) error {
+	topic := c.cfg.DLQTopic(rec.Topic)
+	out := dlq.NewRecord(rec, topic, f, time.Now())
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.DLQWriteTimeout)
+	defer cancel()
+	if err := c.cl.ProduceSync(wctx, out).FirstErr(); err != nil {
+		c.stats.dlqFailures.Add(1)
+		return fmt.Errorf("write to dead-letter topic %s: %w", topic, err)
+	}
+	c.log.Info("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+		"dlq_topic", topic, "class", f.Class, "reason", f.Reason, "correlation_id", f.CorrelationID)
+	return nil
+}
+
+// finish records the end of an item. c.mu is held.
+func (c *Consumer) finish(it *item, finished, dead bool) {
+	it.done = true
+	c.inflight--
+	c.bytes -= it.size
+	p := it.part
+	if finished && !p.revoked && c.parts[p.tp] == p {
+		for len(p.pending) > 0 && p.pending[0].done {
+			p.pending[0] = nil
+			p.pending = p.pending[1:]
+		}
+		if c.cfg.Observer != nil {
+			c.cfg.Observer.Finished(it.rec, dead)
+		}
+		c.stats.finished.Add(1)
+		if dead {
+			c.stats.dlq.Add(1)
+		}
+	}
+	c.cond.Broadcast()
+}
+
+// waitIdle waits until no partition selected by sel has pending records,
+// or timeout passes. It reports whether they drained.
+func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		busy := false
+		for _, p := range c.parts {
+			if sel(p) && unfinished(p) {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		c.cond.Wait()
+	}
+}
+
+func unfinished(p *partition) bool {
+	for _, it := range p.pending {
+		if !it.done {
+			return true
+		}
+	}
+	return false
+}
+
+// commitLoop commits watermarks every CommitInterval.
+func (c *Consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.commit(ctx, nil); err != nil && ctx.Err() == nil {
+				c.log.Warn("periodic commit failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// commit commits the watermark of every partition selected by only (all
+// when nil) that moved since its last commit.
+func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	type mark struct {
+		p  *partition
+		wm int64
+	}
+	var marks []mark
+	c.mu.Lock()
+	for key, p := range c.parts {
+		if only != nil && !only[key] {
+			continue
+		}
+		wm := p.watermark()
+		if wm < 0 || wm <= p.committed {
+			continue
+		}
+		if offsets[key.topic] == nil {
+			offsets[key.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[key.topic][key.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
+		marks = append(marks, mark{p, wm})
+	}
+	c.mu.Unlock()
+	if len(offsets) == 0 {
+		return nil
+	}
+	var firstErr error
+	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			firstErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && firstErr == nil {
+					firstErr = fmt.Errorf("commit %s[%d]: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if firstErr != nil {
+		c.stats.commitFailures.Add(1)
+		return firstErr
+	}
+	c.mu.Lock()
+	for _, m := range marks {
+		if m.wm > m.p.committed {
+			m.p.committed = m.wm
+		}
+	}
+	c.mu.Unlock()
+	c.stats.commits.Add(1)
+	return nil
+}
+
+func (c *Consumer) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	c.mu.Lock()
+	paused := c.paused
+	var topics []string
+	for topic, ps := range assigned {
+		topics = append(topics, topic)
+		for _, p := range ps {
+			key := tp{topic, p}
+			if old := c.parts[key]; old != nil {
+				old.revoked = true
+				old.cancel()
+			}
+			c.newPartition(key)
+		}
+	}
+	c.mu.Unlock()
+	c.stats.rebalances.Add(1)
+	if paused {
+		cl.PauseFetchTopics(topics...)
+	}
+	c.log.Info("partitions assigned", "partitions", assigned)
+}
+
+func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	sel := map[tp]bool{}
+	for topic, ps := range revoked {
+		for _, p := range ps {
+			sel[tp{topic, p}] = true
+		}
+	}
+	if len(sel) == 0 {
+		return
+	}
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if !closing {
+		if !c.waitIdle(func(p *partition) bool { return sel[p.tp] }, c.cfg.RevokeDrainTimeout) {
+			c.log.Warn("revoke drain timeout: abandoning unfinished records of revoked partitions", "timeout", c.cfg.RevokeDrainTimeout)
+		}
+	}
+	if err := c.commit(ctx, sel); err != nil {
+		c.log.Error("commit on revoke failed; the next owner may redeliver finished records", "err", err)
+	}
+	c.drop(sel)
+	c.log.Info("partitions revoked", "partitions", revoked)
+}
+
+func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	sel := map[tp]bool{}
+	for topic, ps := range lost {
+		for _, p := range ps {
+			sel[tp{topic, p}] = true
+		}
+	}
+	c.drop(sel)
+	c.log.Warn("partitions lost; nothing committed for them", "partitions", lost)
+}
+
+// drop forgets partitions: their in-flight records are abandoned and their
+// completions ignored from now on.
+func (c *Consumer) drop(sel map[tp]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range sel {
+		if p := c.parts[key]; p != nil {
+			p.revoked = true
+			p.cancel()
+			delete(c.parts, key)
+		}
+	}
+	c.cond.Broadcast()
+}
+
+// Pause stops fetching every consumed topic until Resume. Records already
+// dispatched keep being worked on.
+func (c *Consumer) Pause() {
+	c.mu.Lock()
+	if c.paused {
+		c.mu.Unlock()
+		return
+	}
+	c.paused = true
+	topics := c.topicsLocked()
+	c.mu.Unlock()
+	if c.cfg.Regex {
+		c.cl.PauseFetchTopics(topics...)
+	} else {
+		c.cl.PauseFetchTopics(append(topics, c.cfg.Topics...)...)
+	}
+	c.log.Warn("fetching paused")
+}
+
+// Resume undoes Pause.
+func (c *Consumer) Resume() {
+	c.mu.Lock()
+	if !c.paused {
+		c.mu.Unlock()
+		return
+	}
+	c.paused = false
+	c.mu.Unlock()
+	c.cl.ResumeFetchTopics(c.cl.PauseFetchTopics()...)
+	c.log.Info("fetching resumed")
+}
+
+// Paused reports whether fetching is paused.
+func (c *Consumer) Paused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
+}
+
+func (c *Consumer) topicsLocked() []string {
+	seen := map[string]bool{}
+	var out []string
+	for key := range c.parts {
+		if !seen[key.topic] {
+			seen[key.topic] = true
+			out = append(out, key.topic)
+		}
+	}
+	return out
+}
+
+// InFlight returns the number of dispatched, unfinished records.
+func (c *Consumer) InFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inflight
+}
+
+// backoff returns an exponential wait with full jitter.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}

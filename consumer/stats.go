@@ -1,0 +1,40 @@
+package consumer
+
+import "sync/atomic"
+
+type counters struct {
+	consumed, finished, dlq, dlqFailures, retries atomic.Int64
+	commits, commitFailures, rebalances           atomic.Int64
+}
+
+// Stats is a snapshot of the consumer's counters since New.
+type Stats struct {
+	Consumed       int64 // records dispatched
+	Finished       int64 // records finished (published, skipped or dead-lettered) under a current assignment
+	DLQ            int64 // records dead-lettered
+	DLQFailures    int64 // failed DLQ writes (each retried)
+	Retries        int64 // waits before another attempt at a record
+	Commits        int64 // successful commits
+	CommitFailures int64
+	Rebalances     int64 // assignments received
+	InFlight       int   // dispatched, unfinished records now
+	InFlightBytes  int64
+	Partitions     int  // partitions owned now
+	Paused         bool // fetching paused (breaker open)
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	s := Stats{InFlight: c.inflight, InFlightBytes: c.bytes, Partitions: len(c.parts), Paused: c.paused}
+	c.mu.Unlock()
+	s.Consumed = c.stats.consumed.Load()
+	s.Finished = c.stats.finished.Load()
+	s.DLQ = c.stats.dlq.Load()
+	s.DLQFailures = c.stats.dlqFailures.Load()
+	s.Retries = c.stats.retries.Load()
+	s.Commits = c.stats.commits.Load()
+	s.CommitFailures = c.stats.commitFailures.Load()
+	s.Rebalances = c.stats.rebalances.Load()
+	return s
+}

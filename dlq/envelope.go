@@ -1,0 +1,238 @@
+// Package dlq defines the dead-letter envelope (DESIGN §5): the headers the
+// bridge adds to a record it parks in a dead-letter topic, and how to build
+// and read such records.
+//
+// A DLQ record is a new record, never the consumed one re-produced: it
+// keeps the original key, value and headers byte for byte, and appends the
+// envelope headers, all named with the prefix "cxone-bridge." (Prefix).
+// The format is versioned by the header "cxone-bridge.version"; this is
+// version 1, documented in docs/dlq.md. Readers must ignore envelope headers
+// they do not know, and writers only add headers within a version.
+package dlq
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Prefix starts the name of every envelope header.
+const Prefix = "cxone-bridge."
+
+// Version is the envelope format written by this package.
+const Version = 1
+
+// Envelope header names (version 1).
+const (
+	HeaderVersion        = Prefix + "version"
+	HeaderClass          = Prefix + "error.class"
+	HeaderReason         = Prefix + "error.reason"
+	HeaderMessage        = Prefix + "error.message"
+	HeaderHTTPStatus     = Prefix + "http.status"
+	HeaderResponse       = Prefix + "http.response"
+	HeaderTopic          = Prefix + "source.topic"
+	HeaderPartition      = Prefix + "source.partition"
+	HeaderOffset         = Prefix + "source.offset"
+	HeaderTimestamp      = Prefix + "source.timestamp"
+	HeaderAttempts       = Prefix + "attempts"
+	HeaderFailedAt       = Prefix + "failed.at"
+	HeaderCorrelationID  = Prefix + "correlation.id"
+	HeaderIdempotencyKey = Prefix + "idempotency.key"
+	HeaderReplayCount    = Prefix + "replay.count"
+)
+
+// Error classes that reach the DLQ. Transient and systemic failures never
+// do (DESIGN §4).
+const (
+	ClassInvalid  = "invalid"  // the record itself is bad; no HTTP call was made
+	ClassRejected = "rejected" // CXone refused it (400, 413, 422, other 4xx)
+)
+
+// Bounds on the free-text headers, so that a DLQ record stays small and a
+// huge error answer cannot bloat the topic.
+const (
+	MaxMessageBytes  = 1024
+	MaxResponseBytes = 2048
+)
+
+// Failure is why a record goes to the DLQ.
+type Failure struct {
+	Class          string // ClassInvalid or ClassRejected
+	Reason         string // stable code, e.g. "schema", "not_json", "http_422"
+	Message        string // for people; bounded to MaxMessageBytes
+	HTTPStatus     int    // 0 when no HTTP call was made
+	Response       string // excerpt of CXone's answer; bounded to MaxResponseBytes
+	Attempts       int
+	CorrelationID  string
+	IdempotencyKey string
+}
+
+// Envelope is a Failure read back from a DLQ record, with the source
+// coordinates and the replay count.
+type Envelope struct {
+	Version int
+	Failure
+	Topic       string
+	Partition   int32
+	Offset      int64
+	Timestamp   time.Time
+	FailedAt    time.Time
+	ReplayCount int
+}
+
+// NewRecord builds the DLQ record for src: src's key, value and headers
+// unchanged (envelope headers src already carried, from an earlier trip
+// through the DLQ, are dropped, except that the replay count is kept),
+// followed by the envelope. The record has no partition set: with the
+// default partitioner the key decides it, as for the source.
+func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *kgo.Record {
+	replays := 0
+	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+15)
+	for _, h := range src.Headers {
+		if strings.HasPrefix(h.Key, Prefix) {
+			if h.Key == HeaderReplayCount {
+				replays, _ = strconv.Atoi(string(h.Value))
+			}
+			continue
+		}
+		headers = append(headers, h)
+	}
+	add := func(k, v string) {
+		headers = append(headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	add(HeaderVersion, strconv.Itoa(Version))
+	add(HeaderClass, f.Class)
+	add(HeaderReason, f.Reason)
+	add(HeaderMessage, bound(f.Message, MaxMessageBytes))
+	if f.HTTPStatus != 0 {
+		add(HeaderHTTPStatus, strconv.Itoa(f.HTTPStatus))
+	}
+	if f.Response != "" {
+		add(HeaderResponse, bound(f.Response, MaxResponseBytes))
+	}
+	add(HeaderTopic, src.Topic)
+	add(HeaderPartition, strconv.FormatInt(int64(src.Partition), 10))
+	add(HeaderOffset, strconv.FormatInt(src.Offset, 10))
+	add(HeaderTimestamp, src.Timestamp.UTC().Format(time.RFC3339Nano))
+	add(HeaderAttempts, strconv.Itoa(f.Attempts))
+	add(HeaderFailedAt, failedAt.UTC().Format(time.RFC3339Nano))
+	if f.CorrelationID != "" {
+		add(HeaderCorrelationID, f.CorrelationID)
+	}
+	if f.IdempotencyKey != "" {
+		add(HeaderIdempotencyKey, f.IdempotencyKey)
+	}
+	add(HeaderReplayCount, strconv.Itoa(replays))
+	return &kgo.Record{
+		Topic:     topic,
+		Key:       src.Key,
+		Value:     src.Value,
+		Headers:   headers,
+		Timestamp: src.Timestamp,
+	}
+}
+
+// ErrNoEnvelope is returned by Parse for a record without envelope headers.
+var ErrNoEnvelope = errors.New("dlq: record has no envelope headers")
+
+// Parse reads the envelope of a DLQ record and returns it with the
+// record's original headers (those outside the envelope). A record of an
+// unknown newer version, or with a missing or garbled required header, is
+// an error that names the header; it never panics on any input.
+func Parse(headers []kgo.RecordHeader) (*Envelope, []kgo.RecordHeader, error) {
+	var env Envelope
+	var orig []kgo.RecordHeader
+	seen := map[string]string{}
+	for _, h := range headers {
+		if !strings.HasPrefix(h.Key, Prefix) {
+			orig = append(orig, h)
+			continue
+		}
+		if _, dup := seen[h.Key]; !dup {
+			seen[h.Key] = string(h.Value)
+		}
+	}
+	if len(seen) == 0 {
+		return nil, orig, ErrNoEnvelope
+	}
+	var problems []string
+	bad := func(name, why string) { problems = append(problems, name+": "+why) }
+	req := func(name string) (string, bool) {
+		v, ok := seen[name]
+		if !ok {
+			bad(name, "missing")
+		}
+		return v, ok
+	}
+	integer := func(name string, required bool, bits int) int64 {
+		v, ok := seen[name]
+		if !ok {
+			if required {
+				bad(name, "missing")
+			}
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, bits)
+		if err != nil || n < 0 {
+			bad(name, "not a non-negative integer: "+quote(v))
+		}
+		return n
+	}
+	when := func(name string) time.Time {
+		v, ok := req(name)
+		if !ok {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			bad(name, "not an RFC 3339 time: "+quote(v))
+		}
+		return t
+	}
+	env.Version = int(integer(HeaderVersion, true, 32))
+	if env.Version > Version {
+		return nil, orig, fmt.Errorf("dlq: envelope version %d is newer than this bridge reads (%d)", env.Version, Version)
+	}
+	if env.Version < 1 && len(problems) == 0 {
+		bad(HeaderVersion, "must be at least 1")
+	}
+	env.Class, _ = req(HeaderClass)
+	env.Reason, _ = req(HeaderReason)
+	env.Message = seen[HeaderMessage]
+	env.HTTPStatus = int(integer(HeaderHTTPStatus, false, 16))
+	env.Response = seen[HeaderResponse]
+	env.Topic, _ = req(HeaderTopic)
+	env.Partition = int32(integer(HeaderPartition, true, 32))
+	env.Offset = integer(HeaderOffset, true, 64)
+	env.Timestamp = when(HeaderTimestamp)
+	env.Attempts = int(integer(HeaderAttempts, false, 32))
+	env.FailedAt = when(HeaderFailedAt)
+	env.CorrelationID = seen[HeaderCorrelationID]
+	env.IdempotencyKey = seen[HeaderIdempotencyKey]
+	env.ReplayCount = int(integer(HeaderReplayCount, false, 32))
+	if len(problems) > 0 {
+		return nil, orig, fmt.Errorf("dlq: malformed envelope: %s", strings.Join(problems, "; "))
+	}
+	return &env, orig, nil
+}
+
+// bound cuts s to at most n bytes on a rune boundary, marking the cut, and
+// replaces bytes that are not valid UTF-8.
+func bound(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func quote(s string) string { return strconv.Quote(bound(s, 64)) }

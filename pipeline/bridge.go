@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+// Bridge is the wired pipeline: consumer → transform → sink, with the
+// sink's circuit breaker pausing and resuming the consumer.
+type Bridge struct {
+	consumer  *consumer.Consumer
+	publisher *sink.Publisher
+	topics    []string
+	breaker   atomic.Value // sink.BreakerState
+	wake      chan struct{}
+}
+
+// Options lets the demo, the benchmark and tests look inside.
+type Options struct {
+	// KafkaOpts are added to the client options derived from cfg.
+	KafkaOpts []kgo.Opt
+	// Observer is told about every finished record.
+	Observer consumer.Observer
+	// OnPublished is called after CXone accepted an event.
+	OnPublished func(*kgo.Record, *transform.Event, sink.Result)
+	// SinkOpts are passed to sink.New.
+	SinkOpts []sink.Option
+}
+
+// New wires a Bridge from a loaded configuration. It connects to nothing
+// yet: Run does.
+func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
+	var opt Options
+	if len(o) > 0 {
+		opt = o[0]
+	}
+	tr, err := transform.New(cfg.TransformConfig())
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{wake: make(chan struct{}, 1)}
+	b.breaker.Store(sink.BreakerClosed)
+	sc := cfg.SinkConfig()
+	sc.Logger = log
+	sc.OnBreakerState = func(_, to sink.BreakerState) {
+		// Called under the breaker's lock: hand over, never block.
+		b.breaker.Store(to)
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	pub, err := sink.New(sc, opt.SinkOpts...)
+	if err != nil {
+		return nil, err
+	}
+	b.publisher = pub
+
+	topics, regex := consumeTopics(cfg)
+	b.topics = topics
+	cc := consumer.Config{
+		Topics:             topics,
+		Regex:              regex,
+		Ordering:           consumer.Ordering(cfg.Consumer.Ordering),
+		MaxInFlight:        cfg.Consumer.MaxInFlight,
+		MaxInFlightBytes:   int64(cfg.Consumer.MaxInFlightBytes),
+		CommitInterval:     cfg.Consumer.CommitInterval,
+		RevokeDrainTimeout: cfg.Consumer.RevokeDrainTimeout,
+		DrainTimeout:       cfg.Consumer.DrainTimeout,
+		RetryBackoff:       cfg.Consumer.RetryBackoff,
+		RetryBackoffMax:    cfg.Consumer.RetryBackoffMax,
+		DLQTopic:           cfg.DLQTopic,
+		Logger:             log,
+		Observer:           opt.Observer,
+	}
+	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished}
+	c, err := consumer.New(cc, handler, append(kafkaOpts(cfg), opt.KafkaOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	b.consumer = c
+	return b, nil
+}
+
+// consumeTopics lists what to consume: exact topics as is; with any
+// pattern route, everything as anchored regular expressions.
+func consumeTopics(cfg *config.Config) (topics []string, regex bool) {
+	for _, r := range cfg.Routes {
+		if r.TopicPattern != "" {
+			regex = true
+		}
+	}
+	for _, r := range cfg.Routes {
+		switch {
+		case !regex:
+			topics = append(topics, r.Topic)
+		case r.TopicPattern != "":
+			topics = append(topics, r.TopicPattern)
+		default:
+			topics = append(topics, "^"+regexp.QuoteMeta(r.Topic)+"$")
+		}
+	}
+	return topics, regex
+}
+
+func kafkaOpts(cfg *config.Config) []kgo.Opt {
+	k := cfg.Kafka
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.Brokers...),
+		kgo.ConsumerGroup(k.GroupID),
+		kgo.ClientID(k.ClientID),
+		kgo.SessionTimeout(k.SessionTimeout),
+		kgo.RebalanceTimeout(k.RebalanceTimeout),
+	}
+	if k.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(k.InstanceID))
+	}
+	if k.StartOffset == "latest" {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	} else {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	return opts
+}
+
+// Topics returns what the consumer subscribes to.
+func (b *Bridge) Topics() []string { return b.topics }
+
+// Consumer returns the Kafka side, for stats.
+func (b *Bridge) Consumer() *consumer.Consumer { return b.consumer }
+
+// BreakerState returns the sink's circuit-breaker state.
+func (b *Bridge) BreakerState() sink.BreakerState { return b.breaker.Load().(sink.BreakerState) }
+
+// Run consumes and publishes until ctx ends, then shuts down as the
+// consumer package describes; nil means a clean shutdown.
+func (b *Bridge) Run(ctx context.Context) error {
+	followDone := make(chan struct{})
+	followCtx, stopFollow := context.WithCancel(context.Background())
+	go func() {
+		defer close(followDone)
+		b.followBreaker(followCtx)
+	}()
+	err := b.consumer.Run(ctx)
+	stopFollow()
+	<-followDone
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	return nil
+}
+
+// followBreaker pauses fetching while the breaker is open and resumes it
+// when the breaker lets requests through again (half-open probes come from
+// records already in flight).
+func (b *Bridge) followBreaker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.wake:
+		}
+		if b.breaker.Load().(sink.BreakerState) == sink.BreakerOpen {
+			b.consumer.Pause()
+		} else {
+			b.consumer.Resume()
+		}
+	}
+}

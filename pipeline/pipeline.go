@@ -1,0 +1,111 @@
+// Package pipeline joins the stages: it is the consumer's Handler that
+// turns a Kafka record into a CXone event (transform) and publishes it
+// (sink), and maps every failure onto DESIGN §4's classes: invalid and
+// rejected records are dead-lettered, transient and systemic failures are
+// returned so the consumer retries the record later.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+// Publisher is what the pipeline needs of the sink.
+type Publisher interface {
+	Publish(ctx context.Context, ev *sink.Event) (sink.Result, error)
+}
+
+// Handler implements consumer.Handler.
+type Handler struct {
+	Transformer *transform.Transformer
+	Publisher   Publisher
+	Logger      *slog.Logger
+	// OnPublished, when set, is called after CXone accepted an event.
+	OnPublished func(rec *kgo.Record, ev *transform.Event, res sink.Result)
+}
+
+var _ consumer.Handler = (*Handler)(nil)
+
+// Handle transforms and publishes one record. See package documentation.
+func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome, error) {
+	tr := Record(rec)
+	ev, err := h.Transformer.Transform(&tr)
+	var ie *transform.InvalidError
+	switch {
+	case errors.Is(err, transform.ErrSkip):
+		h.log().Debug("record skipped (tombstone)", attrs(rec, "")...)
+		return consumer.Outcome{}, nil
+	case errors.As(err, &ie):
+		return consumer.Outcome{DLQ: &dlq.Failure{
+			Class: dlq.ClassInvalid, Reason: ie.Reason, Message: ie.Detail, CorrelationID: ie.CorrelationID,
+		}}, nil
+	case err != nil:
+		return consumer.Outcome{}, fmt.Errorf("transform: %w", err)
+	}
+	if ev.CorrelationNote != "" {
+		h.log().Warn("correlation header not used: "+ev.CorrelationNote, attrs(rec, ev.CorrelationID)...)
+	}
+	res, err := h.Publisher.Publish(ctx, &sink.Event{
+		IdempotencyKey: ev.IdempotencyKey, CorrelationID: ev.CorrelationID, Traceparent: ev.Traceparent, Body: ev.Body,
+	})
+	if err == nil {
+		if h.OnPublished != nil {
+			h.OnPublished(rec, ev, res)
+		}
+		h.log().Debug("event published", append(attrs(rec, ev.CorrelationID), "event_id", res.ID, "status", res.Status, "duplicate", res.Duplicate)...)
+		return consumer.Outcome{}, nil
+	}
+	var se *sink.Error
+	if errors.As(err, &se) && se.Class == sink.ClassRejected {
+		reason := "invalid_event"
+		if se.Status != 0 {
+			reason = "http_" + strconv.Itoa(se.Status)
+		}
+		h.log().Warn("event rejected by CXone", append(attrs(rec, ev.CorrelationID), "status", se.Status, "err", err)...)
+		return consumer.Outcome{DLQ: &dlq.Failure{
+			Class: dlq.ClassRejected, Reason: reason, Message: err.Error(), HTTPStatus: se.Status, Response: se.Excerpt,
+			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
+		}}, nil
+	}
+	return consumer.Outcome{}, err
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+func attrs(rec *kgo.Record, correlationID string) []any {
+	a := []any{"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset}
+	if correlationID != "" {
+		a = append(a, "correlation_id", correlationID)
+	}
+	return a
+}
+
+// Record converts a franz-go record to the transform's view of it.
+func Record(rec *kgo.Record) transform.Record {
+	r := transform.Record{
+		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
+	}
+	if len(rec.Headers) > 0 {
+		r.Headers = make([]transform.Header, len(rec.Headers))
+		for i, h := range rec.Headers {
+			r.Headers[i] = transform.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r
+}
