@@ -47,6 +47,10 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	// StartOffset is where a group without committed offsets starts.
 	StartOffset string `yaml:"start_offset"`
+	// FetchMaxBytes and FetchMaxPartitionBytes bound one fetch response,
+	// and so the memory franz-go buffers ahead of the worker pool.
+	FetchMaxBytes          ByteSize `yaml:"fetch_max_bytes"`
+	FetchMaxPartitionBytes ByteSize `yaml:"fetch_max_partition_bytes"`
 }
 
 // Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
@@ -183,6 +187,12 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Kafka.GroupID, DefaultGroupID)
 	setDefault(&c.Kafka.ClientID, DefaultClientID)
 	setDefault(&c.Kafka.StartOffset, "earliest")
+	if c.Kafka.FetchMaxBytes == 0 {
+		c.Kafka.FetchMaxBytes = 1 << 20
+	}
+	if c.Kafka.FetchMaxPartitionBytes == 0 {
+		c.Kafka.FetchMaxPartitionBytes = 256 << 10
+	}
 	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
 	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
 	setDefault(&c.Consumer.Ordering, "key")
@@ -284,16 +294,16 @@ func (c *Config) TransformConfig() transform.Config {
 func (c *Config) SinkConfig() sink.Config {
 	x := c.CXone
 	return sink.Config{
-		BaseURL:          x.BaseURL,
-		EventsPath:       x.EventsPath,
-		TokenURL:         x.Auth.TokenURL,
-		AuthMode:         sink.AuthMode(x.Auth.Mode),
-		ClientID:         x.Auth.ClientID,
-		ClientSecret:     sink.Secret(x.Auth.ClientSecret.Reveal()),
-		Scope:            x.Auth.Scope,
-		MaxInFlight:      c.Consumer.MaxInFlight,
-		DialTimeout:      x.ConnectTimeout,
-		RequestTimeout:   x.RequestTimeout,
+		BaseURL:        x.BaseURL,
+		EventsPath:     x.EventsPath,
+		TokenURL:       x.Auth.TokenURL,
+		AuthMode:       sink.AuthMode(x.Auth.Mode),
+		ClientID:       x.Auth.ClientID,
+		ClientSecret:   sink.Secret(x.Auth.ClientSecret.Reveal()),
+		Scope:          x.Auth.Scope,
+		MaxInFlight:    c.Consumer.MaxInFlight,
+		DialTimeout:    x.ConnectTimeout,
+		RequestTimeout: x.RequestTimeout,
 		Retry: sink.RetryConfig{
 			BaseDelay:     x.Retry.BaseDelay,
 			MaxDelay:      x.Retry.MaxDelay,

@@ -123,6 +123,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 kafka:
   brokers: [localhost, "host:99999"]
   grup_id: typo
+  session_timeout: soon
 cxone:
   base_url: http://cxone.local
   events_path: api/events
@@ -164,17 +165,18 @@ log:
 	// the validation pass reports the rest. Both passes list every problem
 	// they find.
 	wantFirst := []string{
-		"kafka.grup_id: unknown key (valid keys here: brokers, client_id, group_id, instance_id,",
+		"kafka.grup_id: unknown key (valid keys here: brokers, client_id, fetch_max_bytes,",
 		"routes[1].max_depth: want a whole number",
 		"routes[1].max_value_bytes: invalid size \"1XB\"",
 		"routes[1].colour: unknown key",
+		`kafka.session_timeout: want a duration such as 500ms, 30s or 2m; got "soon"`,
 	}
 	for _, w := range wantFirst {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing problem %q in:\n%v", w, err)
 		}
 	}
-	fixed := strings.NewReplacer("  grup_id: typo\n", "", "    max_depth: deep\n", "", "    max_value_bytes: 1XB\n", "", "    colour: blue\n", "").Replace(yaml)
+	fixed := strings.NewReplacer("  grup_id: typo\n", "", "  session_timeout: soon\n", "", "    max_depth: deep\n", "", "    max_value_bytes: 1XB\n", "", "    colour: blue\n", "").Replace(yaml)
 	_, err = parse(t, fixed, goodEnv)
 	want := []string{
 		`kafka.brokers[0]: want host:port, got "localhost"`,
@@ -198,6 +200,12 @@ log:
 		`routes[2]: set exactly one of event_type`,
 		"routes[2].business_key: is required",
 		`log.level: must be one of debug, info, warn, error; got "loud"`,
+	}
+	_, err2 := parse(t, minimal+"consumer: {revoke_drain_timeout: 90s, ordering: random}\n", goodEnv)
+	for _, w := range []string{"consumer.revoke_drain_timeout: must be below kafka.rebalance_timeout", `consumer.ordering: must be key, partition or none; got "random"`} {
+		if err2 == nil || !strings.Contains(err2.Error(), w) {
+			t.Errorf("missing problem %q in:\n%v", w, err2)
+		}
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {

@@ -76,6 +76,12 @@ func (c *Config) validateKafka(w *walker) {
 			w.add(path, "must not be negative")
 		}
 	}
+	if k.FetchMaxBytes < 1<<10 || k.FetchMaxBytes > 1<<30 {
+		w.add("kafka.fetch_max_bytes", "must be between 1KiB and 1GiB, got %s", k.FetchMaxBytes)
+	}
+	if k.FetchMaxPartitionBytes < 1<<10 || k.FetchMaxPartitionBytes > k.FetchMaxBytes {
+		w.add("kafka.fetch_max_partition_bytes", "must be between 1KiB and kafka.fetch_max_bytes, got %s", k.FetchMaxPartitionBytes)
+	}
 	positive("kafka.session_timeout", k.SessionTimeout)
 	positive("kafka.rebalance_timeout", k.RebalanceTimeout)
 	switch cs.Ordering {

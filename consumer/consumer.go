@@ -94,7 +94,9 @@ type Handler interface {
 type HandlerFunc func(ctx context.Context, rec *kgo.Record) (Outcome, error)
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, rec *kgo.Record) (Outcome, error) { return f(ctx, rec) }
+func (f HandlerFunc) Handle(ctx context.Context, rec *kgo.Record) (Outcome, error) {
+	return f(ctx, rec)
+}
 
 // Outcome is a Handler's final verdict on a record.
 type Outcome struct {
@@ -507,7 +509,18 @@ func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure
 	out := dlq.NewRecord(rec, topic, f, time.Now())
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.DLQWriteTimeout)
 	defer cancel()
-	if err := c.cl.ProduceSync(wctx, out).FirstErr(); err != nil {
+	err := c.cl.ProduceSync(wctx, out).FirstErr()
+	if errors.Is(err, kerr.MessageTooLarge) {
+		// The record is bigger than the DLQ topic (or the producer) takes.
+		// Retrying would stall the partition forever; park it without its
+		// value instead. The envelope keeps the original size, and the value
+		// stays readable at its source offset until retention removes it.
+		c.log.Warn("record too large for the dead-letter topic: parking it without its value",
+			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "value_bytes", len(rec.Value), "dlq_topic", topic)
+		dlq.OmitValue(out, len(rec.Value))
+		err = c.cl.ProduceSync(wctx, out).FirstErr()
+	}
+	if err != nil {
 		c.stats.dlqFailures.Add(1)
 		return fmt.Errorf("write to dead-letter topic %s: %w", topic, err)
 	}

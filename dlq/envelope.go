@@ -44,6 +44,11 @@ const (
 	HeaderCorrelationID  = Prefix + "correlation.id"
 	HeaderIdempotencyKey = Prefix + "idempotency.key"
 	HeaderReplayCount    = Prefix + "replay.count"
+	// HeaderValueOmitted, when present, holds the size in bytes of the
+	// original value, which was too large for the dead-letter topic and was
+	// left out; the record's value is then empty. Read the original at the
+	// source offset.
+	HeaderValueOmitted = Prefix + "value.omitted"
 )
 
 // Error classes that reach the DLQ. Transient and systemic failures never
@@ -83,6 +88,9 @@ type Envelope struct {
 	Timestamp   time.Time
 	FailedAt    time.Time
 	ReplayCount int
+	// ValueOmitted is the size of the original value when it was too large
+	// for the DLQ and left out (0 otherwise).
+	ValueOmitted int
 }
 
 // NewRecord builds the DLQ record for src: src's key, value and headers
@@ -135,6 +143,14 @@ func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *k
 		Headers:   headers,
 		Timestamp: src.Timestamp,
 	}
+}
+
+// OmitValue drops the value of a DLQ record built by NewRecord, noting the
+// original size in the HeaderValueOmitted header. The consumer uses it when
+// the dead-letter topic refuses the record as too large.
+func OmitValue(r *kgo.Record, size int) {
+	r.Value = nil
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderValueOmitted, Value: []byte(strconv.Itoa(size))})
 }
 
 // ErrNoEnvelope is returned by Parse for a record without envelope headers.
@@ -215,6 +231,7 @@ func Parse(headers []kgo.RecordHeader) (*Envelope, []kgo.RecordHeader, error) {
 	env.CorrelationID = seen[HeaderCorrelationID]
 	env.IdempotencyKey = seen[HeaderIdempotencyKey]
 	env.ReplayCount = int(integer(HeaderReplayCount, false, 32))
+	env.ValueOmitted = int(integer(HeaderValueOmitted, false, 32))
 	if len(problems) > 0 {
 		return nil, orig, fmt.Errorf("dlq: malformed envelope: %s", strings.Join(problems, "; "))
 	}

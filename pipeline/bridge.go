@@ -122,6 +122,8 @@ func kafkaOpts(cfg *config.Config) []kgo.Opt {
 		kgo.ClientID(k.ClientID),
 		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.RebalanceTimeout(k.RebalanceTimeout),
+		kgo.FetchMaxBytes(int32(k.FetchMaxBytes)),
+		kgo.FetchMaxPartitionBytes(int32(k.FetchMaxPartitionBytes)),
 	}
 	if k.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(k.InstanceID))
@@ -162,8 +164,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 }
 
 // followBreaker pauses fetching while the breaker is open and resumes it
-// when the breaker lets requests through again (half-open probes come from
-// records already in flight).
+// once the breaker has closed again. Half-open probes come from the
+// records already in flight, which keep retrying while fetching is paused,
+// so the breaker always gets its probe.
 func (b *Bridge) followBreaker(ctx context.Context) {
 	for {
 		select {
@@ -171,9 +174,10 @@ func (b *Bridge) followBreaker(ctx context.Context) {
 			return
 		case <-b.wake:
 		}
-		if b.breaker.Load().(sink.BreakerState) == sink.BreakerOpen {
+		switch b.breaker.Load().(sink.BreakerState) {
+		case sink.BreakerOpen:
 			b.consumer.Pause()
-		} else {
+		case sink.BreakerClosed:
 			b.consumer.Resume()
 		}
 	}

@@ -1,0 +1,214 @@
+package consumer_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/dlq"
+)
+
+// TestDLQUnwritable: while the dead-letter topic cannot be written, the
+// record stays unfinished and uncommitted and is retried; once the topic
+// exists it is written and committed.
+func TestDLQUnwritable(t *testing.T) {
+	brokers := cluster(t, 1)
+	produce(t, brokers, 20, 4, func(i int) []byte {
+		if i == 3 {
+			return []byte("bad")
+		}
+		return []byte(strconv.Itoa(i))
+	})
+	rec := newRecorder()
+	// Point the DLQ at a topic that does not exist (kfake does not create
+	// topics on produce).
+	missing := "orders.dlq.missing"
+	c2, err := consumer.New(consumer.Config{Topics: []string{topic}, DLQTopic: func(string) string { return missing },
+		DLQWriteTimeout: 200 * time.Millisecond, CommitInterval: 50 * time.Millisecond,
+		RetryBackoff: 10 * time.Millisecond, RetryBackoffMax: 50 * time.Millisecond}, rec,
+		kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("g-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond), kgo.RecordRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c2.Run(ctx) }()
+	eventually(t, 20*time.Second, "failed DLQ writes", func() bool { return c2.Stats().DLQFailures >= 2 })
+	eventually(t, 5*time.Second, "commit up to the bad record", func() bool { return lag(t, brokers, "g-dlq") == 17 })
+	if l := lag(t, brokers, "g-dlq"); l != 17 {
+		t.Fatalf("lag = %d, want 17: the record whose DLQ write fails must hold the commit", l)
+	}
+	// Fix the cause: create the topic.
+	adm := kadm.NewClient(c2.Client())
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, missing); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "lag 0 once the DLQ is writable", func() bool { return lag(t, brokers, "g-dlq") == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := c2.Stats(); st.DLQ != 1 {
+		t.Errorf("stats %+v, want exactly one DLQ write", st)
+	}
+}
+
+// TestMemberJoinsAndLeaves: a second member joins mid-stream and later
+// leaves; nothing is lost, and duplicates stay within the in-flight bound.
+func TestMemberJoinsAndLeaves(t *testing.T) {
+	brokers := cluster(t, 6)
+	const n, maxInFlight = 8000, 32
+	produce(t, brokers, n, 100, func(i int) []byte { return []byte(strconv.Itoa(i)) })
+	var mu sync.Mutex
+	seen := map[string]int{} // partition/offset -> times handled
+	var handled atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		select {
+		case <-time.After(20 * time.Millisecond): // a slow CXone keeps the stream going across the rebalances
+		case <-ctx.Done():
+			return consumer.Outcome{}, ctx.Err()
+		}
+		mu.Lock()
+		seen[strconv.Itoa(int(r.Partition))+"/"+strconv.FormatInt(r.Offset, 10)]++
+		mu.Unlock()
+		handled.Add(1)
+		return consumer.Outcome{}, nil
+	})
+	cfg := consumer.Config{MaxInFlight: maxInFlight, RevokeDrainTimeout: 5 * time.Second}
+	a := newConsumer(t, brokers, "g-reb", cfg, h)
+	ctxA, cancelA := context.WithCancel(context.Background())
+	doneA := make(chan error, 1)
+	go func() { doneA <- a.Run(ctxA) }()
+	eventually(t, 20*time.Second, "first member busy", func() bool { return handled.Load() > 200 })
+
+	b := newConsumer(t, brokers, "g-reb", cfg, h)
+	ctxB, cancelB := context.WithCancel(context.Background())
+	doneB := make(chan error, 1)
+	go func() { doneB <- b.Run(ctxB) }()
+	eventually(t, 20*time.Second, "second member owns partitions", func() bool { return b.Stats().Partitions > 0 && a.Stats().Partitions < 6 })
+	atJoin := handled.Load()
+	eventually(t, 20*time.Second, "both members make progress", func() bool {
+		return handled.Load() > atJoin+500 && b.Stats().Finished > 100
+	})
+	cancelB() // B leaves
+	if err := <-doneB; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "A takes everything back and finishes", func() bool { return lag(t, brokers, "g-reb") == 0 })
+	cancelA()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dups := 0
+	for off, times := range seen {
+		if times > 1 {
+			dups += times - 1
+		}
+		_ = off
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct records handled, want %d: records were lost", len(seen), n)
+	}
+	// Each handover can redeliver at most the in-flight records of the
+	// moved partitions: two handovers.
+	if dups > 2*maxInFlight {
+		t.Errorf("%d duplicates, want at most %d", dups, 2*maxInFlight)
+	}
+	t.Logf("rebalance: %d records, %d duplicates (bound %d)", n, dups, 2*maxInFlight)
+}
+
+// TestGracefulShutdownUnderLoad: cancelling Run under load returns within
+// the drain timeout and commits exactly what finished.
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	brokers := cluster(t, 3)
+	const n = 3000
+	produce(t, brokers, n, 30, func(i int) []byte { return []byte(strconv.Itoa(i)) })
+	var handled atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return consumer.Outcome{}, ctx.Err()
+		}
+		handled.Add(1)
+		return consumer.Outcome{}, nil
+	})
+	const drain = 2 * time.Second
+	c := newConsumer(t, brokers, "g-stop", consumer.Config{MaxInFlight: 64, DrainTimeout: drain, CommitInterval: time.Hour}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	eventually(t, 20*time.Second, "under load", func() bool { return handled.Load() > 300 })
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if took > drain+3*time.Second {
+		t.Errorf("shutdown took %s, drain timeout %s", took, drain)
+	}
+	// Commit interval is an hour: the only commit is the shutdown's, and it
+	// covers exactly the finished prefix of each partition; with every
+	// dispatched record finished, that is all handled records.
+	if got, want := lag(t, brokers, "g-stop"), int64(n)-handled.Load(); got != want {
+		t.Errorf("lag after shutdown = %d, want %d (produced %d, handled %d)", got, want, n, handled.Load())
+	}
+	t.Logf("shutdown under load: %s, %d of %d handled and committed", took, handled.Load(), n)
+}
+
+// TestDLQRecordShape: a dead-lettered record carries key, value and headers
+// byte for byte plus the envelope.
+func TestDLQRecordShape(t *testing.T) {
+	brokers := cluster(t, 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	src := &kgo.Record{Key: []byte("k\x00"), Value: []byte("bad"), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte{1, 2}}}}
+	if err := cl.ProduceSync(context.Background(), src).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	c := newConsumer(t, brokers, "g-shape", consumer.Config{}, newRecorder())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-shape") == 0 })
+	cancel()
+	<-done
+
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic+".dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	fs := rd.PollRecords(pctx, 1)
+	recs := fs.Records()
+	if len(recs) != 1 {
+		t.Fatalf("DLQ records: %d (%v)", len(recs), fs.Errors())
+	}
+	got := recs[0]
+	if string(got.Key) != "k\x00" || string(got.Value) != "bad" || got.Headers[0].Key != "h" || string(got.Headers[0].Value) != "\x01\x02" {
+		t.Errorf("DLQ record = %+v", got)
+	}
+	env, orig, err := dlq.Parse(got.Headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orig) != 1 || env.Class != dlq.ClassInvalid || env.Reason != "not_json" || env.Topic != topic || env.Offset != 0 || env.Partition != src.Partition {
+		t.Errorf("envelope = %+v", env)
+	}
+}
