@@ -531,7 +531,10 @@ func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure
 
 // finish records the end of an item. c.mu is held.
 func (c *Consumer) finish(it *item, finished, dead bool) {
-	it.done = true
+	// An abandoned record stays not done: it must keep holding its
+	// partition's watermark, or a later record of the same partition that
+	// finishes would pop it and the final commit would skip it.
+	it.done = finished
 	c.inflight--
 	c.bytes -= it.size
 	p := it.part

@@ -157,6 +157,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	err := b.consumer.Run(ctx)
 	stopFollow()
 	<-followDone
+	_ = b.publisher.Close() // idle keep-alive connections
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("consumer: %w", err)
 	}

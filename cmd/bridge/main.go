@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDryRunCmd())
 	root.AddCommand(newRunCmd())
 	root.AddCommand(newSimCmd())
+	root.AddCommand(newDemoCmd())
 	return root
 }
 

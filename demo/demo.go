@@ -1,0 +1,663 @@
+// Package demo runs the bridge's main job end to end on an embedded
+// default: an in-process Kafka (kfake) with an "orders" topic and its DLQ,
+// the CXone-compatible test server (sink/cxonetest) or an external
+// CXone-compatible endpoint, a sample stream of tutorial-shaped orders with
+// invalid records, duplicates and a tombstone, and the real pipeline
+// (pipeline.New + Run) until every record is finished and the group's lag
+// is zero. It then checks, independently of the bridge, that the bridge kept
+// its promises (DESIGN §3–§5) and returns a Report with a verdict.
+//
+// `bridge demo` is a thin command over Run; tests and benchmarks call Run
+// directly.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/pipeline"
+	"github.com/cxone-bridge/bridge/schemas"
+	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/sink/cxonetest"
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+// Names the demo uses.
+const (
+	Topic     = "orders"
+	DLQTopic  = "orders.dlq"
+	GroupID   = "cxone-bridge-demo"
+	EventType = "OrderCreated"
+)
+
+// ExternalCXone is a CXone-compatible endpoint to publish to instead of the
+// built-in test server.
+type ExternalCXone struct {
+	BaseURL      string // e.g. https://api-us-1.cxone.com
+	TokenURL     string // default {BaseURL}/oauth/token
+	ClientID     string
+	ClientSecret string
+}
+
+// Options configure a demo run. Zero values of Records, Partitions, Keys,
+// MaxInFlight and Ordering take the defaults of DefaultOptions; the shares
+// and latencies are taken as given (zero: none).
+type Options struct {
+	Records    int // records produced in all (valid, duplicate, invalid and one tombstone)
+	Partitions int // partitions of the source topic
+	Keys       int // distinct Kafka keys (customer ids)
+
+	InvalidShare   float64 // share of records that must be dead-lettered
+	DuplicateShare float64 // share of records that repeat an earlier order under the same key
+
+	// LatencyMin and LatencyMax bound the test server's answer latency
+	// (uniform in [LatencyMin, LatencyMax]). Unused with External.
+	LatencyMin, LatencyMax time.Duration
+
+	MaxInFlight int    // consumer.max_in_flight
+	Ordering    string // consumer.ordering: key, partition or none
+
+	// Out receives the setup line, live progress and the report; nil
+	// prints nothing.
+	Out io.Writer
+	// Progress turns live progress on. On a terminal (Out is an *os.File
+	// that is a terminal) one line is rewritten every ProgressInterval
+	// (default 250ms); otherwise a plain line is printed every
+	// ProgressInterval (default 2s).
+	Progress         bool
+	ProgressInterval time.Duration
+
+	// Logger receives the bridge's logs; nil discards them.
+	Logger *slog.Logger
+
+	// External, when set, targets that endpoint instead of the built-in
+	// test server; checks that need the server's records are then reported
+	// as not checked.
+	External *ExternalCXone
+
+	// Brokers, when set, is a Kafka cluster to use instead of starting an
+	// in-process one. Topic and DLQTopic are created if absent; they must
+	// hold no records yet, and the group GroupID must be new, since the
+	// checks count what the run produced.
+	Brokers []string
+	// Server, when set (and External is not), is the CXone test server to
+	// publish to instead of starting one; the caller configures its faults
+	// (LatencyMin and LatencyMax are ignored), keeps it open and can
+	// inspect it after Run. Its record limit (cxonetest.WithRecordLimit)
+	// must hold every event of the run, and it must have recorded none yet.
+	Server *cxonetest.Server
+
+	// StallTimeout ends the run when no record finished for that long
+	// (default 60s); the report then says what was left.
+	StallTimeout time.Duration
+	// Seed makes the sample stream reproducible; 0 picks a random one.
+	Seed uint64
+}
+
+// DefaultOptions are the options of `bridge demo` without flags.
+func DefaultOptions() Options {
+	return Options{
+		Records:        5000,
+		Partitions:     6,
+		Keys:           200,
+		InvalidShare:   0.02,
+		DuplicateShare: 0.05,
+		LatencyMin:     2 * time.Millisecond,
+		LatencyMax:     10 * time.Millisecond,
+		MaxInFlight:    64,
+		Ordering:       "key",
+		Progress:       true,
+		StallTimeout:   60 * time.Second,
+	}
+}
+
+func (o *Options) defaults() error {
+	d := DefaultOptions()
+	if o.Records == 0 {
+		o.Records = d.Records
+	}
+	if o.Partitions == 0 {
+		o.Partitions = d.Partitions
+	}
+	if o.Keys == 0 {
+		o.Keys = d.Keys
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = d.MaxInFlight
+	}
+	if o.Ordering == "" {
+		o.Ordering = d.Ordering
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = d.StallTimeout
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64() | 1
+	}
+	var errs []error
+	if o.Records < 1 || o.Records > 5_000_000 {
+		errs = append(errs, fmt.Errorf("records must be between 1 and 5000000, got %d", o.Records))
+	}
+	if o.Partitions < 1 || o.Partitions > 1000 {
+		errs = append(errs, fmt.Errorf("partitions must be between 1 and 1000, got %d", o.Partitions))
+	}
+	if o.Keys < 1 {
+		errs = append(errs, fmt.Errorf("keys must be at least 1, got %d", o.Keys))
+	}
+	if o.InvalidShare < 0 || o.DuplicateShare < 0 || o.InvalidShare+o.DuplicateShare > 0.9 {
+		errs = append(errs, fmt.Errorf("invalid and duplicate shares must be at least 0 and add up to at most 0.9, got %v and %v", o.InvalidShare, o.DuplicateShare))
+	}
+	if o.LatencyMin < 0 || o.LatencyMax < 0 {
+		errs = append(errs, errors.New("latency must not be negative"))
+	}
+	if o.LatencyMax < o.LatencyMin {
+		o.LatencyMax = o.LatencyMin
+	}
+	switch o.Ordering {
+	case "key", "partition", "none":
+	default:
+		errs = append(errs, fmt.Errorf("ordering must be key, partition or none, got %q", o.Ordering))
+	}
+	if o.MaxInFlight < 1 || o.MaxInFlight > 100000 {
+		errs = append(errs, fmt.Errorf("max in flight must be between 1 and 100000, got %d", o.MaxInFlight))
+	}
+	if o.External != nil {
+		x := o.External
+		if x.BaseURL == "" || x.ClientID == "" || x.ClientSecret == "" {
+			errs = append(errs, errors.New("an external CXone endpoint needs a base URL, a client id and a client secret"))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrBadOptions, errors.Join(errs...))
+	}
+	return nil
+}
+
+// ErrBadOptions is wrapped by the error Run returns for unusable Options.
+var ErrBadOptions = errors.New("bad options")
+
+// Run runs the demo and returns its report. It returns an error when the
+// demo could not be set up or the pipeline failed to start; a run that did
+// not keep the bridge's promises returns a report whose Passed is false,
+// and a nil error. If ctx ends before the stream is finished, Run stops
+// the bridge cleanly and returns the report so far with ctx's error.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	r := &runner{o: &o, pub: newPublished()}
+	defer r.close()
+	return r.run(ctx)
+}
+
+// runner holds one run's moving parts.
+type runner struct {
+	o       *Options
+	samples []*sample
+	cluster *kfake.Cluster
+	brokers []string
+	srv     *cxonetest.Server
+	ownSrv  bool
+	admCl   *kgo.Client
+	adm     *kadm.Client
+	bridge  *pipeline.Bridge
+	dir     string
+	obs     observer
+	pub     *published
+	started time.Time
+}
+
+func (r *runner) close() {
+	if r.admCl != nil {
+		r.admCl.Close()
+	}
+	if r.srv != nil && r.ownSrv {
+		r.srv.Close()
+	}
+	if r.cluster != nil {
+		r.cluster.Close()
+	}
+	if r.dir != "" {
+		os.RemoveAll(r.dir)
+	}
+}
+
+func (r *runner) run(ctx context.Context) (*Report, error) {
+	o := r.o
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed>>1^0x9e3779b97f4a7c15))
+	r.samples = generate(o, rng, time.Now())
+
+	var err error
+	kafkaDesc := "in-process Kafka"
+	if len(o.Brokers) > 0 {
+		r.brokers = o.Brokers
+		kafkaDesc = "Kafka at " + strings.Join(o.Brokers, ",")
+	} else {
+		r.cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(o.Partitions), Topic, DLQTopic))
+		if err != nil {
+			return nil, fmt.Errorf("demo: start in-process Kafka: %w", err)
+		}
+		r.brokers = r.cluster.ListenAddrs()
+	}
+	if r.admCl, err = kgo.NewClient(kgo.SeedBrokers(r.brokers...)); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	r.adm = kadm.NewClient(r.admCl)
+	if len(o.Brokers) > 0 {
+		if err := r.createTopics(ctx); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+
+	target := ""
+	ep := o.External
+	switch {
+	case ep == nil && o.Server != nil:
+		r.srv = o.Server
+		ep = &ExternalCXone{BaseURL: r.srv.URL, ClientID: cxonetest.DefaultClientID, ClientSecret: cxonetest.DefaultClientSecret}
+		target = "CXone test server at " + r.srv.URL
+	case ep == nil:
+		r.srv, r.ownSrv = cxonetest.NewServer(
+			cxonetest.WithFaults(cxonetest.Faults{Latency: cxonetest.Duration(o.LatencyMin), LatencyMax: cxonetest.Duration(o.LatencyMax)}),
+			cxonetest.WithRecordLimit(o.Records+1),
+		), true
+		ep = &ExternalCXone{BaseURL: r.srv.URL, ClientID: cxonetest.DefaultClientID, ClientSecret: cxonetest.DefaultClientSecret}
+		target = fmt.Sprintf("CXone test server at %s (latency %s–%s)", r.srv.URL, o.LatencyMin, o.LatencyMax)
+	default:
+		target = "external CXone endpoint " + ep.BaseURL
+	}
+
+	if r.dir, err = os.MkdirTemp("", "bridge-demo-"); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "order.json"), schemas.Order, 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	cfg, err := config.Parse([]byte(configYAML(o, r.brokers, ep)), r.dir,
+		config.WithLookupEnv(func(string) (string, bool) { return "", false }))
+	if err != nil {
+		return nil, fmt.Errorf("demo: configuration: %w", err)
+	}
+	r.bridge, err = pipeline.New(cfg, o.Logger, pipeline.Options{
+		KafkaOpts:   []kgo.Opt{kgo.FetchMaxWait(250 * time.Millisecond)},
+		Observer:    &r.obs,
+		OnPublished: r.pub.add,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	c := splitCounts(o.Records, o.InvalidShare, o.DuplicateShare)
+	setup := fmt.Sprintf("bridge demo: %d records (%d valid orders, %d duplicates, %d invalid, %d tombstone) over %d keys → topic %q (%d partitions, %s)\n  → %s; ordering %s, max_in_flight %d",
+		o.Records, c.valid, c.duplicates, c.invalid, c.tombstones, o.Keys, Topic, o.Partitions, kafkaDesc, target, o.Ordering, o.MaxInFlight)
+	fmt.Fprintln(o.Out, setup)
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	runDone := make(chan error, 1)
+	r.started = time.Now()
+	go func() { runDone <- r.bridge.Run(runCtx) }()
+
+	prodDone := make(chan error, 1)
+	go func() { prodDone <- r.produce(runCtx) }()
+
+	prog := newProgress(o, r)
+	stopProgress := prog.start()
+
+	end := r.wait(ctx, prodDone, runDone)
+
+	cancelRun()
+	runErr := end.runErr
+	if !end.runEnded {
+		runErr = <-runDone
+	}
+	if !end.produced {
+		<-prodDone
+	}
+	stopProgress()
+
+	rep := r.report(end, runErr)
+	rep.Setup = setup
+	rep.printBody(o.Out)
+	if end.interrupted {
+		return rep, fmt.Errorf("demo interrupted: %w", ctx.Err())
+	}
+	return rep, nil
+}
+
+// configYAML is the demo's bridge.yaml: the shipped route for orders, an
+// in-process Kafka, and quick commits so the group's lag reaches zero soon
+// after the last record.
+func configYAML(o *Options, brokers []string, ep *ExternalCXone) string {
+	q := func(s string) string { return strconv.Quote(strings.ReplaceAll(s, "${", "$${")) }
+	var b strings.Builder
+	b.WriteString("kafka:\n  brokers: [")
+	for i, br := range brokers {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q(br))
+	}
+	b.WriteString("]\n")
+	fmt.Fprintf(&b, "  group_id: %s\n  client_id: %s\n", q(GroupID), q(GroupID))
+	fmt.Fprintf(&b, `consumer:
+  ordering: %s
+  max_in_flight: %d
+  commit_interval: 200ms
+  retry_backoff: 50ms
+  retry_backoff_max: 2s
+  drain_timeout: 10s
+`, q(o.Ordering), o.MaxInFlight)
+	insecure := isHTTP(ep.BaseURL) || isHTTP(ep.TokenURL)
+	fmt.Fprintf(&b, "cxone:\n  base_url: %s\n  allow_insecure_http: %t\n  auth:\n", q(ep.BaseURL), insecure)
+	if ep.TokenURL != "" {
+		fmt.Fprintf(&b, "    token_url: %s\n", q(ep.TokenURL))
+	}
+	fmt.Fprintf(&b, "    client_id: %s\n    client_secret: %s\n", q(ep.ClientID), q(ep.ClientSecret))
+	fmt.Fprintf(&b, `dlq:
+  topic: "{topic}.dlq"
+routes:
+  - topic: %s
+    event_type: %s
+    schema: order.json
+    business_key: /orderId
+    timestamp_field: /timestamp
+    idempotency_key: "{eventType}:{businessKey}"
+    tombstones: skip
+`, q(Topic), q(EventType))
+	return b.String()
+}
+
+func isHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "http"
+}
+
+// produce writes the sample stream in order and records where each record
+// landed and its timestamp.
+func (r *runner) produce(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.DefaultProduceTopic(Topic),
+		kgo.ProducerLinger(2*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for _, s := range r.samples {
+		rec := &kgo.Record{
+			Key:     []byte(s.key),
+			Value:   s.value,
+			Headers: []kgo.RecordHeader{{Key: "x-correlation-id", Value: []byte(s.corrID)}},
+		}
+		cl.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+			// Callbacks of one partition run in order; the caller reads
+			// the fields only after Flush.
+			s.partition, s.offset, s.ts, s.err = rec.Partition, rec.Offset, rec.Timestamp, err
+			r.obs.produced.Add(1)
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	for _, s := range r.samples {
+		if s.err != nil {
+			return fmt.Errorf("produce: %w", s.err)
+		}
+	}
+	return nil
+}
+
+// observer counts finished records (consumer.Observer). It is called with
+// the consumer's lock held: atomics only.
+type observer struct {
+	produced, finished, dlq, skipped atomic.Int64
+	lastFinish                       atomic.Int64 // unix nanoseconds
+}
+
+func (ob *observer) Finished(rec *kgo.Record, dead bool) {
+	switch {
+	case dead:
+		ob.dlq.Add(1)
+	case rec.Value == nil:
+		ob.skipped.Add(1)
+	}
+	ob.lastFinish.Store(time.Now().UnixNano())
+	ob.finished.Add(1)
+}
+
+// publication is one event the bridge saw CXone accept (OnPublished).
+type publication struct {
+	orderID, key string
+	partition    int32
+	offset       int64
+	id           string
+	duplicate    bool // Result.Duplicate (409)
+	at           time.Time
+}
+
+// published collects what the bridge saw CXone accept.
+type published struct {
+	mu        sync.Mutex
+	list      []publication
+	firstID   map[string]string // orderId -> id of its first acceptance
+	delivered atomic.Int64      // first acceptances
+	repeats   atomic.Int64      // later acceptances of an order already accepted
+}
+
+func newPublished() *published { return &published{firstID: map[string]string{}} }
+
+func (p *published) add(rec *kgo.Record, ev *transform.Event, res sink.Result) {
+	pb := publication{orderID: ev.BusinessKey, key: string(rec.Key), partition: rec.Partition, offset: rec.Offset,
+		id: res.ID, duplicate: res.Duplicate, at: time.Now()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, pb)
+	if _, seen := p.firstID[pb.orderID]; seen || pb.duplicate {
+		p.repeats.Add(1)
+	} else {
+		p.delivered.Add(1)
+	}
+	if _, seen := p.firstID[pb.orderID]; !seen {
+		p.firstID[pb.orderID] = pb.id
+	}
+}
+
+func (p *published) snapshot() []publication {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]publication(nil), p.list...)
+}
+
+// ending says how the wait for the stream ended.
+type ending struct {
+	produced    bool // the producer finished
+	produceErr  error
+	runEnded    bool // the bridge stopped by itself
+	runErr      error
+	stalled     bool
+	interrupted bool
+	lagZero     bool
+}
+
+// wait waits until every produced record is finished and the group's lag
+// is zero, or the run cannot get there.
+func (r *runner) wait(ctx context.Context, prodDone <-chan error, runDone <-chan error) ending {
+	var e ending
+	total := int64(len(r.samples))
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	lastN, lastChange := int64(-1), time.Now()
+	var lastLagCheck time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			e.interrupted = true
+			return e
+		case err := <-prodDone:
+			e.produced, e.produceErr = true, err
+			prodDone = nil
+			if err != nil {
+				return e
+			}
+		case err := <-runDone:
+			e.runEnded, e.runErr = true, err
+			return e
+		case <-tick.C:
+		}
+		n := r.obs.finished.Load()
+		if n != lastN {
+			lastN, lastChange = n, time.Now()
+		}
+		if e.produced && n >= total && time.Since(lastLagCheck) >= 100*time.Millisecond {
+			lastLagCheck = time.Now()
+			if committed, end, err := r.offsets(ctx); err == nil && equalOffsets(committed, end) {
+				e.lagZero = true
+				return e
+			}
+		}
+		if time.Since(lastChange) > r.o.StallTimeout {
+			e.stalled = true
+			return e
+		}
+	}
+}
+
+// offsets returns the group's committed offsets and the end offsets of the
+// source topic, by partition.
+func (r *runner) offsets(ctx context.Context) (committed, end map[int32]int64, err error) {
+	ends, err := r.adm.ListEndOffsets(ctx, Topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, nil, err
+	}
+	end = map[int32]int64{}
+	ends.Each(func(lo kadm.ListedOffset) { end[lo.Partition] = lo.Offset })
+	offs, err := r.adm.FetchOffsets(ctx, GroupID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := offs.Error(); err != nil {
+		return nil, nil, err
+	}
+	committed = map[int32]int64{}
+	offs.Each(func(or kadm.OffsetResponse) {
+		if or.Topic == Topic {
+			committed[or.Partition] = or.At
+		}
+	})
+	return committed, end, nil
+}
+
+// equalOffsets reports whether every partition's committed offset is its
+// end offset (a partition that never had a record needs no commit).
+func equalOffsets(committed, end map[int32]int64) bool {
+	for p, e := range end {
+		c, ok := committed[p]
+		if !ok {
+			c = 0
+		}
+		if c != e {
+			return false
+		}
+	}
+	return len(end) > 0
+}
+
+// createTopics creates Topic and DLQTopic on an external cluster unless
+// they exist.
+func (r *runner) createTopics(ctx context.Context) error {
+	for _, t := range []string{Topic, DLQTopic} {
+		resp, err := r.adm.CreateTopic(ctx, int32(r.o.Partitions), -1, nil, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// readDLQ reads every record of the DLQ topic.
+func (r *runner) readDLQ(ctx context.Context) ([]*kgo.Record, error) {
+	ends, err := r.adm.ListEndOffsets(ctx, DLQTopic)
+	if err != nil {
+		return nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, err
+	}
+	want := map[int32]int64{}
+	ends.Each(func(lo kadm.ListedOffset) {
+		if lo.Offset > 0 {
+			want[lo.Partition] = lo.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(DLQTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("read %s: %w", DLQTopic, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return out, fmt.Errorf("read %s: %w", DLQTopic, ferr)
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			out = append(out, rec)
+			if end, ok := want[rec.Partition]; ok && rec.Offset >= end-1 {
+				delete(want, rec.Partition)
+			}
+		})
+	}
+	return out, nil
+}
+
+// orderOf reads attributes.orderId of an accepted event's body.
+func orderOf(body []byte) (string, bool) {
+	var ev struct {
+		Attributes struct {
+			OrderID string `json:"orderId"`
+		} `json:"attributes"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || ev.Attributes.OrderID == "" {
+		return "", false
+	}
+	return ev.Attributes.OrderID, true
+}
