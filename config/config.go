@@ -18,6 +18,12 @@ import (
 	"github.com/cxone-bridge/bridge/transform"
 )
 
+// Secret is a string that never prints itself (fmt, slog and JSON show
+// "[redacted]"); it is the sink's type, so the value travels to the
+// publisher without ever being a plain string field. Use string(s) where
+// the value is really needed.
+type Secret = sink.Secret
+
 // Config is the whole of bridge.yaml. Every field is documented in
 // docs/config.md; the zero value of an optional field means "use the default".
 type Config struct {
@@ -299,7 +305,7 @@ func (c *Config) SinkConfig() sink.Config {
 		TokenURL:       x.Auth.TokenURL,
 		AuthMode:       sink.AuthMode(x.Auth.Mode),
 		ClientID:       x.Auth.ClientID,
-		ClientSecret:   sink.Secret(x.Auth.ClientSecret.Reveal()),
+		ClientSecret:   x.Auth.ClientSecret,
 		Scope:          x.Auth.Scope,
 		MaxInFlight:    c.Consumer.MaxInFlight,
 		DialTimeout:    x.ConnectTimeout,

@@ -72,7 +72,7 @@ func TestShippedConfigLoads(t *testing.T) {
 		cfg.CXone.Auth.TokenURL != "https://api-us-1.cxone.com/oauth/token" {
 		t.Errorf("urls: %s %s", cfg.CXone.EventsURL(), cfg.CXone.Auth.TokenURL)
 	}
-	if cfg.CXone.Auth.ClientSecret.Reveal() != secret {
+	if string(cfg.CXone.Auth.ClientSecret) != secret {
 		t.Error("secret not expanded from the environment")
 	}
 	if _, err := transform.New(cfg.TransformConfig()); err != nil {
@@ -283,8 +283,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				fmt.Fprintf(&out, "%v\n%+v\n%#v\n", err, err, err)
 			}
 			if cfg != nil {
-				if cfg.CXone.Auth.ClientSecret.Reveal() != secret {
-					t.Errorf("secret not loaded: %q", cfg.CXone.Auth.ClientSecret.Reveal())
+				if string(cfg.CXone.Auth.ClientSecret) != secret {
+					t.Errorf("secret not loaded: %q", string(cfg.CXone.Auth.ClientSecret))
 				}
 				fmt.Fprintf(&out, "%v\n%+v\n%#v\n%s\n", cfg, cfg, cfg, cfg.CXone.Auth.ClientSecret)
 				j, _ := json.Marshal(cfg)

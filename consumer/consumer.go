@@ -691,13 +691,19 @@ func (c *Consumer) onAssigned(_ context.Context, cl *kgo.Client, assigned map[st
 	c.log.Info("partitions assigned", "partitions", assigned)
 }
 
-func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+// partitionSet turns a callback's topic → partitions map into a set.
+func partitionSet(m map[string][]int32) map[tp]bool {
 	sel := map[tp]bool{}
-	for topic, ps := range revoked {
+	for topic, ps := range m {
 		for _, p := range ps {
 			sel[tp{topic, p}] = true
 		}
 	}
+	return sel
+}
+
+func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	sel := partitionSet(revoked)
 	if len(sel) == 0 {
 		return
 	}
@@ -717,13 +723,7 @@ func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 }
 
 func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	sel := map[tp]bool{}
-	for topic, ps := range lost {
-		for _, p := range ps {
-			sel[tp{topic, p}] = true
-		}
-	}
-	c.drop(sel)
+	c.drop(partitionSet(lost))
 	c.log.Warn("partitions lost; nothing committed for them", "partitions", lost)
 }
 
