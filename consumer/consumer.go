@@ -217,6 +217,9 @@ type Consumer struct {
 	nextGen  uint64
 	workers  sync.WaitGroup
 
+	// pauseMu serialises partition pauses and resumes (reconcilePauses).
+	pauseMu sync.Mutex
+
 	// commitMu serialises commits, so a periodic commit computed before a
 	// revoke can never land after the revoke's and move an offset back.
 	commitMu sync.Mutex
@@ -240,6 +243,11 @@ type partition struct {
 	next      int64   // offset after the last dispatched record; -1 before the first
 	epoch     int32   // leader epoch of the last dispatched record
 	committed int64   // last committed offset; -1 if none this assignment
+	queued    int     // dispatched records waiting behind another record of their lane
+	throttled bool    // queued reached its share: fetching should be paused
+	// fetchPaused is what was last asked of the client; reconcilePauses
+	// brings it in line with throttled.
+	fetchPaused bool
 }
 
 // watermark is the offset to commit: the lowest unfinished offset, or the
@@ -252,10 +260,11 @@ func (p *partition) watermark() int64 {
 }
 
 type item struct {
-	rec  *kgo.Record
-	part *partition
-	size int64
-	done bool
+	rec    *kgo.Record
+	part   *partition
+	size   int64
+	done   bool
+	queued bool // waiting behind another record of its lane
 }
 
 type laneKey struct {
@@ -383,7 +392,11 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		})
 		c.mu.Lock()
 		fetches.EachRecord(c.dispatch)
+		changed := c.throttleLocked()
 		c.mu.Unlock()
+		if changed {
+			c.reconcilePauses()
+		}
 		c.cl.AllowRebalance()
 	}
 }
@@ -421,6 +434,8 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	}
 	l := c.lanes[lk]
 	if l != nil {
+		it.queued = true
+		p.queued++
 		l.queue = append(l.queue, it)
 		return
 	}
@@ -428,6 +443,82 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	c.lanes[lk] = l
 	c.workers.Add(1)
 	go c.runLane(l)
+}
+
+// Fair share. kgo's PollRecords hands out a buffered fetch partition by
+// partition, so without a limit the in-flight budget can fill with one
+// partition's backlog queued behind a few busy lanes (with ordering
+// "partition", behind one), while the other partitions wait. A partition
+// whose queued records reach its share of the budget therefore has its
+// fetching paused (kgo drops what it buffered for it and fetches it again
+// later, from the same offset), and is resumed once half of them started.
+// Records that start at once (a free lane) never count, so key ordering
+// over many keys keeps its full parallelism.
+
+// queueShare is the number of queued records a partition may hold.
+func (c *Consumer) queueShare() int {
+	n := len(c.parts)
+	if n == 0 {
+		n = 1
+	}
+	return max(1, c.cfg.MaxInFlight/n)
+}
+
+// throttleLocked marks the partitions over their share and reports
+// whether any changed. c.mu is held.
+func (c *Consumer) throttleLocked() bool {
+	changed := false
+	share := c.queueShare()
+	for _, p := range c.parts {
+		if !p.throttled && p.queued >= share {
+			p.throttled, changed = true, true
+		}
+	}
+	return changed
+}
+
+// unthrottleLocked clears p's mark once its queue fell to half its share
+// and reports whether it did. c.mu is held.
+func (c *Consumer) unthrottleLocked(p *partition) bool {
+	if !p.throttled || p.queued > c.queueShare()/2 || c.parts[p.tp] != p {
+		return false
+	}
+	p.throttled = false
+	return true
+}
+
+// reconcilePauses makes the client's partition pauses match the marks.
+// Calls are serialised by pauseMu and each applies the latest marks, so a
+// pause and a resume decided concurrently cannot reach the client in the
+// wrong order and leave a partition paused for good.
+func (c *Consumer) reconcilePauses() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	var pause, resume map[string][]int32
+	add := func(m *map[string][]int32, key tp) {
+		if *m == nil {
+			*m = map[string][]int32{}
+		}
+		(*m)[key.topic] = append((*m)[key.topic], key.partition)
+	}
+	c.mu.Lock()
+	for key, p := range c.parts {
+		if p.throttled != p.fetchPaused {
+			p.fetchPaused = p.throttled
+			if p.throttled {
+				add(&pause, key)
+			} else {
+				add(&resume, key)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if pause != nil {
+		c.cl.PauseFetchPartitions(pause)
+	}
+	if resume != nil {
+		c.cl.ResumeFetchPartitions(resume)
+	}
 }
 
 func (c *Consumer) newPartition(key tp) *partition {
@@ -450,7 +541,16 @@ func (c *Consumer) runLane(l *lane) {
 		}
 		it := l.queue[0]
 		skip := it.part.revoked
+		changed := false
+		if it.queued {
+			it.queued = false
+			it.part.queued--
+			changed = c.unthrottleLocked(it.part)
+		}
 		c.mu.Unlock()
+		if changed {
+			c.reconcilePauses()
+		}
 
 		finished, dead := false, false
 		if !skip {
@@ -730,16 +830,25 @@ func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 // drop forgets partitions: their in-flight records are abandoned and their
 // completions ignored from now on.
 func (c *Consumer) drop(sel map[tp]bool) {
+	resume := map[string][]int32{}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for key := range sel {
 		if p := c.parts[key]; p != nil {
 			p.revoked = true
 			p.cancel()
 			delete(c.parts, key)
 		}
+		// A partition pause outlives the assignment in franz-go: clear it,
+		// or the partition would stay paused if it came back.
+		resume[key.topic] = append(resume[key.topic], key.partition)
 	}
 	c.cond.Broadcast()
+	c.mu.Unlock()
+	if len(resume) > 0 {
+		c.pauseMu.Lock()
+		c.cl.ResumeFetchPartitions(resume)
+		c.pauseMu.Unlock()
+	}
 }
 
 // Pause stops fetching every consumed topic until Resume. Records already

@@ -261,3 +261,55 @@ func TestAbandonedRecordNotCommitted(t *testing.T) {
 		t.Fatalf("committed offset %d past the abandoned record at offset 0", o.At)
 	}
 }
+
+// TestPartitionsShareTheBudget: with ordering "partition", one partition's
+// backlog must not fill the in-flight budget while the others wait; every
+// partition gets to work at the same time.
+func TestPartitionsShareTheBudget(t *testing.T) {
+	brokers := cluster(t, 6)
+	const n = 1200
+	produce(t, brokers, n, 60, func(i int) []byte { return []byte("{}") })
+	var mu sync.Mutex
+	active := map[int32]int{}
+	most := 0
+	var handled atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		mu.Lock()
+		active[r.Partition]++
+		busy := 0
+		for _, v := range active {
+			if v > 0 {
+				busy++
+			}
+		}
+		most = max(most, busy)
+		mu.Unlock()
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		active[r.Partition]--
+		mu.Unlock()
+		handled.Add(1)
+		return consumer.Outcome{}, nil
+	})
+	c := newConsumer(t, brokers, "g-share", consumer.Config{Ordering: consumer.OrderingPartition, MaxInFlight: 64}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- c.Run(ctx) }()
+	eventually(t, 60*time.Second, "all handled", func() bool { return handled.Load() >= n })
+	took := time.Since(start)
+	eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share") == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 6 {
+		t.Errorf("at most %d of 6 partitions were worked on at once", most)
+	}
+	t.Logf("ordering partition, 6 partitions, %d records of 10 ms: %s (serial: %s), up to %d partitions at once", n, took.Round(time.Millisecond), time.Duration(n)*10*time.Millisecond, most)
+}
