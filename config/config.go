@@ -63,6 +63,7 @@ type Kafka struct {
 type Consumer struct {
 	Ordering           string        `yaml:"ordering"`
 	MaxInFlight        int           `yaml:"max_in_flight"`
+	MaxBuffered        int           `yaml:"max_buffered"`
 	MaxInFlightBytes   ByteSize      `yaml:"max_in_flight_bytes"`
 	CommitInterval     time.Duration `yaml:"commit_interval"`
 	RevokeDrainTimeout time.Duration `yaml:"revoke_drain_timeout"`
@@ -204,6 +205,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Consumer.Ordering, "key")
 	if c.Consumer.MaxInFlight == 0 {
 		c.Consumer.MaxInFlight = 256
+	}
+	if c.Consumer.MaxBuffered == 0 {
+		c.Consumer.MaxBuffered = 4 * c.Consumer.MaxInFlight
 	}
 	if c.Consumer.MaxInFlightBytes == 0 {
 		c.Consumer.MaxInFlightBytes = 64 << 20

@@ -92,6 +92,9 @@ func (c *Config) validateKafka(w *walker) {
 	if cs.MaxInFlight < 1 || cs.MaxInFlight > 100000 {
 		w.add("consumer.max_in_flight", "must be between 1 and 100000, got %d", cs.MaxInFlight)
 	}
+	if cs.MaxBuffered < cs.MaxInFlight || cs.MaxBuffered > 1000000 {
+		w.add("consumer.max_buffered", "must be between max_in_flight (%d) and 1000000, got %d", cs.MaxInFlight, cs.MaxBuffered)
+	}
 	if cs.MaxInFlightBytes < 1<<10 {
 		w.add("consumer.max_in_flight_bytes", "must be at least 1KiB, got %s", cs.MaxInFlightBytes)
 	}

@@ -27,10 +27,14 @@
 //
 // # Backpressure
 //
-// At most MaxInFlight records and MaxInFlightBytes bytes are handed out and
-// unfinished at once. When either budget is full the consumer stops
+// At most MaxInFlight records are being handled at once (the publishes
+// running against CXone), and at most MaxBuffered records and
+// MaxInFlightBytes bytes are handed out and unfinished (running, or waiting
+// for their lane or for a slot). When a budget is full the consumer stops
 // polling, so franz-go stops fetching once its own bounded buffer is full:
-// memory stays bounded however far behind the bridge is.
+// memory stays bounded however far behind the bridge is. The buffer lets
+// the pool find records of other keys while some keys wait behind their
+// own earlier records.
 //
 // # Rebalances
 //
@@ -122,8 +126,9 @@ type Config struct {
 	Regex  bool
 
 	Ordering         Ordering      // default OrderingKey
-	MaxInFlight      int           // default 256
-	MaxInFlightBytes int64         // default 64 MiB
+	MaxInFlight      int           // records handled at once; default 256
+	MaxBuffered      int           // records handed out and unfinished; default 4 × MaxInFlight
+	MaxInFlightBytes int64         // bytes of those; default 64 MiB
 	CommitInterval   time.Duration // default 5s
 	// RevokeDrainTimeout bounds the wait for revoked partitions' records;
 	// default 10s. Keep it below the group's rebalance timeout.
@@ -177,6 +182,9 @@ func (c *Config) defaults() error {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 256
 	}
+	if c.MaxBuffered < c.MaxInFlight {
+		c.MaxBuffered = 4 * c.MaxInFlight
+	}
 	if c.MaxInFlightBytes <= 0 {
 		c.MaxInFlightBytes = 64 << 20
 	}
@@ -210,7 +218,8 @@ type Consumer struct {
 	cond     *sync.Cond // signalled when a record finishes or a partition changes
 	parts    map[tp]*partition
 	lanes    map[laneKey]*lane
-	inflight int
+	inflight int // dispatched, unfinished (running or waiting)
+	active   int // being handled now; at most MaxInFlight
 	bytes    int64
 	paused   bool
 	closing  bool
@@ -243,6 +252,7 @@ type partition struct {
 	next      int64   // offset after the last dispatched record; -1 before the first
 	epoch     int32   // leader epoch of the last dispatched record
 	committed int64   // last committed offset; -1 if none this assignment
+	active    int     // its records being handled now
 	queued    int     // dispatched records waiting behind another record of their lane
 	throttled bool    // queued reached its share: fetching should be paused
 	// fetchPaused is what was last asked of the client; reconcilePauses
@@ -347,6 +357,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.log.Warn("drain timeout: abandoning unfinished records; they will be redelivered", "timeout", c.cfg.DrainTimeout, "in_flight", c.InFlight())
 	}
 	c.cancelBase()
+	c.mu.Lock()
+	c.cond.Broadcast() // lanes waiting for a slot see the cancellation
+	c.mu.Unlock()
 	c.workers.Wait()
 	stopCommits()
 	<-commitDone
@@ -370,10 +383,10 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 	defer stop()
 	for {
 		c.mu.Lock()
-		for ctx.Err() == nil && (c.inflight >= c.cfg.MaxInFlight || c.bytes >= c.cfg.MaxInFlightBytes) {
+		for ctx.Err() == nil && (c.inflight >= c.cfg.MaxBuffered || c.bytes >= c.cfg.MaxInFlightBytes) {
 			c.cond.Wait()
 		}
-		room := c.cfg.MaxInFlight - c.inflight
+		room := c.cfg.MaxBuffered - c.inflight
 		c.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
@@ -461,7 +474,7 @@ func (c *Consumer) queueShare() int {
 	if n == 0 {
 		n = 1
 	}
-	return max(1, c.cfg.MaxInFlight/n)
+	return max(1, c.cfg.MaxBuffered/n)
 }
 
 // throttleLocked marks the partitions over their share and reports
@@ -540,7 +553,15 @@ func (c *Consumer) runLane(l *lane) {
 			return
 		}
 		it := l.queue[0]
-		skip := it.part.revoked
+		// Wait for a slot, unless the record is not to be started at all.
+		for !c.abandonLocked(it) && c.active >= c.cfg.MaxInFlight {
+			c.cond.Wait()
+		}
+		skip := c.abandonLocked(it)
+		if !skip {
+			c.active++
+			it.part.active++
+		}
 		changed := false
 		if it.queued {
 			it.queued = false
@@ -558,10 +579,21 @@ func (c *Consumer) runLane(l *lane) {
 		}
 
 		c.mu.Lock()
+		if !skip {
+			c.active--
+			it.part.active--
+		}
 		l.queue = l.queue[1:]
 		c.finish(it, finished, dead)
 		c.mu.Unlock()
 	}
+}
+
+// abandonLocked reports whether a record that has not started must not
+// start: its partition was dropped, or shutdown gave up waiting. It stays
+// unfinished, so no commit passes it. c.mu is held.
+func (c *Consumer) abandonLocked(it *item) bool {
+	return it.part.revoked || c.base.Err() != nil
 }
 
 // process drives one record to a final outcome, retrying the Handler and
@@ -654,8 +686,8 @@ func (c *Consumer) finish(it *item, finished, dead bool) {
 	c.cond.Broadcast()
 }
 
-// waitIdle waits until no partition selected by sel has pending records,
-// or timeout passes. It reports whether they drained.
+// waitIdle waits until no partition selected by sel has an unfinished
+// record, or timeout passes. It reports whether they drained.
 func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
@@ -902,7 +934,8 @@ func (c *Consumer) topicsLocked() []string {
 	return out
 }
 
-// InFlight returns the number of dispatched, unfinished records.
+// InFlight returns the number of records handed out and not finished
+// (being handled, or waiting for their lane or a slot).
 func (c *Consumer) InFlight() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -17,7 +17,8 @@ type Stats struct {
 	Commits        int64 // successful commits
 	CommitFailures int64
 	Rebalances     int64 // assignments received
-	InFlight       int   // dispatched, unfinished records now
+	InFlight       int   // records being handled now (at most MaxInFlight)
+	Buffered       int   // records handed out and unfinished now (at most MaxBuffered)
 	InFlightBytes  int64
 	Partitions     int  // partitions owned now
 	Paused         bool // fetching paused (breaker open)
@@ -26,7 +27,7 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (c *Consumer) Stats() Stats {
 	c.mu.Lock()
-	s := Stats{InFlight: c.inflight, InFlightBytes: c.bytes, Partitions: len(c.parts), Paused: c.paused}
+	s := Stats{InFlight: c.active, Buffered: c.inflight, InFlightBytes: c.bytes, Partitions: len(c.parts), Paused: c.paused}
 	c.mu.Unlock()
 	s.Consumed = c.stats.consumed.Load()
 	s.Finished = c.stats.finished.Load()

@@ -74,6 +74,7 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		Regex:              regex,
 		Ordering:           consumer.Ordering(cfg.Consumer.Ordering),
 		MaxInFlight:        cfg.Consumer.MaxInFlight,
+		MaxBuffered:        cfg.Consumer.MaxBuffered,
 		MaxInFlightBytes:   int64(cfg.Consumer.MaxInFlightBytes),
 		CommitInterval:     cfg.Consumer.CommitInterval,
 		RevokeDrainTimeout: cfg.Consumer.RevokeDrainTimeout,

@@ -42,6 +42,8 @@ var (
 	javaOnce sync.Once
 	javaPath string
 	javaErr  error
+	// javaVersionText is the output of java -version (keys the CDS archive).
+	javaVersionText string
 )
 
 // sourceDir is the folder of this package's sources (for kafka/pom.xml and
@@ -203,6 +205,7 @@ func findJava() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s -version: %v: %s", path, err, out)
 	}
+	javaVersionText = string(out)
 	m := javaVersionRE.FindSubmatch(out)
 	if m == nil {
 		return "", fmt.Errorf("%s -version: cannot read the version from %q", path, out)

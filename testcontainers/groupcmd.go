@@ -22,14 +22,10 @@ const ConsumerGroupCommand = "org.apache.kafka.tools.consumer.group.ConsumerGrou
 // any, carries stdout and stderr. Tools log warnings to stderr only.
 func (k *Kafka) RunKafkaTool(tb testing.TB, class string, args ...string) (string, error) {
 	tb.Helper()
-	java, jars := k.java, k.jars
-	if java == "" {
-		java = Java(tb)
-	}
-	if jars == "" {
-		jars = KafkaJars(tb)
-	}
 	k.toolOnce.Do(func() {
+		if k.external { // the local path set these in StartKafka
+			k.java, k.jars = Java(tb), KafkaJars(tb)
+		}
 		dir := k.dir
 		if dir == "" {
 			dir = tb.TempDir()
@@ -39,9 +35,11 @@ func (k *Kafka) RunKafkaTool(tb testing.TB, class string, args ...string) (strin
 			k.toolLog = ""
 		}
 	})
+	java, jars := k.java, k.jars
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
-	jvm := append([]string{}, shortJVM...)
+	cds, _ := k.cdsArgs(false)
+	jvm := append(append([]string{}, shortJVM...), cds...)
 	jvm = append(jvm, "-Djava.awt.headless=true", "-XX:-UsePerfData")
 	if k.toolLog != "" {
 		jvm = append(jvm, "-Dlog4j2.configurationFile="+k.toolLog)

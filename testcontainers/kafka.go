@@ -29,11 +29,16 @@ const (
 	restartTimeout  = 90 * time.Second  // one node back in the cluster
 	stopGrace       = 60 * time.Second  // StopNode: SIGTERM to exit (controlled shutdown)
 	cleanupGrace    = 5 * time.Second   // t.Cleanup: SIGTERM to SIGKILL
+	trainingGrace   = 30 * time.Second  // the same for a node writing the CDS archive
 	formatTimeout   = 60 * time.Second  // kafka.tools.StorageTool format
 	toolTimeout     = 90 * time.Second  // ConsumerGroupCommand
 	defaultHeap     = "512m"
 	maxStartAttempt = 3 // a port taken between probe and bind: retry with new ports
 )
+
+// EnvKafkaJVMOpts adds JVM flags to every local Kafka node, e.g.
+// "-XX:TieredStopAtLevel=1".
+const EnvKafkaJVMOpts = "BRIDGE_TEST_KAFKA_JVM_OPTS"
 
 // Option configures StartKafka.
 type Option func(*options)
@@ -73,6 +78,7 @@ type Kafka struct {
 	dir       string
 	clusterID string
 	opts      options
+	bootTimes string
 
 	admOnce sync.Once
 	cl      *kgo.Client
@@ -90,8 +96,9 @@ type node struct {
 	stdoutLog      string
 	port, ctrlPort int
 
-	mu   sync.Mutex
-	proc *Process // nil or exited when not running
+	mu       sync.Mutex
+	proc     *Process // nil or exited when not running
+	training bool     // proc writes the CDS archive when it exits (slower exit)
 }
 
 func (n *node) addr() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
@@ -145,7 +152,7 @@ func StartKafka(tb testing.TB, opts ...Option) *Kafka {
 	if err != nil {
 		tb.Fatalf("testcontainers: start Kafka (%d nodes): %v", o.nodes, err)
 	}
-	tb.Logf("testcontainers: Kafka %d node(s) ready in %s at %s", o.nodes, time.Since(start).Round(10*time.Millisecond), k.Bootstrap())
+	tb.Logf("testcontainers: Kafka %d node(s) ready in %s (%s) at %s", o.nodes, time.Since(start).Round(10*time.Millisecond), k.bootTimes, k.Bootstrap())
 	return k
 }
 
@@ -304,6 +311,7 @@ func (k *Kafka) boot() error {
 		}
 	}
 	// Format every node's storage, in parallel (one short JVM each).
+	t0 := time.Now()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i, nd := range k.nodes {
@@ -313,6 +321,8 @@ func (k *Kafka) boot() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	formatted := time.Since(t0)
+	t0 = time.Now()
 	for _, nd := range k.nodes {
 		if err := k.launch(nd); err != nil {
 			return err
@@ -325,6 +335,7 @@ func (k *Kafka) boot() error {
 			return err
 		}
 	}
+	k.bootTimes = fmt.Sprintf("storage formatted in %s, brokers up in %s", formatted.Round(10*time.Millisecond), time.Since(t0).Round(10*time.Millisecond))
 	return nil
 }
 
@@ -428,7 +439,8 @@ rootLogger.level = warn
 rootLogger.appenderRef.err.ref = err
 `
 
-// jvmArgs are the flags shared by every JVM this package starts.
+// jvmArgs are the flags shared by every Kafka JVM this package starts, but
+// for class data sharing (cdsArgs).
 func (k *Kafka) jvmArgs(log4jFile string) []string {
 	return []string{
 		"-Djava.awt.headless=true",
@@ -444,7 +456,8 @@ var shortJVM = []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC
 func (k *Kafka) format(nd *node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), formatTimeout)
 	defer cancel()
-	args := append(append([]string{}, shortJVM...), k.jvmArgs(filepath.Join(nd.dir, "log4j2.properties"))...)
+	cds, _ := k.cdsArgs(false)
+	args := append(append(append([]string{}, shortJVM...), cds...), k.jvmArgs(filepath.Join(nd.dir, "log4j2.properties"))...)
 	args = append(args, "kafka.tools.StorageTool", "format", "--cluster-id", k.clusterID, "--config", nd.props)
 	cmd := exec.CommandContext(ctx, k.java, args...)
 	cmd.SysProcAttr = sysProcAttr()
@@ -469,17 +482,27 @@ func (k *Kafka) launch(nd *node) error {
 		"-Djava.io.tmpdir=" + nd.dir,
 		"-Dkafka.logs.dir=" + nd.dir,
 	}
+	cds, train := k.cdsArgs(true)
+	args = append(args, cds...)
+	args = append(args, strings.Fields(os.Getenv(EnvKafkaJVMOpts))...)
 	args = append(args, k.jvmArgs(filepath.Join(nd.dir, "log4j2.properties"))...)
 	args = append(args, "kafka.Kafka", nd.props)
 	cmd := exec.Command(k.java, args...)
 	cmd.Dir = nd.dir
-	p, err := startCmd(k.tb, fmt.Sprintf("kafka node %d", nd.id), cmd, out)
+	var onExit func(int)
+	if train != "" {
+		onExit = func(code int) { k.cdsAdopt(train, code) }
+	}
+	p, err := startCmd(k.tb, fmt.Sprintf("kafka node %d", nd.id), cmd, out, onExit)
 	out.Close() // the child has its own descriptor
 	if err != nil {
+		if train != "" {
+			_ = os.Remove(train)
+		}
 		return fmt.Errorf("node %d: start java: %v", nd.id, err)
 	}
 	nd.mu.Lock()
-	nd.proc = p
+	nd.proc, nd.training = p, train != ""
 	nd.mu.Unlock()
 	return nil
 }
@@ -678,6 +701,21 @@ func (k *Kafka) shutdown() {
 			k.tb.Logf("testcontainers: node %d log tail:\n%s", i, k.NodeLog(i, 25))
 		}
 	}
+	start := time.Now()
+	// A node writing the CDS archive goes first and alone: with the others
+	// still up, its controlled shutdown completes and the JVM exits
+	// normally, which is when the archive is written.
+	for _, nd := range k.nodes {
+		nd.mu.Lock()
+		training := nd.training
+		nd.mu.Unlock()
+		if p := nd.running(); p != nil && training {
+			p.stop(trainingGrace)
+		}
+	}
+	// The rest together. The last nodes of a KRaft quorum cannot finish a
+	// controlled shutdown (no controller majority left), so they are
+	// SIGKILLed after cleanupGrace; their data is thrown away anyway.
 	var wg sync.WaitGroup
 	for _, nd := range k.nodes {
 		if p := nd.running(); p != nil {
@@ -685,6 +723,7 @@ func (k *Kafka) shutdown() {
 		}
 	}
 	wg.Wait()
+	k.tb.Logf("testcontainers: Kafka stopped in %s", time.Since(start).Round(10*time.Millisecond))
 }
 
 // ---- topics ----

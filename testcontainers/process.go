@@ -49,8 +49,9 @@ func sysProcAttr() *syscall.SysProcAttr {
 
 // startCmd starts cmd in its own process group and reaps it in the
 // background. When out is nil, stdout and stderr go to the Process's log
-// buffer.
-func startCmd(tb testing.TB, name string, cmd *exec.Cmd, out io.Writer) (*Process, error) {
+// buffer. onExit, if not nil, runs with the exit code after the process was
+// reaped and before Done is closed.
+func startCmd(tb testing.TB, name string, cmd *exec.Cmd, out io.Writer, onExit func(code int)) (*Process, error) {
 	p := &Process{tb: tb, name: name, cmd: cmd, done: make(chan struct{})}
 	if out == nil {
 		out = lockedBuffer{p}
@@ -64,6 +65,9 @@ func startCmd(tb testing.TB, name string, cmd *exec.Cmd, out io.Writer) (*Proces
 	go func() {
 		err := cmd.Wait()
 		p.code = exitCode(cmd, err)
+		if onExit != nil {
+			onExit(p.code)
+		}
 		close(p.done)
 	}()
 	return p, nil
@@ -91,7 +95,7 @@ func StartProcess(tb testing.TB, name string, args []string, env []string) *Proc
 	tb.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p, err := startCmd(tb, filepath.Base(name), cmd, nil)
+	p, err := startCmd(tb, filepath.Base(name), cmd, nil, nil)
 	if err != nil {
 		tb.Fatalf("testcontainers: start %s: %v", name, err)
 	}

@@ -50,7 +50,7 @@ if ! ls "$scratch"/kafka_2.13-"$version".jar >/dev/null 2>&1; then
   echo "fetch.sh: Maven finished but $scratch has no kafka_2.13-$version.jar" >&2
   exit 1
 fi
-rm -f "$dir/.complete" "$dir"/*.jar
+rm -rf "$dir/.complete" "$dir"/*.jar "$dir/cds" # cds/: class data archives of the old jars
 mv "$scratch"/*.jar "$dir"/
 echo "$want" >"$dir/.complete"
 echo "fetch.sh: $(ls "$dir" | wc -l) jars in $(( $(date +%s) - start ))s" >&2
