@@ -28,7 +28,7 @@ const (
 	startTimeout    = 120 * time.Second // all nodes ready (3 JVMs on 2 cores take ~10 s)
 	restartTimeout  = 90 * time.Second  // one node back in the cluster
 	stopGrace       = 60 * time.Second  // StopNode: SIGTERM to exit (controlled shutdown)
-	cleanupGrace    = 5 * time.Second   // t.Cleanup: SIGTERM to SIGKILL
+	cleanupGrace    = 3 * time.Second   // t.Cleanup: SIGTERM to SIGKILL
 	trainingGrace   = 30 * time.Second  // the same for a node writing the CDS archive
 	formatTimeout   = 60 * time.Second  // kafka.tools.StorageTool format
 	toolTimeout     = 90 * time.Second  // ConsumerGroupCommand
@@ -64,12 +64,19 @@ func BrokerConfig(key, value string) Option {
 // Kafka is a running Kafka cluster for a test: local JVM nodes started by
 // StartKafka, or an existing cluster named by BRIDGE_TEST_KAFKA.
 //
-// The node methods (KillNode, StopNode, StartNode) report failures with
-// FailNow/SkipNow on the test that started the cluster: call them from that
-// test's goroutine (in subtests, call RequireLocal(t) first so that the
-// subtest is the one skipped on an external cluster).
+// The node methods (KillNode, StopNode, StartNode)
+// report with FailNow/SkipNow on the handle's test, which is the test that
+// called StartKafka: call them from that test's goroutine. A subtest that
+// shares the cluster takes its own handle with k.For(t), so that a failure
+// fails, and an external cluster skips, the subtest.
 type Kafka struct {
-	tb        testing.TB
+	*cluster
+	tb testing.TB
+}
+
+// cluster is what all handles of one cluster share.
+type cluster struct {
+	owner     testing.TB // the test that started it (cleanup, logs)
 	external  bool
 	brokers   []string
 	nodes     []*node
@@ -87,6 +94,10 @@ type Kafka struct {
 	toolOnce sync.Once
 	toolLog  string // log4j2 config for command-line tools
 }
+
+// For returns a handle on the same cluster whose node methods report to tb,
+// typically a subtest: k.For(t).KillNode(1).
+func (k *Kafka) For(tb testing.TB) *Kafka { return &Kafka{cluster: k.cluster, tb: tb} }
 
 type node struct {
 	id             int
@@ -134,7 +145,7 @@ func StartKafka(tb testing.TB, opts ...Option) *Kafka {
 	if bs := strings.TrimSpace(os.Getenv(EnvKafka)); bs != "" {
 		return useExternal(tb, bs, o)
 	}
-	k := &Kafka{tb: tb, opts: o, java: Java(tb), jars: KafkaJars(tb), dir: tb.TempDir()}
+	k := &Kafka{cluster: &cluster{owner: tb, opts: o, java: Java(tb), jars: KafkaJars(tb), dir: tb.TempDir()}, tb: tb}
 	// Registered after TempDir, so it runs before the folder is removed.
 	tb.Cleanup(k.shutdown)
 	start := time.Now()
@@ -164,7 +175,7 @@ func useExternal(tb testing.TB, bootstrap string, o options) *Kafka {
 			brokers = append(brokers, b)
 		}
 	}
-	k := &Kafka{tb: tb, external: true, brokers: brokers, opts: o}
+	k := &Kafka{cluster: &cluster{owner: tb, external: true, brokers: brokers, opts: o}, tb: tb}
 	tb.Cleanup(k.closeAdmin)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -185,6 +196,7 @@ func useExternal(tb testing.TB, bootstrap string, o options) *Kafka {
 	if len(md.Brokers) < o.nodes {
 		tb.Skipf("testcontainers: %s=%s has %d broker(s); the test needs %d", EnvKafka, bootstrap, len(md.Brokers), o.nodes)
 	}
+	tb.Logf("testcontainers: using the existing Kafka cluster %s=%s (%d brokers)", EnvKafka, bootstrap, len(md.Brokers))
 	return k
 }
 
@@ -370,7 +382,7 @@ func (k *Kafka) serverProperties(nd *node, voters []string) string {
 		"unclean.leader.election.enable": "false",
 		// Failure detection in seconds, not tens of seconds: a SIGKILLed
 		// node is fenced (and leaves every ISR) about 6 s after its death.
-		"broker.heartbeat.interval.ms": "1000",
+		"broker.heartbeat.interval.ms": "500",
 		"broker.session.timeout.ms":    "6000",
 		"replica.lag.time.max.ms":      "10000",
 		// Small machine: few threads per node.
@@ -493,7 +505,7 @@ func (k *Kafka) launch(nd *node) error {
 	if train != "" {
 		onExit = func(code int) { k.cdsAdopt(train, code) }
 	}
-	p, err := startCmd(k.tb, fmt.Sprintf("kafka node %d", nd.id), cmd, out, onExit)
+	p, err := startCmd(k.owner, fmt.Sprintf("kafka node %d", nd.id), cmd, out, onExit)
 	out.Close() // the child has its own descriptor
 	if err != nil {
 		if train != "" {
@@ -696,9 +708,9 @@ func (k *Kafka) killAll() {
 // (the logs live in t.TempDir and are removed after).
 func (k *Kafka) shutdown() {
 	k.closeAdmin()
-	if k.tb.Failed() {
+	if k.owner.Failed() {
 		for i := range k.nodes {
-			k.tb.Logf("testcontainers: node %d log tail:\n%s", i, k.NodeLog(i, 25))
+			k.owner.Logf("testcontainers: node %d log tail:\n%s", i, k.NodeLog(i, 25))
 		}
 	}
 	start := time.Now()
@@ -723,7 +735,7 @@ func (k *Kafka) shutdown() {
 		}
 	}
 	wg.Wait()
-	k.tb.Logf("testcontainers: Kafka stopped in %s", time.Since(start).Round(10*time.Millisecond))
+	k.owner.Logf("testcontainers: Kafka stopped in %s", time.Since(start).Round(10*time.Millisecond))
 }
 
 // ---- topics ----

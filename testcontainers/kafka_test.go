@@ -104,6 +104,11 @@ func TestThreeNodesSurviveBrokerKill(t *testing.T) {
 	k := testcontainers.StartKafka(t, testcontainers.Nodes(3))
 	t.Logf("3-node cluster ready in %s", time.Since(start).Round(10*time.Millisecond))
 	k.RequireLocal(t)
+	t.Run("handle for a subtest", func(t *testing.T) {
+		if sub := k.For(t); sub.Bootstrap() != k.Bootstrap() || !sub.NodeRunning(2) {
+			t.Fatal("k.For(t) is not a handle on the same cluster")
+		}
+	})
 
 	topic := testcontainers.UniqueName("orders")
 	k.CreateTopic(t, topic, 6, 3, map[string]*string{"min.insync.replicas": testcontainers.Ptr("2")})
