@@ -318,6 +318,13 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onLost),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Records of aborted transactions (a replay killed halfway, any
+		// transactional producer upstream) must never reach CXone.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers occupy offsets; seeing them lets the
+		// watermark move past a marker at the end of a partition, so that
+		// lag reaches 0 as it does for Kafka's own consumers.
+		kgo.KeepControlRecords(),
 	)
 	if cfg.Regex {
 		all = append(all, kgo.ConsumeRegex())
@@ -425,6 +432,15 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	}
 	if p.next >= 0 && rec.Offset < p.next {
 		return // already dispatched in this assignment
+	}
+	if rec.Attrs.IsControl() {
+		// A transaction marker: nothing to handle, finished at once.
+		p.next = rec.Offset + 1
+		p.epoch = rec.LeaderEpoch
+		if len(p.pending) > 0 {
+			p.pending = append(p.pending, &item{rec: rec, part: p, done: true})
+		}
+		return
 	}
 	it := &item{rec: rec, part: p, size: int64(len(rec.Key) + len(rec.Value))}
 	for _, h := range rec.Headers {

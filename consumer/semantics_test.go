@@ -314,3 +314,53 @@ func TestPartitionsShareTheBudget(t *testing.T) {
 	}
 	t.Logf("ordering partition, 6 partitions, %d records of 10 ms: %s (serial: %s), up to %d partitions at once", n, took.Round(time.Millisecond), time.Duration(n)*10*time.Millisecond, most)
 }
+
+// TestTransactions: records of an aborted transaction are never handled,
+// committed ones are, and the commit moves past the transaction markers so
+// that the group's lag reaches 0.
+func TestTransactions(t *testing.T) {
+	brokers := cluster(t, 1)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.TransactionalID("test-txn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx := context.Background()
+	for _, commit := range []bool{false, true, false, true} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		v := "aborted"
+		if commit {
+			v = "committed"
+		}
+		for range 5 {
+			if err := txn.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handled, aborted atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		handled.Add(1)
+		if string(r.Value) != "committed" {
+			aborted.Add(1)
+		}
+		return consumer.Outcome{}, nil
+	})
+	c := newConsumer(t, brokers, "g-txn", consumer.Config{}, h)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(rctx) }()
+	eventually(t, 20*time.Second, "lag 0 past the last marker", func() bool { return lag(t, brokers, "g-txn") == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if handled.Load() != 10 || aborted.Load() != 0 {
+		t.Errorf("handled %d records (%d of aborted transactions), want the 10 committed ones only", handled.Load(), aborted.Load())
+	}
+}
