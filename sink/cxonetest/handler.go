@@ -67,6 +67,11 @@ type RateLimit struct {
 	IssuedAt  time.Time `json:"issued_at"`
 	AllowedAt time.Time `json:"allowed_at"` // the instant its Retry-After names
 	Early     int       `json:"early"`      // requests of the client that arrived before AllowedAt (past the grace)
+
+	// holder is who received the 429: the client id and the bearer token.
+	// Several replicas of one application share a client id but each has
+	// its own token, and a 429 binds only the process that received it.
+	holder string
 }
 
 type client struct {
@@ -508,7 +513,7 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		if st == 0 {
 			st = http.StatusServiceUnavailable
 		}
-		return h.injectLocked(st, now, "", "outage"), "", true
+		return h.injectLocked(st, now, "", "", "outage"), "", true
 	}
 
 	// Authorization.
@@ -530,8 +535,9 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 			wwwAuth: `Bearer realm="cxone", error="insufficient_scope", scope="` + WriteScope + `"`}, tok.clientID, true
 	}
 	clientID = tok.clientID
+	holder := clientID + " " + value
 
-	// 429 windows of this client.
+	// 429 windows of this holder (client id and token: one process).
 	var until time.Time
 	early := false
 	live := h.windows[:0]
@@ -541,7 +547,7 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 			continue // expired
 		}
 		live = append(live, i)
-		if rl.ClientID != clientID {
+		if rl.holder != holder {
 			continue
 		}
 		if rl.AllowedAt.After(until) {
@@ -557,13 +563,13 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		h.stats.EarlyRetries++
 	}
 	if !until.IsZero() {
-		return h.rateLimitLocked(clientID, now, until, true), clientID, true
+		return h.rateLimitLocked(clientID, holder, now, until, true), clientID, true
 	}
 
 	// Injected faults.
 	if f.ForceCount > 0 && f.ForceStatus != 0 {
 		f.ForceCount--
-		return h.injectLocked(f.ForceStatus, now, clientID, "forced"), clientID, true
+		return h.injectLocked(f.ForceStatus, now, clientID, holder, "forced"), clientID, true
 	}
 	if len(f.ErrorRates) > 0 {
 		u := mrand.Float64()
@@ -576,7 +582,7 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		for _, st := range codes {
 			acc += f.ErrorRates[st]
 			if u < acc {
-				return h.injectLocked(st, now, clientID, "random"), clientID, true
+				return h.injectLocked(st, now, clientID, holder, "random"), clientID, true
 			}
 		}
 	}
@@ -584,14 +590,14 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		res := h.limiter.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
 			res.CancelAt(now)
-			return h.rateLimitLocked(clientID, now, now.Add(d), false), clientID, true
+			return h.rateLimitLocked(clientID, holder, now, now.Add(d), false), clientID, true
 		}
 	}
 	return answer{}, clientID, false
 }
 
 // injectLocked builds an injected error answer.
-func (h *Handler) injectLocked(status int, now time.Time, clientID, why string) answer {
+func (h *Handler) injectLocked(status int, now time.Time, clientID, holder, why string) answer {
 	ra := time.Duration(h.faults.RetryAfter)
 	if status == http.StatusTooManyRequests {
 		if ra == 0 {
@@ -601,7 +607,7 @@ func (h *Handler) injectLocked(status int, now time.Time, clientID, why string) 
 			h.stats.RateLimited++
 			return answer{status: status, body: errBody("rate_limited", "too many requests ("+why+")")}
 		}
-		return h.rateLimitLocked(clientID, now, now.Add(ra), false)
+		return h.rateLimitLocked(clientID, holder, now, now.Add(ra), false)
 	}
 	h.stats.Faults++
 	a := answer{status: status, body: errBody(statusCode(status), "fault injected ("+why+")")}
@@ -614,11 +620,11 @@ func (h *Handler) injectLocked(status int, now time.Time, clientID, why string) 
 // rateLimitLocked answers 429 asking the client to wait until at least
 // allowed, and records the window. window marks a repeat inside an existing
 // window (then the instant named is the window's own, not a new one).
-func (h *Handler) rateLimitLocked(clientID string, now, allowed time.Time, window bool) answer {
+func (h *Handler) rateLimitLocked(clientID, holder string, now, allowed time.Time, window bool) answer {
 	h.stats.RateLimited++
 	header, at := h.retryAfterLocked(now, allowed)
 	if len(h.rateLimits) < maxRateLimits {
-		h.rateLimits = append(h.rateLimits, RateLimit{ClientID: clientID, IssuedAt: now, AllowedAt: at})
+		h.rateLimits = append(h.rateLimits, RateLimit{ClientID: clientID, IssuedAt: now, AllowedAt: at, holder: holder})
 		h.windows = append(h.windows, len(h.rateLimits)-1)
 	}
 	msg := "rate limit exceeded"
