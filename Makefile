@@ -1,14 +1,18 @@
-# The two commands a newcomer needs are `make demo` (once the consumer
-# lands) and `make test`. `make test` is what CI runs (.ci/run).
+# The two commands a newcomer needs: `go run ./cmd/bridge demo` and
+# `make test`. `make test` is what CI runs (.ci/run).
 
 GO ?= go
 PKGS := ./...
+# Unit and integration tests: in-process Kafka (kfake), the CXone test
+# server, the bridge binary as a process. Real Apache Kafka runs in `e2e`.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /e2e -e /testcontainers)
 FUZZTIME ?= 10s
 
-.PHONY: test check vet fmt unit bench fuzz build clean
+.PHONY: test check vet fmt unit e2e kafka-jars bench fuzz build clean
 
-## test: everything CI checks: formatting, vet, race-enabled tests, a short run of every benchmark.
-test: check unit bench
+## test: everything CI checks: formatting, vet, race-enabled tests, the
+## real-Kafka end-to-end suite, a short run of every benchmark.
+test: check unit e2e bench
 
 check: fmt vet
 
@@ -20,7 +24,16 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+## kafka-jars: fetch Apache Kafka's jars from Maven Central into a cache outside the repo.
+kafka-jars:
+	testcontainers/kafka/fetch.sh
+
+## e2e: the harness's own tests and the failure suite, on real Apache Kafka
+## (local KRaft processes; BRIDGE_TEST_KAFKA=host:port uses an existing cluster).
+e2e: kafka-jars
+	$(GO) test -p 1 -count=1 -timeout 30m -v ./testcontainers/... ./e2e/...
 
 ## bench: run each benchmark once so that they keep compiling and working (numbers: see docs).
 bench:

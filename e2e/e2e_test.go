@@ -1,0 +1,422 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/sink/cxonetest"
+	tc "github.com/cxone-bridge/bridge/testcontainers"
+)
+
+// One three-node cluster serves every scenario; each gets its own topic,
+// consumer group and CXone test server.
+func TestE2E(t *testing.T) {
+	k := tc.StartKafka(t, tc.Nodes(3))
+	bin := tc.BuildBridge(t)
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T, s *scenario)
+	}{
+		{"ThreeReplicas", threeReplicas},
+		{"KillReplica", killReplica},
+		{"ScaleOneThreeOne", scaleOneThreeOne},
+		{"KillBroker", killBroker},
+		{"OutageThen429Storm", outageThen429Storm},
+		{"TokenLifetime5s", tokenLifetime},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			sc.run(t, newScenario(t, k.For(t), bin, strings.ToLower(sc.name)))
+		})
+	}
+}
+
+const (
+	partitions = 12
+	keys       = 500
+)
+
+type scenario struct {
+	t      *testing.T
+	k      *tc.Kafka
+	bin    string
+	topic  string
+	group  string
+	cfg    string
+	srv    *cxonetest.Server
+	n      int
+	procs  []*tc.Process
+	secret string
+}
+
+func newScenario(t *testing.T, k *tc.Kafka, bin, name string) *scenario {
+	return &scenario{t: t, k: k, bin: bin, topic: "orders-" + name, group: "bridge-" + name, secret: cxonetest.DefaultClientSecret}
+}
+
+// setup creates the topics, the CXone server (opts configure it) and the
+// bridge configuration.
+func (s *scenario) setup(opts ...cxonetest.Option) {
+	t := s.t
+	two := "2"
+	cfgs := map[string]*string{"min.insync.replicas": &two}
+	s.k.CreateTopic(t, s.topic, partitions, 3, cfgs)
+	s.k.CreateTopic(t, s.topic+".dlq", partitions, 3, cfgs)
+	s.srv = tc.StartCXone(t, append([]cxonetest.Option{cxonetest.WithRecordLimit(1 << 21)}, opts...)...)
+	dir := t.TempDir()
+	schema, err := os.ReadFile("../schemas/order.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "order.json"), schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  group_id: %s
+  session_timeout: 6s
+  rebalance_timeout: 30s
+consumer:
+  max_in_flight: 64
+  commit_interval: 1s
+  drain_timeout: 10s
+  retry_backoff: 100ms
+  retry_backoff_max: 2s
+cxone:
+  base_url: %s
+  allow_insecure_http: true
+  auth:
+    client_id: %s
+    client_secret: ${CXONE_CLIENT_SECRET}
+  retry:
+    base_delay: 50ms
+    max_delay: 2s
+  breaker:
+    open_timeout: 2s
+routes:
+  - topic: %s
+    event_type: OrderCreated
+    schema: order.json
+    business_key: /orderId
+log:
+  level: info
+`, strings.Join(s.k.Brokers(), ", "), s.group, s.srv.URL, cxonetest.DefaultClientID, s.topic)
+	s.cfg = filepath.Join(dir, "bridge.yaml")
+	if err := os.WriteFile(s.cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// orderID encodes the record's sequence number, so per-key order can be
+// checked from what CXone saw.
+func orderID(i int) string { return fmt.Sprintf("ORD-%010d", i) }
+
+// produce writes n orders, key = customer, in order, acks=all.
+func (s *scenario) produce(n int) {
+	s.t.Helper()
+	cl := s.k.Client(s.t, kgo.DefaultProduceTopic(s.topic), kgo.ProducerBatchMaxBytes(1<<20))
+	var recs []*kgo.Record
+	flush := func() {
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			s.t.Fatal(err)
+		}
+		recs = recs[:0]
+	}
+	for i := s.n; i < s.n+n; i++ {
+		v := fmt.Sprintf(`{"orderId":%q,"customerId":"CUST-%d","totalAmount":%d.25,"currency":"EUR","timestamp":"2026-11-27T10:00:00Z"}`, orderID(i), i%keys, i%997)
+		recs = append(recs, &kgo.Record{Key: []byte("CUST-" + strconv.Itoa(i%keys)), Value: []byte(v)})
+		if len(recs) == 5000 {
+			flush()
+		}
+	}
+	if len(recs) > 0 {
+		flush()
+	}
+	s.n += n
+}
+
+// startReplica starts one more bridge process.
+func (s *scenario) startReplica() *tc.Process {
+	p := tc.StartBridge(s.t, s.bin, s.cfg, []string{"CXONE_CLIENT_SECRET=" + s.secret})
+	s.procs = append(s.procs, p)
+	return p
+}
+
+func (s *scenario) accepted() int64 { return s.srv.Stats().Accepted }
+
+func (s *scenario) waitAccepted(atLeast int64, d time.Duration) {
+	s.t.Helper()
+	tc.WaitFor(s.t, d, fmt.Sprintf("%d events accepted", atLeast), func() bool { return s.accepted() >= atLeast })
+}
+
+// lag is the group's total lag per kadm, -1 if unknown.
+func (s *scenario) lag() int64 {
+	lags, err := s.k.Admin().Lag(context.Background(), s.group)
+	if err != nil {
+		return -1
+	}
+	gl, ok := lags[s.group]
+	if !ok || gl.Error() != nil {
+		return -1
+	}
+	return gl.Lag.Total()
+}
+
+// finish waits for every record to be delivered and committed, stops the
+// live replicas with SIGTERM (each must exit 0), and checks the outcome.
+func (s *scenario) finish(d time.Duration) (duplicates int64) {
+	t := s.t
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for s.accepted() < int64(s.n) || s.lag() != 0 {
+		if time.Now().After(deadline) {
+			s.dump()
+			t.Fatalf("timed out after %s waiting for every record delivered and committed", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, p := range s.procs {
+		if p.Exited() {
+			continue
+		}
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.Wait(40 * time.Second); code != 0 {
+			t.Errorf("replica exited %d after SIGTERM; log tail:\n%s", code, tail(p.Logs(), 20))
+		}
+	}
+	return s.verify()
+}
+
+// dump logs the state of the run, for a failure.
+func (s *scenario) dump() {
+	s.t.Logf("accepted %d of %d, lag %d, server %+v", s.accepted(), s.n, s.lag(), s.srv.Stats())
+	for i, p := range s.procs {
+		s.t.Logf("replica %d: exited %v (code %d); log tail:\n%s", i, p.Exited(), p.ExitCode(), tail(p.Logs(), 15))
+	}
+}
+
+// verify: every order accepted exactly once in effect, per-key order kept
+// at CXone, lag 0 by kadm and by Kafka's own tool, nothing in the DLQ, no
+// secret in any log.
+func (s *scenario) verify() (duplicates int64) {
+	t := s.t
+	t.Helper()
+	st := s.srv.Stats()
+	events := s.srv.Events()
+	if st.Accepted != int64(s.n) || len(events) != s.n {
+		t.Fatalf("CXone accepted %d events (%d recorded), want %d", st.Accepted, len(events), s.n)
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].ArrivedAt.Before(events[j].ArrivedAt) })
+	last := map[string]int{}
+	seen := make([]bool, s.n)
+	for _, ev := range events {
+		var body struct {
+			Attributes struct {
+				OrderID    string `json:"orderId"`
+				CustomerID string `json:"customerId"`
+			} `json:"attributes"`
+		}
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			t.Fatalf("event body: %v", err)
+		}
+		i, err := strconv.Atoi(strings.TrimPrefix(body.Attributes.OrderID, "ORD-"))
+		if err != nil || i < 0 || i >= s.n || seen[i] {
+			t.Fatalf("unexpected or repeated order %q", body.Attributes.OrderID)
+		}
+		seen[i] = true
+		if prev, ok := last[body.Attributes.CustomerID]; ok && prev > i {
+			t.Fatalf("key %s: order %d accepted after order %d", body.Attributes.CustomerID, i, prev)
+		}
+		last[body.Attributes.CustomerID] = i
+	}
+	if l := s.lag(); l != 0 {
+		t.Errorf("kadm lag %d, want 0", l)
+	}
+	gl, err := s.k.ConsumerGroupLag(t, s.group)
+	if err != nil {
+		t.Fatalf("kafka-consumer-groups --describe: %v", err)
+	}
+	if gl.Total() != 0 || len(gl.ByPartition()[s.topic]) != partitions {
+		t.Errorf("Kafka's own tool: lag %d over %d partitions, want 0 over %d:\n%s", gl.Total(), len(gl.ByPartition()[s.topic]), partitions, gl.Output)
+	}
+	ends, err := s.k.Admin().ListEndOffsets(context.Background(), s.topic+".dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dlqs int64
+	ends.Each(func(o kadm.ListedOffset) { dlqs += o.Offset })
+	if dlqs != 0 {
+		t.Errorf("%d records in the DLQ, want 0", dlqs)
+	}
+	for i, p := range s.procs {
+		if strings.Contains(p.Logs(), s.secret) {
+			t.Errorf("replica %d logged the client secret", i)
+		}
+	}
+	return st.Duplicates
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// threeReplicas: 3 replicas, 100,000 records, 12 partitions.
+func threeReplicas(t *testing.T, s *scenario) {
+	s.setup(cxonetest.WithFaults(cxonetest.Faults{Latency: cxonetest.Duration(time.Millisecond), LatencyMax: cxonetest.Duration(5 * time.Millisecond)}))
+	s.produce(100000)
+	start := time.Now()
+	for range 3 {
+		s.startReplica()
+	}
+	dups := s.finish(5 * time.Minute)
+	t.Logf("3 replicas, %d records, 12 partitions: %s, %d duplicate requests", s.n, time.Since(start).Round(time.Second), dups)
+}
+
+// killReplica: SIGKILL one of three replicas mid-stream, start it again.
+func killReplica(t *testing.T, s *scenario) {
+	s.setup()
+	s.produce(60000)
+	for range 3 {
+		s.startReplica()
+	}
+	s.waitAccepted(int64(s.n)/3, 3*time.Minute)
+	victim := s.procs[1]
+	victim.Kill()
+	if code := victim.ExitCode(); code != -int(syscall.SIGKILL) {
+		t.Fatalf("exit %d, want killed by SIGKILL", code)
+	}
+	atKill := s.accepted()
+	s.startReplica()
+	dups := s.finish(5 * time.Minute)
+	t.Logf("SIGKILL of 1 of 3 replicas after %d of %d accepted: nothing lost, %d duplicate requests (same idempotency keys, deduplicated by CXone)", atKill, s.n, dups)
+}
+
+// scaleOneThreeOne: 1 replica, then 3, then 1 again, under load.
+func scaleOneThreeOne(t *testing.T, s *scenario) {
+	s.setup(cxonetest.WithFaults(cxonetest.Faults{Latency: cxonetest.Duration(2 * time.Millisecond), LatencyMax: cxonetest.Duration(8 * time.Millisecond)}))
+	s.produce(60000)
+	s.startReplica()
+	s.waitAccepted(int64(s.n)/5, 3*time.Minute)
+	s.startReplica()
+	s.startReplica()
+	s.waitAccepted(int64(s.n)*3/5, 3*time.Minute)
+	for _, p := range s.procs[1:] {
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.Wait(40 * time.Second); code != 0 {
+			t.Errorf("scale-in: replica exited %d; log:\n%s", code, tail(p.Logs(), 20))
+		}
+	}
+	dups := s.finish(5 * time.Minute)
+	t.Logf("scale 1 → 3 → 1 during %d records: nothing lost, %d duplicate requests", s.n, dups)
+}
+
+// killBroker: SIGKILL one of three brokers mid-stream (RF 3,
+// min.insync.replicas 2), restart it later: nothing lost, the bridge keeps
+// going meanwhile.
+func killBroker(t *testing.T, s *scenario) {
+	s.setup(cxonetest.WithFaults(cxonetest.Faults{Latency: cxonetest.Duration(2 * time.Millisecond), LatencyMax: cxonetest.Duration(8 * time.Millisecond)}))
+	s.produce(60000)
+	for range 2 {
+		s.startReplica()
+	}
+	s.waitAccepted(int64(s.n)*3/10, 3*time.Minute)
+	s.k.KillNode(1)
+	atKill := s.accepted()
+	s.waitAccepted(atKill+int64(s.n)/10, 3*time.Minute) // keeps going on two brokers
+	s.k.StartNode(1)
+	s.k.WaitInSync(t, s.topic, 2*time.Minute)
+	dups := s.finish(5 * time.Minute)
+	t.Logf("broker SIGKILL after %d accepted, restarted later: nothing lost, %d duplicate requests", atKill, dups)
+}
+
+// outageThen429Storm: CXone down for 30 s, then answering 429 to half the
+// requests: no DLQ writes, nothing lost, Retry-After honoured.
+func outageThen429Storm(t *testing.T, s *scenario) {
+	s.setup(cxonetest.WithEarlyGrace(100 * time.Millisecond))
+	s.produce(40000)
+	for range 2 {
+		s.startReplica()
+	}
+	s.waitAccepted(int64(s.n)/5, 3*time.Minute)
+	if err := s.srv.SetFaults(cxonetest.Faults{OutageFor: cxonetest.Duration(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	atOutage := s.accepted()
+	for _, p := range s.procs {
+		p.WaitLog(`"fetching paused"`, 30*time.Second)
+	}
+	p := s.procs[0]
+	p.WaitLog(`"fetching resumed"`, 60*time.Second)
+	// The storm: half the requests answered 429 with Retry-After 1 s. The
+	// server keeps a window per recipient (client id and token, so one per
+	// replica): until the Retry-After instant every request of that replica
+	// gets 429 again and counts as an early retry. A burst that follows one
+	// 429 is refused whole, so progress is slow by design. The storm lasts
+	// until 200 requests were refused.
+	if err := s.srv.SetFaults(cxonetest.Faults{ErrorRates: map[int]float64{429: 0.5}, RetryAfter: cxonetest.Duration(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	tc.WaitFor(t, 3*time.Minute, "a 429 storm of 200 answers", func() bool { return s.srv.Stats().RateLimited >= 200 })
+	if err := s.srv.SetFaults(cxonetest.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	s.finish(5 * time.Minute)
+	st := s.srv.Stats()
+	if st.RateLimited == 0 {
+		t.Error("no 429 was answered: the storm did not happen")
+	}
+	if st.EarlyRetries != 0 {
+		t.Errorf("%d requests arrived before a 429's Retry-After instant", st.EarlyRetries)
+	}
+	t.Logf("30 s outage after %d accepted, then 429 storm (%d answered): no DLQ writes, nothing lost, 0 early retries", atOutage, st.RateLimited)
+}
+
+// tokenLifetime: tokens live 5 s for the whole run; no publish may fail
+// because of it.
+func tokenLifetime(t *testing.T, s *scenario) {
+	// TokenTTL goes in the Faults: WithFaults sets all of them, and a zero
+	// TokenTTL there would mean the default hour.
+	s.setup(cxonetest.WithFaults(cxonetest.Faults{TokenTTL: cxonetest.Duration(5 * time.Second),
+		Latency: cxonetest.Duration(5 * time.Millisecond), LatencyMax: cxonetest.Duration(15 * time.Millisecond)}))
+	s.produce(40000)
+	for range 2 {
+		s.startReplica()
+	}
+	start := time.Now()
+	s.finish(5 * time.Minute)
+	st := s.srv.Stats()
+	if st.Unauthorized != 0 {
+		t.Errorf("%d requests answered 401: the token was not refreshed before expiry", st.Unauthorized)
+	}
+	for i, p := range s.procs {
+		if strings.Contains(p.Logs(), "record not finished") {
+			t.Errorf("replica %d had to retry a record:\n%s", i, tail(p.Logs(), 10))
+		}
+	}
+	// A run of several token lifetimes must have refreshed tokens: proof
+	// that the short lifetime was in force.
+	took := time.Since(start)
+	if min := int64(took/(5*time.Second)) * int64(len(s.procs)) / 2; st.TokenRequests < min {
+		t.Errorf("%d token requests in %s with 5 s tokens: want at least %d", st.TokenRequests, took, min)
+	}
+	t.Logf("token TTL 5 s over %s: %d token requests, 0 answered 401, 0 failed publishes", took.Round(time.Second), st.TokenRequests)
+}
