@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd())
 	root.AddCommand(newSimCmd())
 	root.AddCommand(newDemoCmd())
+	root.AddCommand(newDLQCmd())
 	return root
 }
 

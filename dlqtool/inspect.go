@@ -1,0 +1,382 @@
+package dlqtool
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/dlq"
+)
+
+// InspectOptions configure Inspect.
+type InspectOptions struct {
+	// KafkaOpts connect to the cluster (KafkaOpts(cfg), plus any extra).
+	KafkaOpts []kgo.Opt
+	// Topic is the DLQ topic.
+	Topic string
+	// Show is how many records to return in full (the first ones), 0 for
+	// none.
+	Show int
+	// ValueExcerpt bounds the value shown per record (default 256 bytes).
+	ValueExcerpt int
+}
+
+// MaxListed bounds the malformed records (inspect) and problems (replay)
+// listed one by one in a report; counts are always complete.
+const MaxListed = 100
+
+// InspectReport summarises a DLQ topic from its start to its end as of
+// the call.
+type InspectReport struct {
+	Topic      string `json:"topic"`
+	Partitions int    `json:"partitions"`
+	// Records counts the records read (control records of transactions
+	// excluded); Malformed those whose envelope is missing or garbled.
+	Records   int64 `json:"records"`
+	Malformed int64 `json:"malformed"`
+	// The counts below are over the records with a readable envelope.
+	ByClass       map[string]int64 `json:"by_class"`
+	ByReason      []ReasonCount    `json:"by_reason"`
+	BySourceTopic map[string]int64 `json:"by_source_topic"`
+	ByReplayCount map[int]int64    `json:"by_replay_count"`
+	ValueOmitted  int64            `json:"value_omitted"`
+	FirstFailure  *time.Time       `json:"first_failure,omitempty"`
+	LastFailure   *time.Time       `json:"last_failure,omitempty"`
+	// MalformedRecords lists the first MaxListed malformed records.
+	MalformedRecords []Problem `json:"malformed_records,omitempty"`
+	// Shown are the first InspectOptions.Show records in full.
+	Shown []ShownRecord `json:"records_shown,omitempty"`
+}
+
+// ReasonCount is the number of records of one class and reason, with the
+// message of the first one as an example.
+type ReasonCount struct {
+	Class   string `json:"class"`
+	Reason  string `json:"reason"`
+	Records int64  `json:"records"`
+	Example string `json:"example_message"`
+}
+
+// Problem is a DLQ record that was not replayed, or not readable, and why.
+type Problem struct {
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Class     string `json:"class,omitempty"`
+	Error     string `json:"error"`
+}
+
+// ShownRecord is one DLQ record as inspect --show prints it. Key, value
+// and header values are shown as text, with bytes that are not printable
+// UTF-8 escaped as \xNN.
+type ShownRecord struct {
+	Partition    int32       `json:"partition"`
+	Offset       int64       `json:"offset"`
+	Timestamp    time.Time   `json:"timestamp"`
+	Key          *string     `json:"key"`
+	ValueBytes   int         `json:"value_bytes"`
+	ValueExcerpt *string     `json:"value_excerpt"`
+	Headers      []Header    `json:"headers"` // the original headers (all headers when malformed)
+	Envelope     *EnvelopeJS `json:"envelope,omitempty"`
+	Error        string      `json:"error,omitempty"` // why the envelope could not be read
+}
+
+// Header is a record header shown as text.
+type Header struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// EnvelopeJS is a decoded envelope with stable JSON names (those of the
+// headers, without the prefix).
+type EnvelopeJS struct {
+	Version         int       `json:"version"`
+	Class           string    `json:"error_class"`
+	Reason          string    `json:"error_reason"`
+	Message         string    `json:"error_message"`
+	HTTPStatus      int       `json:"http_status,omitempty"`
+	Response        string    `json:"http_response,omitempty"`
+	SourceTopic     string    `json:"source_topic"`
+	SourcePartition int32     `json:"source_partition"`
+	SourceOffset    int64     `json:"source_offset"`
+	SourceTimestamp time.Time `json:"source_timestamp"`
+	Attempts        int       `json:"attempts"`
+	FailedAt        time.Time `json:"failed_at"`
+	CorrelationID   string    `json:"correlation_id,omitempty"`
+	IdempotencyKey  string    `json:"idempotency_key,omitempty"`
+	ReplayCount     int       `json:"replay_count"`
+	ValueOmitted    int       `json:"value_omitted,omitempty"`
+}
+
+func envelopeJS(e *dlq.Envelope) *EnvelopeJS {
+	return &EnvelopeJS{
+		Version: e.Version, Class: e.Class, Reason: e.Reason, Message: printable([]byte(e.Message), 0),
+		HTTPStatus: e.HTTPStatus, Response: printable([]byte(e.Response), 0),
+		SourceTopic: e.Topic, SourcePartition: e.Partition, SourceOffset: e.Offset, SourceTimestamp: e.Timestamp,
+		Attempts: e.Attempts, FailedAt: e.FailedAt, CorrelationID: printable([]byte(e.CorrelationID), 0),
+		IdempotencyKey: printable([]byte(e.IdempotencyKey), 0), ReplayCount: e.ReplayCount, ValueOmitted: e.ValueOmitted,
+	}
+}
+
+// Inspect reads the DLQ topic from its start to its end (as of the call)
+// and summarises it. It joins no consumer group and commits nothing. A
+// record with a missing or garbled envelope is counted and listed as
+// malformed; it never stops the reading.
+func Inspect(ctx context.Context, o InspectOptions) (*InspectReport, error) {
+	if o.ValueExcerpt <= 0 {
+		o.ValueExcerpt = 256
+	}
+	cl, err := kgo.NewClient(o.KafkaOpts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	b, err := topicBounds(ctx, kadm.NewClient(cl), o.Topic, "")
+	if err != nil {
+		return nil, err
+	}
+	rep := &InspectReport{
+		Topic: o.Topic, Partitions: len(b.end),
+		ByClass: map[string]int64{}, BySourceTopic: map[string]int64{}, ByReplayCount: map[int]int64{},
+	}
+	reasons := map[[2]string]*ReasonCount{}
+	err = scan(ctx, o.KafkaOpts, o.Topic, b, func(r *kgo.Record) bool {
+		if r.Attrs.IsControl() {
+			return true
+		}
+		rep.Records++
+		env, orig, perr := dlq.Parse(r.Headers)
+		if len(rep.Shown) < o.Show {
+			rep.Shown = append(rep.Shown, showRecord(r, env, orig, perr, o.ValueExcerpt))
+		}
+		if perr != nil {
+			rep.Malformed++
+			if len(rep.MalformedRecords) < MaxListed {
+				rep.MalformedRecords = append(rep.MalformedRecords, Problem{Partition: r.Partition, Offset: r.Offset, Error: perr.Error()})
+			}
+			return true
+		}
+		rep.ByClass[env.Class]++
+		rep.BySourceTopic[env.Topic]++
+		rep.ByReplayCount[env.ReplayCount]++
+		if env.ValueOmitted > 0 {
+			rep.ValueOmitted++
+		}
+		k := [2]string{env.Class, env.Reason}
+		rc := reasons[k]
+		if rc == nil {
+			rc = &ReasonCount{Class: env.Class, Reason: env.Reason, Example: printable([]byte(env.Message), 160)}
+			reasons[k] = rc
+		}
+		rc.Records++
+		if t := env.FailedAt; rep.FirstFailure == nil || t.Before(*rep.FirstFailure) {
+			rep.FirstFailure = &t
+		}
+		if t := env.FailedAt; rep.LastFailure == nil || t.After(*rep.LastFailure) {
+			rep.LastFailure = &t
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, rc := range reasons {
+		rep.ByReason = append(rep.ByReason, *rc)
+	}
+	slices.SortFunc(rep.ByReason, func(a, b ReasonCount) int {
+		return cmp.Or(cmp.Compare(b.Records, a.Records), cmp.Compare(a.Class, b.Class), cmp.Compare(a.Reason, b.Reason))
+	})
+	return rep, nil
+}
+
+func showRecord(r *kgo.Record, env *dlq.Envelope, orig []kgo.RecordHeader, perr error, excerpt int) ShownRecord {
+	s := ShownRecord{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, ValueBytes: len(r.Value)}
+	if r.Key != nil {
+		k := printable(r.Key, 256)
+		s.Key = &k
+	}
+	if r.Value != nil {
+		v := printable(r.Value, excerpt)
+		s.ValueExcerpt = &v
+	}
+	hs := orig
+	if perr != nil {
+		hs = r.Headers
+		s.Error = perr.Error()
+	} else {
+		s.Envelope = envelopeJS(env)
+	}
+	s.Headers = []Header{}
+	for _, h := range hs {
+		s.Headers = append(s.Headers, Header{Key: printable([]byte(h.Key), 256), Value: printable(h.Value, 256)})
+	}
+	return s
+}
+
+// printable renders b as text safe for a terminal: printable UTF-8 as is,
+// everything else (control characters, invalid bytes) as \xNN or \n-style
+// escapes, a backslash as \\. With n > 0, at most n bytes of b are shown,
+// and "…" marks a cut.
+func printable(b []byte, n int) string {
+	cut := false
+	if n > 0 && len(b) > n {
+		b, cut = b[:n], true
+		// Do not end inside a rune.
+		j := len(b) - 1
+		for j > 0 && len(b)-j < utf8.UTFMax && !utf8.RuneStart(b[j]) {
+			j--
+		}
+		if !utf8.FullRune(b[j:]) {
+			b = b[:j]
+		}
+	}
+	var sb strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&sb, `\x%02x`, b[0])
+		case r == '\\':
+			sb.WriteString(`\\`)
+		case r == '\n':
+			sb.WriteString(`\n`)
+		case r == '\t':
+			sb.WriteString(`\t`)
+		case r == '\r':
+			sb.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&sb, `\x%02x`, r)
+		default:
+			sb.Write(b[:size])
+		}
+		b = b[size:]
+	}
+	if cut {
+		sb.WriteString("…")
+	}
+	return sb.String()
+}
+
+// WriteJSON writes the reports as one JSON document:
+// {"topics": [report, ...]}.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// WriteText writes the report as tables for people.
+func (rep *InspectReport) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "DLQ topic %s: %d records in %d partitions", rep.Topic, rep.Records, rep.Partitions)
+	if rep.Malformed > 0 {
+		fmt.Fprintf(tw, ", %d malformed (envelope missing or garbled)", rep.Malformed)
+	}
+	fmt.Fprintln(tw)
+	if rep.FirstFailure != nil {
+		fmt.Fprintf(tw, "failures from %s to %s\n", rep.FirstFailure.UTC().Format(time.RFC3339), rep.LastFailure.UTC().Format(time.RFC3339))
+	}
+	if rep.ValueOmitted > 0 {
+		fmt.Fprintf(tw, "%d records without their value (too large for the DLQ; read them at the source offset)\n", rep.ValueOmitted)
+	}
+	if len(rep.ByClass) > 0 {
+		fmt.Fprintln(tw, "\nCLASS\tRECORDS")
+		for _, k := range sortedByCount(rep.ByClass) {
+			fmt.Fprintf(tw, "%s\t%d\n", k, rep.ByClass[k])
+		}
+		fmt.Fprintln(tw, "\nCLASS\tREASON\tRECORDS\tEXAMPLE MESSAGE")
+		for _, rc := range rep.ByReason {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", rc.Class, rc.Reason, rc.Records, printable([]byte(rc.Example), 100))
+		}
+		fmt.Fprintln(tw, "\nSOURCE TOPIC\tRECORDS")
+		for _, k := range sortedByCount(rep.BySourceTopic) {
+			fmt.Fprintf(tw, "%s\t%d\n", k, rep.BySourceTopic[k])
+		}
+		fmt.Fprintln(tw, "\nREPLAY COUNT\tRECORDS")
+		for _, k := range slices.Sorted(maps.Keys(rep.ByReplayCount)) {
+			fmt.Fprintf(tw, "%d\t%d\n", k, rep.ByReplayCount[k])
+		}
+	}
+	if len(rep.MalformedRecords) > 0 {
+		fmt.Fprintln(tw, "\nMALFORMED\tERROR")
+		for _, p := range rep.MalformedRecords {
+			fmt.Fprintf(tw, "%d@%d\t%s\n", p.Partition, p.Offset, p.Error)
+		}
+		if n := rep.Malformed - int64(len(rep.MalformedRecords)); n > 0 {
+			fmt.Fprintf(tw, "… and %d more\n", n)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range rep.Shown {
+		if err := s.writeText(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *ShownRecord) writeText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n--- partition %d offset %d (%s)\n", s.Partition, s.Offset, s.Timestamp.UTC().Format(time.RFC3339Nano))
+	if e := s.Envelope; e != nil {
+		fmt.Fprintf(&b, "error:        %s / %s", e.Class, e.Reason)
+		if e.HTTPStatus != 0 {
+			fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+		}
+		fmt.Fprintf(&b, "\nmessage:      %s\n", e.Message)
+		if e.Response != "" {
+			fmt.Fprintf(&b, "response:     %s\n", e.Response)
+		}
+		fmt.Fprintf(&b, "source:       %s partition %d offset %d (%s)\n", e.SourceTopic, e.SourcePartition, e.SourceOffset, e.SourceTimestamp.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(&b, "failed at:    %s after %d attempt(s); replay count %d\n", e.FailedAt.UTC().Format(time.RFC3339Nano), e.Attempts, e.ReplayCount)
+		if e.CorrelationID != "" || e.IdempotencyKey != "" {
+			fmt.Fprintf(&b, "correlation:  %s  idempotency key: %s\n", e.CorrelationID, e.IdempotencyKey)
+		}
+		if e.ValueOmitted > 0 {
+			fmt.Fprintf(&b, "value omitted: %d bytes (read it at the source offset)\n", e.ValueOmitted)
+		}
+	} else {
+		fmt.Fprintf(&b, "MALFORMED:    %s\n", s.Error)
+	}
+	key := "(null)"
+	if s.Key != nil {
+		key = *s.Key
+	}
+	val := "(null)"
+	if s.ValueExcerpt != nil {
+		val = *s.ValueExcerpt
+	}
+	fmt.Fprintf(&b, "key:          %s\n", key)
+	fmt.Fprintf(&b, "value:        %s (%d bytes)\n", val, s.ValueBytes)
+	for i, h := range s.Headers {
+		label := "headers:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(&b, "%-13s %s: %s\n", label, h.Key, h.Value)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedByCount(m map[string]int64) []string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b)) })
+	return keys
+}
+
+// itoa is strconv.Itoa for int64s in messages.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
