@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
+	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
 // These tests run the real bridge binary as a process against an
@@ -137,85 +134,11 @@ func (e *env) lag() (lag int64, dlqRecords int64) {
 	return lag, dlqRecords
 }
 
-// proc is a running bridge process whose log lines are kept.
-type proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
-	done chan struct{}
-	code int
-}
-
-func (e *env) start() *proc {
+// start runs the bridge binary as a process (testcontainers.StartBridge:
+// own process group, logs kept, killed in cleanup).
+func (e *env) start() *tc.Process {
 	e.t.Helper()
-	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(bridgeBin, "run", "--config", e.cfg)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CXONE_CLIENT_SECRET=" + cxonetest.DefaultClientSecret}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.Write(sc.Bytes())
-			p.logs.WriteByte('\n')
-			p.mu.Unlock()
-		}
-		err := p.cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok {
-			p.code = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.code = -int(ws.Signal())
-			}
-		}
-		close(p.done)
-	}()
-	e.t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-func (p *proc) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(d):
-		t.Fatalf("bridge did not exit within %s; log:\n%s", d, tail(p.log(), 30))
-		return 0
-	}
-}
-
-// rssKB reads the resident set size of a process from /proc.
-func rssKB(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
+	return tc.StartBridge(e.t, bridgeBin, e.cfg, []string{"CXONE_CLIENT_SECRET=" + cxonetest.DefaultClientSecret})
 }
 
 func tail(s string, n int) string {
@@ -224,17 +147,6 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // checkDelivered asserts that CXone accepted each of the n orders exactly
@@ -264,24 +176,22 @@ func TestKillAndRestart(t *testing.T) {
 	const n = 20000
 	e.produce(0, n)
 	p := e.start()
-	waitFor(t, 60*time.Second, "a quarter delivered", func() bool { return e.cxone.Stats().Accepted >= n/4 })
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t, 10*time.Second); code != -int(syscall.SIGKILL) {
+	tc.WaitFor(t, 60*time.Second, "a quarter delivered", func() bool { return e.cxone.Stats().Accepted >= n/4 })
+	p.Kill()
+	if code := p.ExitCode(); code != -int(syscall.SIGKILL) {
 		t.Fatalf("exit %d, want killed", code)
 	}
 	atKill := e.cxone.Stats().Accepted
 	p2 := e.start()
-	waitFor(t, 120*time.Second, "everything delivered and committed", func() bool {
+	tc.WaitFor(t, 120*time.Second, "everything delivered and committed", func() bool {
 		l, _ := e.lag()
 		return l == 0 && e.cxone.Stats().Accepted >= n
 	})
-	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p2.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p2.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGTERM, want 0; log:\n%s", code, tail(p2.log(), 20))
+	if code := p2.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0; log:\n%s", code, tail(p2.Logs(), 20))
 	}
 	dups := checkDelivered(t, e.cxone, n)
 	if _, dlqs := e.lag(); dlqs != 0 {
@@ -301,7 +211,7 @@ func TestOutagePausesAndResumes(t *testing.T) {
 	const n = 200000
 	e.produce(0, n)
 	p := e.start()
-	waitFor(t, 60*time.Second, "some deliveries", func() bool { return e.cxone.Stats().Accepted >= 2000 })
+	tc.WaitFor(t, 60*time.Second, "some deliveries", func() bool { return e.cxone.Stats().Accepted >= 2000 })
 	if err := e.cxone.SetFaults(cxonetest.Faults{OutageFor: cxonetest.Duration(10 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +222,7 @@ func TestOutagePausesAndResumes(t *testing.T) {
 	go func() {
 		defer close(sampled)
 		for {
-			if r := rssKB(p.cmd.Process.Pid); r > peak {
+			if r := p.RSSKiB(); r > peak {
 				peak = r
 			}
 			select {
@@ -322,20 +232,20 @@ func TestOutagePausesAndResumes(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 20*time.Second, "fetching paused", func() bool { return strings.Contains(p.log(), `"fetching paused"`) })
-	waitFor(t, 30*time.Second, "fetching resumed", func() bool { return strings.Contains(p.log(), `"fetching resumed"`) })
+	p.WaitLog(`"fetching paused"`, 20*time.Second)
+	p.WaitLog(`"fetching resumed"`, 30*time.Second)
 	resumedAfter := time.Since(outageStart)
-	waitFor(t, 180*time.Second, "everything delivered and committed", func() bool {
+	tc.WaitFor(t, 180*time.Second, "everything delivered and committed", func() bool {
 		l, _ := e.lag()
 		return l == 0 && e.cxone.Stats().Accepted >= n
 	})
 	close(stop)
 	<-sampled
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("exit %d; log:\n%s", code, tail(p.log(), 20))
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, tail(p.Logs(), 20))
 	}
 	checkDelivered(t, e.cxone, n)
 	if _, dlqs := e.lag(); dlqs != 0 {
