@@ -326,8 +326,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	prodDone := make(chan error, 1)
 	go func() { prodDone <- r.produce(runCtx) }()
 
-	prog := newProgress(o, r)
-	stopProgress := prog.start()
+	stopProgress := startProgress(o, r)
 
 	end := r.wait(ctx, prodDone, runDone)
 

@@ -67,8 +67,8 @@ type ReplayOptions struct {
 	// Rate, also about one second's worth).
 	BatchSize int
 	// Progress, if not nil, receives a progress bar (on a terminal) or a
-	// plain line every ProgressInterval (default 5 s; 200 ms on a
-	// terminal).
+	// plain line every ProgressInterval (default 2 s; 250 ms on a
+	// terminal; see package progress).
 	Progress         io.Writer
 	ProgressInterval time.Duration
 	// Report, if not nil, receives one line per refused or malformed
@@ -307,7 +307,7 @@ func Replay(ctx context.Context, o ReplayOptions) (*ReplaySummary, error) {
 	return sum, err
 }
 
-func (o *ReplayOptions) dryRun(ctx context.Context, b bounds, sum *ReplaySummary, prog *progress) error {
+func (o *ReplayOptions) dryRun(ctx context.Context, b bounds, sum *ReplaySummary, prog *replayProgress) error {
 	err := scan(ctx, o.KafkaOpts, o.Topic, b, func(r *kgo.Record) bool {
 		d := o.decide(r)
 		t := newTally()
@@ -354,7 +354,7 @@ func (d *destinations) check(ctx context.Context, topic string) error {
 	return err
 }
 
-func (o *ReplayOptions) replay(ctx context.Context, b bounds, sum *ReplaySummary, prog *progress, dests *destinations) error {
+func (o *ReplayOptions) replay(ctx context.Context, b bounds, sum *ReplaySummary, prog *replayProgress, dests *destinations) error {
 	left := map[int32]bool{}
 	for p, e := range b.end {
 		if b.from[p] < e {
