@@ -34,6 +34,7 @@ type Config struct {
 	DLQ         DLQ         `yaml:"dlq"`
 	Routes      []Route     `yaml:"routes"`
 	Log         Log         `yaml:"log"`
+	Metrics     Metrics     `yaml:"metrics"`
 
 	// Path is the file the configuration was loaded from, and Dir its
 	// folder, against which relative paths in the file were resolved.
@@ -161,6 +162,18 @@ type Route struct {
 	SchemaPath string `yaml:"-"`
 }
 
+// Metrics configures the operations HTTP listener: Prometheus metrics,
+// the /healthz and /readyz probes and, when enabled, pprof.
+type Metrics struct {
+	// Listen is the listen address, e.g. ":9090"; "off" disables the listener.
+	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ when true.
+	Pprof bool `yaml:"pprof"`
+	// StallTimeout: /healthz fails when the poll loop spent longer than this
+	// in one step without waiting for records or for room.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
+}
+
 // Log configures the process log.
 type Log struct {
 	Level  string `yaml:"level"`
@@ -169,6 +182,8 @@ type Log struct {
 
 // Defaults. They are documented in docs/config.md; keep the two in step.
 const (
+	DefaultMetricsListen     = ":9090"
+	DefaultStallTimeout      = 30 * time.Second
 	DefaultGroupID           = "cxone-bridge"
 	DefaultClientID          = "cxone-bridge"
 	DefaultBaseURL           = "https://api-us-1.cxone.com"
@@ -243,6 +258,8 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
+	setDefault(&c.Metrics.Listen, DefaultMetricsListen)
+	setDuration(&c.Metrics.StallTimeout, DefaultStallTimeout)
 }
 
 func setDuration(d *time.Duration, def time.Duration) {

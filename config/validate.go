@@ -64,6 +64,14 @@ func (c *Config) validate(w *walker) {
 	default:
 		w.add("log.format", "must be json or text; got %q", c.Log.Format)
 	}
+	if l := c.Metrics.Listen; l != "off" {
+		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			w.add("metrics.listen", "must be host:port, :port or off; got %q", l)
+		}
+	}
+	if c.Metrics.StallTimeout < time.Second {
+		w.add("metrics.stall_timeout", "must be at least 1s; got %s", c.Metrics.StallTimeout)
+	}
 }
 
 func (c *Config) validateKafka(w *walker) {

@@ -73,6 +73,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -160,6 +161,26 @@ type Observer interface {
 	Finished(rec *kgo.Record, dlq bool)
 }
 
+// The Observer may also implement any of these optional interfaces; the
+// consumer checks for them once, in New.
+
+// DispatchObserver is told about every record handed out to a lane.
+type DispatchObserver interface {
+	Dispatched(rec *kgo.Record)
+}
+
+// RetryObserver is told before each retry of a record: err is why it is
+// not finished; dlqWrite tells that the DLQ write failed (else the Handler
+// returned err).
+type RetryObserver interface {
+	Retrying(rec *kgo.Record, err error, dlqWrite bool)
+}
+
+// DLQObserver is told about every acknowledged DLQ write.
+type DLQObserver interface {
+	DeadLettered(rec *kgo.Record, f *dlq.Failure)
+}
+
 func (c *Config) defaults() error {
 	if len(c.Topics) == 0 {
 		return errors.New("consumer: no topics")
@@ -234,6 +255,45 @@ type Consumer struct {
 	commitMu sync.Mutex
 
 	stats counters
+
+	// Optional observers (see Observer).
+	obsDispatch DispatchObserver
+	obsRetry    RetryObserver
+	obsDLQ      DLQObserver
+
+	// Poll loop liveness (see Loop): loopState is loopStopped, loopWaiting
+	// or loopBusy; loopSince is when it entered that state (UnixNano).
+	loopState atomic.Int32
+	loopSince atomic.Int64
+
+	// hwm holds the high watermark last seen per partition (for lag).
+	hwmMu sync.Mutex
+	hwm   map[tp]int64
+}
+
+const (
+	loopStopped int32 = iota
+	loopWaiting
+	loopBusy
+)
+
+func (c *Consumer) setLoop(state int32) {
+	c.loopSince.Store(time.Now().UnixNano())
+	c.loopState.Store(state)
+}
+
+// Loop reports the poll loop's state for a liveness probe: running is
+// false before Run and once the poll loop ended; busy is how long the loop
+// has been in its current step without waiting (0 while it waits for
+// records from the brokers or for room in flight, which is not a stall).
+func (c *Consumer) Loop() (running bool, busy time.Duration) {
+	switch c.loopState.Load() {
+	case loopStopped:
+		return false, 0
+	case loopWaiting:
+		return true, 0
+	}
+	return true, time.Since(time.Unix(0, c.loopSince.Load()))
 }
 
 type tp struct {
@@ -306,6 +366,10 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		lanes:   map[laneKey]*lane{},
 	}
 	c.cond = sync.NewCond(&c.mu)
+	c.hwm = map[tp]int64{}
+	c.obsDispatch, _ = cfg.Observer.(DispatchObserver)
+	c.obsRetry, _ = cfg.Observer.(RetryObserver)
+	c.obsDLQ, _ = cfg.Observer.(DLQObserver)
 	c.base, c.cancelBase = context.WithCancel(context.Background())
 	all := append([]kgo.Opt{
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -388,8 +452,13 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		c.mu.Unlock()
 	})
 	defer stop()
+	defer c.setLoop(loopStopped)
 	for {
+		c.setLoop(loopBusy)
 		c.mu.Lock()
+		if ctx.Err() == nil && (c.inflight >= c.cfg.MaxBuffered || c.bytes >= c.cfg.MaxInFlightBytes) {
+			c.setLoop(loopWaiting)
+		}
 		for ctx.Err() == nil && (c.inflight >= c.cfg.MaxBuffered || c.bytes >= c.cfg.MaxInFlightBytes) {
 			c.cond.Wait()
 		}
@@ -399,7 +468,10 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 			return nil
 		}
 
+		c.setLoop(loopWaiting)
 		fetches := c.cl.PollRecords(ctx, room)
+		c.setLoop(loopBusy)
+		c.noteHighWatermarks(fetches)
 		if fetches.IsClientClosed() {
 			return errors.New("consumer: client closed")
 		}
@@ -452,6 +524,9 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	c.inflight++
 	c.bytes += it.size
 	c.stats.consumed.Add(1)
+	if c.obsDispatch != nil {
+		c.obsDispatch.Dispatched(rec)
+	}
 
 	lk := laneKey{tp: key}
 	switch c.cfg.Ordering {
@@ -639,9 +714,12 @@ func (c *Consumer) process(it *item) (finished, dead bool) {
 			return false, false
 		}
 		c.stats.retries.Add(1)
+		if c.obsRetry != nil {
+			c.obsRetry.Retrying(rec, err, handled)
+		}
 		wait := backoff(c.cfg.RetryBackoff, c.cfg.RetryBackoffMax, attempt)
 		c.log.Warn("record not finished; retrying", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-			"attempt", attempt+1, "retry_in", wait, "err", err)
+			"correlation_id", correlationID(err, out.DLQ), "attempt", attempt+1, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -664,7 +742,8 @@ func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure
 		// value instead. The envelope keeps the original size, and the value
 		// stays readable at its source offset until retention removes it.
 		c.log.Warn("record too large for the dead-letter topic: parking it without its value",
-			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "value_bytes", len(rec.Value), "dlq_topic", topic)
+			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "correlation_id", f.CorrelationID,
+			"value_bytes", len(rec.Value), "dlq_topic", topic)
 		dlq.OmitValue(out, len(rec.Value))
 		err = c.cl.ProduceSync(wctx, out).FirstErr()
 	}
@@ -674,6 +753,9 @@ func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure
 	}
 	c.log.Info("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
 		"dlq_topic", topic, "class", f.Class, "reason", f.Reason, "correlation_id", f.CorrelationID)
+	if c.obsDLQ != nil {
+		c.obsDLQ.DeadLettered(rec, f)
+	}
 	return nil
 }
 
@@ -968,4 +1050,79 @@ func backoff(base, max time.Duration, attempt int) time.Duration {
 		d = max
 	}
 	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+// correlationID finds the correlation id of a record that is not finished:
+// from its DLQ failure, or from the Handler's error if that carries one
+// (an error with a CorrelationID() string method, see CorrelatedError).
+func correlationID(err error, f *dlq.Failure) string {
+	if f != nil && f.CorrelationID != "" {
+		return f.CorrelationID
+	}
+	var ce interface{ CorrelationID() string }
+	if errors.As(err, &ce) {
+		return ce.CorrelationID()
+	}
+	return ""
+}
+
+// CorrelatedError wraps a Handler error with the record's correlation id,
+// so that the consumer's retry log line can carry it.
+type CorrelatedError struct {
+	Err error
+	ID  string
+}
+
+func (e *CorrelatedError) Error() string         { return e.Err.Error() }
+func (e *CorrelatedError) Unwrap() error         { return e.Err }
+func (e *CorrelatedError) CorrelationID() string { return e.ID }
+
+// noteHighWatermarks remembers each fetched partition's high watermark.
+func (c *Consumer) noteHighWatermarks(fetches kgo.Fetches) {
+	c.hwmMu.Lock()
+	defer c.hwmMu.Unlock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Err == nil && p.HighWatermark >= 0 {
+			c.hwm[tp{p.Topic, p.Partition}] = p.HighWatermark
+		}
+	})
+}
+
+// PartitionLag is the client-side lag of one owned partition.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	// Lag is the last seen high watermark minus the committed offset (or,
+	// before the first commit of this assignment, the next offset to
+	// finish).
+	Lag int64
+}
+
+// Lag returns the client-side lag of every owned partition whose high
+// watermark the consumer has seen in a fetch.
+func (c *Consumer) Lag() []PartitionLag {
+	c.hwmMu.Lock()
+	hwm := make(map[tp]int64, len(c.hwm))
+	for k, v := range c.hwm {
+		hwm[k] = v
+	}
+	c.hwmMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []PartitionLag
+	for key, p := range c.parts {
+		h, ok := hwm[key]
+		if !ok {
+			continue
+		}
+		at := p.committed
+		if at < 0 {
+			at = p.watermark()
+		}
+		if at < 0 {
+			continue
+		}
+		out = append(out, PartitionLag{Topic: key.topic, Partition: key.partition, Lag: max(0, h-at)})
+	}
+	return out
 }

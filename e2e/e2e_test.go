@@ -167,8 +167,8 @@ func (s *scenario) lag() int64 {
 		return -1
 	}
 	gl, ok := lags[s.group]
-	if !ok || gl.Error() != nil {
-		return -1
+	if !ok || gl.Error() != nil || len(gl.Lag[s.topic]) != partitions {
+		return -1 // not every partition listed yet: unknown, not 0
 	}
 	return gl.Lag.Total()
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -24,6 +26,7 @@ type Bridge struct {
 	topics    []string
 	breaker   atomic.Value // sink.BreakerState
 	wake      chan struct{}
+	log       *slog.Logger
 }
 
 // Options lets the demo, the benchmark and tests look inside.
@@ -36,6 +39,13 @@ type Options struct {
 	OnPublished func(*kgo.Record, *transform.Event, sink.Result)
 	// SinkOpts are passed to sink.New.
 	SinkOpts []sink.Option
+	// SinkObserver, when set, becomes the sink's Config.Observer.
+	SinkObserver sink.Observer
+	// OnSkipped is called for every skipped record (tombstone).
+	OnSkipped func(*kgo.Record)
+	// OnBreakerState, when set, is also told about every breaker change
+	// (under the breaker's lock: it must not block).
+	OnBreakerState func(from, to sink.BreakerState)
 }
 
 // New wires a Bridge from a loaded configuration. It connects to nothing
@@ -49,13 +59,17 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{wake: make(chan struct{}, 1)}
+	b := &Bridge{wake: make(chan struct{}, 1), log: log}
 	b.breaker.Store(sink.BreakerClosed)
 	sc := cfg.SinkConfig()
 	sc.Logger = log
-	sc.OnBreakerState = func(_, to sink.BreakerState) {
+	sc.Observer = opt.SinkObserver
+	sc.OnBreakerState = func(from, to sink.BreakerState) {
 		// Called under the breaker's lock: hand over, never block.
 		b.breaker.Store(to)
+		if opt.OnBreakerState != nil {
+			opt.OnBreakerState(from, to)
+		}
 		select {
 		case b.wake <- struct{}{}:
 		default:
@@ -85,7 +99,7 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		Logger:             log,
 		Observer:           opt.Observer,
 	}
-	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished}
+	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped}
 	c, err := consumer.New(cc, handler, append(kafkaOpts(cfg), opt.KafkaOpts...)...)
 	if err != nil {
 		return nil, err
@@ -155,8 +169,19 @@ func (b *Bridge) Run(ctx context.Context) error {
 		defer close(followDone)
 		b.followBreaker(followCtx)
 	}()
+	// Fetch a token at once, so that readiness ("token obtainable") is
+	// known before the first record arrives; a failure here is only
+	// logged: publishing retries it.
+	warmDone := make(chan struct{})
+	go func() {
+		defer close(warmDone)
+		if err := b.publisher.FetchToken(followCtx); err != nil && followCtx.Err() == nil {
+			b.log.Error("cannot obtain a CXone token", "err", err)
+		}
+	}()
 	err := b.consumer.Run(ctx)
 	stopFollow()
+	<-warmDone
 	<-followDone
 	_ = b.publisher.Close() // idle keep-alive connections
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -183,4 +208,41 @@ func (b *Bridge) followBreaker(ctx context.Context) {
 			b.consumer.Resume()
 		}
 	}
+}
+
+// Publisher returns the CXone side, for probes and checks.
+func (b *Bridge) Publisher() *sink.Publisher { return b.publisher }
+
+// Live reports whether the process is alive: the poll loop runs and has
+// not spent longer than stall in one step without waiting. why says what
+// is wrong.
+func (b *Bridge) Live(stall time.Duration) (ok bool, why string) {
+	running, busy := b.consumer.Loop()
+	switch {
+	case !running:
+		return false, "poll loop not running"
+	case busy > stall:
+		return false, fmt.Sprintf("poll loop stalled for %s", busy.Round(time.Millisecond))
+	}
+	return true, "ok"
+}
+
+// Ready reports whether the bridge should receive traffic: it joined its
+// consumer group, the circuit breaker is not open and a CXone token is
+// obtainable. why lists what is wrong.
+func (b *Bridge) Ready() (ok bool, why string) {
+	var bad []string
+	if _, gen := b.consumer.Client().GroupMetadata(); gen <= 0 {
+		bad = append(bad, "consumer group not joined")
+	}
+	if b.BreakerState() == sink.BreakerOpen {
+		bad = append(bad, "circuit breaker open")
+	}
+	if !b.publisher.TokenOK() {
+		bad = append(bad, "no CXone token")
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, "; ")
+	}
+	return true, "ok"
 }

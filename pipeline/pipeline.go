@@ -32,6 +32,9 @@ type Handler struct {
 	Logger      *slog.Logger
 	// OnPublished, when set, is called after CXone accepted an event.
 	OnPublished func(rec *kgo.Record, ev *transform.Event, res sink.Result)
+	// OnSkipped, when set, is called for a record deliberately skipped (a
+	// tombstone).
+	OnSkipped func(rec *kgo.Record)
 }
 
 var _ consumer.Handler = (*Handler)(nil)
@@ -44,6 +47,9 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 	switch {
 	case errors.Is(err, transform.ErrSkip):
 		h.log().Debug("record skipped (tombstone)", attrs(rec, "")...)
+		if h.OnSkipped != nil {
+			h.OnSkipped(rec)
+		}
 		return consumer.Outcome{}, nil
 	case errors.As(err, &ie):
 		return consumer.Outcome{DLQ: &dlq.Failure{
@@ -57,6 +63,7 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 	}
 	res, err := h.Publisher.Publish(ctx, &sink.Event{
 		IdempotencyKey: ev.IdempotencyKey, CorrelationID: ev.CorrelationID, Traceparent: ev.Traceparent, Body: ev.Body,
+		LogAttrs: []any{"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset},
 	})
 	if err == nil {
 		if h.OnPublished != nil {
@@ -77,7 +84,7 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
 		}}, nil
 	}
-	return consumer.Outcome{}, err
+	return consumer.Outcome{}, &consumer.CorrelatedError{Err: err, ID: ev.CorrelationID}
 }
 
 func (h *Handler) log() *slog.Logger {

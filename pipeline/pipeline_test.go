@@ -106,7 +106,7 @@ routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		lags, err := adm.Lag(context.Background(), "g")
-		if gl, ok := lags["g"]; err == nil && ok && gl.Error() == nil && gl.Lag.Total() == 0 {
+		if gl, ok := lags["g"]; err == nil && ok && gl.Error() == nil && len(gl.Lag["orders"]) == 1 && gl.Lag.Total() == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -163,6 +163,26 @@ type Config struct {
 	// lock is held: it must return quickly and must not call the Publisher
 	// (hand the change to another goroutine, e.g. over a buffered channel).
 	OnBreakerState func(from, to BreakerState)
+	// Observer, when set, is told about publishes, retries and token
+	// fetches (for metrics). Its methods must be quick and safe for
+	// concurrent use.
+	Observer Observer
+}
+
+// Observer receives the Publisher's events; the metrics package implements
+// it, so the sink itself needs no metrics library.
+type Observer interface {
+	// Published is called once per Publish call that ended with a final
+	// answer: err is nil (accepted; res.Duplicate for a 409) or a *Error
+	// (rejected or systemic, or transient with retries exhausted). Calls
+	// abandoned because ctx ended are not reported. d includes retries.
+	Published(d time.Duration, res Result, err *Error)
+	// Retrying is called before each sink-level retry; reason is
+	// "http_<status>", "timeout" or "connection".
+	Retrying(reason string)
+	// TokenFetched is called after each token endpoint request; err is
+	// nil when a token was obtained.
+	TokenFetched(err error)
 }
 
 // DefaultConfig returns a Config with every default filled in; BaseURL,

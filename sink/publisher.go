@@ -28,6 +28,9 @@ type Event struct {
 	CorrelationID  string // sent as X-Correlation-Id; required
 	Traceparent    string // optional, passed through as the traceparent header
 	Body           []byte // the complete JSON body, sent as is; required
+	// LogAttrs, optional, are added to every log line about this event
+	// (the pipeline puts the record's topic, partition and offset here).
+	LogAttrs []any
 }
 
 // Result describes an accepted event.
@@ -93,6 +96,9 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		fetchCtx: func(ctx context.Context) context.Context {
 			return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
 		},
+	}
+	if obs := cfg.Observer; obs != nil {
+		p.tokens.onFetch = obs.TokenFetched
 	}
 	if cfg.RateLimit.PerSecond > 0 {
 		burst := cfg.RateLimit.Burst
@@ -185,16 +191,20 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 		}
 		if cerr == nil {
 			res.Attempts = attempts
+			p.observe(start, res, nil)
 			return res, nil
 		}
 		cerr.Attempts = attempts
+		if cerr.Class != ClassTransient {
+			p.observe(start, Result{}, cerr)
+		}
 		switch cerr.Class {
 		case ClassRejected:
-			p.log.Debug("cxone rejected event", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
+			p.logFor(ev).Debug("cxone rejected event", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
 				"correlation_id", ev.CorrelationID, "err", cerr)
 			return Result{}, cerr
 		case ClassSystemic:
-			p.log.Error("cxone systemic failure", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
+			p.logFor(ev).Error("cxone systemic failure", "status", cerr.Status, "idempotency_key", ev.IdempotencyKey,
 				"correlation_id", ev.CorrelationID, "err", cerr)
 			return Result{}, cerr
 		}
@@ -206,12 +216,16 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 		elapsed := time.Since(start)
 		if (p.cfg.Retry.MaxAttempts > 0 && tries >= p.cfg.Retry.MaxAttempts) ||
 			(p.cfg.Retry.MaxElapsed > 0 && elapsed+delay > p.cfg.Retry.MaxElapsed) {
-			p.log.Warn("cxone transient failure, retries exhausted", "status", cerr.Status, "attempts", attempts,
+			p.observe(start, Result{}, cerr)
+			p.logFor(ev).Warn("cxone transient failure, retries exhausted", "status", cerr.Status, "attempts", attempts,
 				"elapsed", elapsed, "idempotency_key", ev.IdempotencyKey, "correlation_id", ev.CorrelationID, "err", cerr)
 			return Result{}, cerr
 		}
-		p.log.Debug("cxone transient failure, retrying", "status", cerr.Status, "attempt", attempts, "delay", delay,
+		p.logFor(ev).Debug("cxone transient failure, retrying", "status", cerr.Status, "attempt", attempts, "delay", delay,
 			"idempotency_key", ev.IdempotencyKey, "correlation_id", ev.CorrelationID, "err", cerr)
+		if p.cfg.Observer != nil {
+			p.cfg.Observer.Retrying(retryReason(cerr))
+		}
 		if err := sleepCtx(ctx, delay); err != nil {
 			return Result{}, p.abandoned(err, attempts, cerr)
 		}
@@ -293,7 +307,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 			cerr.Err = errors.New("unauthorized after a forced token refresh")
 			return res, cerr, nil
 		}
-		p.log.Debug("cxone answered 401, forcing a token refresh", "correlation_id", ev.CorrelationID)
+		p.logFor(ev).Debug("cxone answered 401, forcing a token refresh", "correlation_id", ev.CorrelationID)
 		p.tokens.invalidate(tok)
 	}
 }
@@ -376,7 +390,7 @@ func (p *Publisher) post(ctx context.Context, ev *Event, token string) (Result, 
 			ans.ID = ""
 		}
 		if ans.ID == "" {
-			p.log.Debug("cxone accepted event without an id", "status", status, "correlation_id", ev.CorrelationID)
+			p.logFor(ev).Debug("cxone accepted event without an id", "status", status, "correlation_id", ev.CorrelationID)
 		}
 		return Result{ID: ans.ID, Status: status, Duplicate: status == http.StatusConflict}, nil, nil
 	}
@@ -399,7 +413,7 @@ func (p *Publisher) post(ctx context.Context, ev *Event, token string) (Result, 
 			wait = p.cfg.Retry.BaseDelay
 		}
 		p.cool.extend(time.Now().Add(wait))
-		p.log.Warn("cxone rate limited, all publishers cool down", "retry_after", wait, "correlation_id", ev.CorrelationID)
+		p.logFor(ev).Warn("cxone rate limited, all publishers cool down", "retry_after", wait, "correlation_id", ev.CorrelationID)
 	}
 	return Result{}, e, nil
 }
@@ -477,4 +491,53 @@ func headerSafe(s string) bool {
 		}
 	}
 	return true
+}
+
+// observe reports a final Publish outcome to the Observer.
+func (p *Publisher) observe(start time.Time, res Result, cerr *Error) {
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.Published(time.Since(start), res, cerr)
+	}
+}
+
+// retryReason names why a transient failure is retried.
+func retryReason(e *Error) string {
+	if e.Status != 0 {
+		return fmt.Sprintf("http_%d", e.Status)
+	}
+	var ne net.Error
+	if errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &ne) && ne.Timeout()) {
+		return "timeout"
+	}
+	return "connection"
+}
+
+// TokenOK reports whether a token is obtainable: a valid token is cached,
+// or the last token fetch succeeded. Before the first fetch it is false.
+func (p *Publisher) TokenOK() bool {
+	if t := p.tokens.cur.Load(); t != nil && t.usable(time.Now()) {
+		return true
+	}
+	return p.tokens.lastOK.Load()
+}
+
+// FetchToken makes sure a token is obtainable, fetching one unless a valid
+// one is cached. The error never contains the secret or the token; it is a
+// *Error of class systemic when the token endpoint refused or failed.
+func (p *Publisher) FetchToken(ctx context.Context) error {
+	if _, err := p.tokens.get(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return tokenError(err, p.cfg.MaxResponseBytes)
+	}
+	return nil
+}
+
+// logFor returns the logger for lines about ev.
+func (p *Publisher) logFor(ev *Event) *slog.Logger {
+	if len(ev.LogAttrs) == 0 {
+		return p.log
+	}
+	return p.log.With(ev.LogAttrs...)
 }

@@ -39,6 +39,11 @@ type tokenCache struct {
 
 	mu       sync.Mutex
 	inflight *tokenFetch
+
+	// lastOK tells whether the last fetch succeeded; onFetch, when set, is
+	// told about every fetch.
+	lastOK  atomic.Bool
+	onFetch func(err error)
 }
 
 // backgroundRetryGap is the pause after a failed background refresh.
@@ -120,6 +125,10 @@ func (c *tokenCache) fetch(f *tokenFetch) {
 	tok, err := c.src.Token(ctx)
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = errors.New("token endpoint answered without an access token")
+	}
+	c.lastOK.Store(err == nil)
+	if c.onFetch != nil {
+		c.onFetch(err)
 	}
 	if err == nil {
 		f.tok = c.cache(tok, fetchedAt)

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newSimCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newDLQCmd())
+	root.AddCommand(newCheckCmd())
 	return root
 }
 

@@ -75,6 +75,8 @@ routes:
     event_type: OrderCreated
     schema: order.json
     business_key: /orderId
+metrics:
+  listen: 127.0.0.1:0
 log:
   level: info
 %s`, strings.Join(e.brokers, ", "), srv.URL, cxonetest.DefaultClientID, extraYAML)
@@ -122,7 +124,7 @@ func (e *env) lag() (lag int64, dlqRecords int64) {
 	}
 	lag = -1
 	for _, gl := range lags {
-		if gl.Error() == nil {
+		if gl.Error() == nil && len(gl.Lag["orders"]) > 0 {
 			lag = gl.Lag.Total()
 		}
 	}

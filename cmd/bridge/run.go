@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/metrics"
 	"github.com/cxone-bridge/bridge/pipeline"
 )
 
@@ -39,9 +41,24 @@ running, 2 on bad configuration, 130 on a second signal.`,
 			defer cancel()
 			stopSignals := onSignals(cancel, log)
 			defer stopSignals()
-			b, err := pipeline.New(cfg, log)
+			m := metrics.New(buildVersion())
+			b, err := pipeline.New(cfg, log, m.Options())
 			if err != nil {
 				return &exitError{code: 2, err: err}
+			}
+			m.Attach(b)
+			if cfg.Metrics.Listen != "off" {
+				srv, err := metrics.Listen(cfg.Metrics.Listen, metrics.Handler(m, b, metrics.ServerConfig{
+					StallTimeout: cfg.Metrics.StallTimeout, Pprof: cfg.Metrics.Pprof,
+				}), log)
+				if err != nil {
+					// Not fatal: the bridge keeps its delivery guarantees without
+					// it, and a failing liveness probe makes the problem loud.
+					log.Error("operations listener not started: no metrics or probes", "addr", cfg.Metrics.Listen, "err", err)
+				} else {
+					defer srv.Close()
+					log.Info("operations listener started", "addr", srv.Addr(), "pprof", cfg.Metrics.Pprof)
+				}
 			}
 			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL())
 			if err := b.Run(ctx); err != nil {
@@ -53,6 +70,21 @@ running, 2 on bad configuration, 130 on a second signal.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
 	return cmd
+}
+
+// version is set at build time (-ldflags "-X main.version=..."); see the
+// Dockerfile.
+var version string
+
+// buildVersion returns version, else the module version of the build.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 // onSignals cancels on the first SIGTERM/SIGINT and exits the process at

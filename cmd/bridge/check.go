@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+func newCheckCmd() *cobra.Command {
+	var (
+		cfgPath string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration and check connectivity to Kafka and CXone",
+		Long: `check validates bridge.yaml and its schemas, then checks what run needs:
+the brokers are reachable, every routed topic exists, every dead-letter topic
+exists or can be created (a validate-only CreateTopics request), and a CXone
+token is obtainable (one token request; the secret is never printed).
+
+It prints one line per item: PASS, FAIL or SKIP (not checked because an
+earlier item failed), then a summary.
+
+Exit status: 0 when every item passed, 1 otherwise.`,
+		Example: `  bridge check --config bridge.yaml
+  bridge check -c bridge.yaml --timeout 5s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !runCheck(cmd.Context(), cmd.OutOrStdout(), cfgPath, timeout) {
+				return &exitError{code: 1, err: errors.New("check failed")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "time allowed for the Kafka checks and for the token request, each")
+	return cmd
+}
+
+// checker prints PASS/FAIL/SKIP lines and counts them.
+type checker struct {
+	w                io.Writer
+	pass, fail, skip int
+}
+
+func (c *checker) report(ok bool, item, format string, args ...any) {
+	status := "PASS"
+	if ok {
+		c.pass++
+	} else {
+		status = "FAIL"
+		c.fail++
+	}
+	fmt.Fprintf(c.w, "%s %s: %s\n", status, item, oneLine(fmt.Sprintf(format, args...)))
+}
+
+func (c *checker) skipped(item, why string) {
+	c.skip++
+	fmt.Fprintf(c.w, "SKIP %s: %s\n", item, why)
+}
+
+// oneLine keeps a message on one line and bounded.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// runCheck runs every check and reports whether all passed.
+func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Duration) bool {
+	c := &checker{w: w}
+	defer func() {
+		fmt.Fprintf(w, "check: %d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip)
+	}()
+	cfg, err := config.Load(path)
+	if err != nil {
+		c.report(false, "config", "%v", err)
+		for _, item := range []string{"schemas", "brokers", "topics", "dlq topics", "token"} {
+			c.skipped(item, "configuration invalid")
+		}
+		return false
+	}
+	c.report(true, "config", "%s", path)
+	if _, err := transform.New(cfg.TransformConfig()); err != nil {
+		c.report(false, "schemas", "%v", err)
+	} else {
+		c.report(true, "schemas", "%d route(s) compiled", len(cfg.Routes))
+	}
+	checkKafka(ctx, c, cfg, timeout)
+	checkToken(ctx, c, cfg, timeout)
+	return c.fail == 0 && c.skip == 0
+}
+
+func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {
+	// The consumer-group options are left out: check must not join the group.
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ClientID(cfg.Kafka.ClientID)}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		c.report(false, "brokers", "%v", err)
+		c.skipped("topics", "no Kafka client")
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	kctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	md, err := adm.BrokerMetadata(kctx)
+	if err != nil {
+		c.report(false, "brokers", "%s unreachable: %v", strings.Join(cfg.Kafka.Brokers, ","), err)
+		c.skipped("topics", "brokers unreachable")
+		return
+	}
+	c.report(true, "brokers", "%d broker(s) reachable via %s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","))
+
+	all, err := adm.ListTopics(kctx)
+	if err != nil {
+		c.report(false, "topics", "cannot list topics: %v", err)
+		return
+	}
+	var sources []string
+	for _, r := range cfg.Routes {
+		if r.TopicPattern == "" {
+			item := "topic " + r.Topic
+			if d, ok := all[r.Topic]; ok && d.Err == nil {
+				c.report(true, item, "exists, %d partition(s)", len(d.Partitions))
+				sources = append(sources, r.Topic)
+			} else {
+				c.report(false, item, "missing")
+			}
+			continue
+		}
+		re, err := regexp.Compile(r.TopicPattern)
+		item := "topic pattern " + r.TopicPattern
+		if err != nil {
+			c.report(false, item, "%v", err)
+			continue
+		}
+		var matched []string
+		for name := range all {
+			if re.MatchString(name) && !isDLQ(cfg, name) {
+				matched = append(matched, name)
+			}
+		}
+		sort.Strings(matched)
+		if len(matched) == 0 {
+			c.report(false, item, "matches no topic")
+			continue
+		}
+		c.report(true, item, "matches %s", strings.Join(matched, ", "))
+		sources = append(sources, matched...)
+	}
+
+	seen := map[string]bool{}
+	for _, src := range sources {
+		dt := cfg.DLQTopic(src)
+		if seen[dt] {
+			continue
+		}
+		seen[dt] = true
+		item := "dlq topic " + dt
+		if d, ok := all[dt]; ok && d.Err == nil {
+			c.report(true, item, "exists, %d partition(s)", len(d.Partitions))
+			continue
+		}
+		parts := int32(-1)
+		if d, ok := all[src]; ok {
+			parts = int32(len(d.Partitions))
+		}
+		resp, err := adm.ValidateCreateTopics(kctx, parts, -1, nil, dt)
+		if err == nil {
+			var r kadm.CreateTopicResponse
+			if r, err = resp.On(dt, nil); err == nil {
+				err = r.Err
+			}
+		}
+		if err != nil {
+			c.report(false, item, "missing, and cannot be created: %v", err)
+		} else {
+			c.report(true, item, "missing, can be created (validate-only request accepted)")
+		}
+	}
+}
+
+// isDLQ reports whether topic is the dead-letter topic of some other topic
+// of the cluster under cfg's naming (so patterns do not count DLQs as
+// sources).
+func isDLQ(cfg *config.Config, topic string) bool {
+	const marker = "{topic}"
+	t := cfg.DLQ.Topic
+	i := strings.Index(t, marker)
+	if i < 0 {
+		return topic == t
+	}
+	pre, post := t[:i], t[i+len(marker):]
+	return len(topic) > len(pre)+len(post) && strings.HasPrefix(topic, pre) && strings.HasSuffix(topic, post)
+}
+
+func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {
+	sc := cfg.SinkConfig()
+	sc.Logger = discardLogger()
+	pub, err := sink.New(sc)
+	if err != nil {
+		c.report(false, "token", "%v", err)
+		return
+	}
+	defer pub.Close()
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	url := sc.TokenURL
+	if url == "" {
+		url = strings.TrimRight(sc.BaseURL, "/") + "/oauth/token"
+	}
+	err = pub.FetchToken(tctx)
+	var se *sink.Error
+	switch {
+	case err == nil:
+		c.report(true, "token", "obtained from %s for client %s", url, sc.ClientID)
+	case errors.As(err, &se) && (se.Status == 401 || se.Status == 400 || se.Status == 403):
+		c.report(false, "token", "%s refused client %s with HTTP %d: check cxone.auth client_id and client_secret", url, sc.ClientID, se.Status)
+	case errors.As(err, &se) && se.Status != 0:
+		c.report(false, "token", "%s answered HTTP %d", url, se.Status)
+	default:
+		c.report(false, "token", "%s: %v", url, err)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,5 @@
+package metrics_test
+
+import "runtime"
+
+var runtimeVersion = runtime.Version()
