@@ -44,9 +44,10 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 	tr := Record(rec)
 	ev, err := h.Transformer.Transform(&tr)
 	var ie *transform.InvalidError
+	var skip *transform.SkipError
 	switch {
-	case errors.Is(err, transform.ErrSkip):
-		h.log().Debug("record skipped (tombstone)", attrs(rec, "")...)
+	case errors.As(err, &skip):
+		h.log().Debug("record skipped (tombstone)", attrs(rec, skip.CorrelationID)...)
 		if h.OnSkipped != nil {
 			h.OnSkipped(rec)
 		}

@@ -9,9 +9,20 @@ import (
 // is bad and goes to the DLQ at once, without any call to CXone.
 var ErrInvalid = errors.New("invalid record")
 
-// ErrSkip is returned for a record that is deliberately not published and
-// needs no DLQ entry: a tombstone under the "skip" policy. Commit it.
+// ErrSkip matches (with errors.Is) the *SkipError returned for a record
+// that is deliberately not published and needs no DLQ entry: a tombstone
+// under the "skip" policy. Commit it.
 var ErrSkip = errors.New("record skipped: tombstone")
+
+// SkipError is a skipped record, with its correlation id for the log line.
+type SkipError struct {
+	CorrelationID string
+}
+
+func (e *SkipError) Error() string { return ErrSkip.Error() }
+
+// Is makes errors.Is(err, ErrSkip) true.
+func (e *SkipError) Is(target error) bool { return target == ErrSkip }
 
 // Reasons of an InvalidError. They are stable: the DLQ envelope and metrics
 // carry them, and operators filter on them.

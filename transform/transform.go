@@ -255,7 +255,7 @@ func (t *Transformer) Transform(rec *Record) (*Event, error) {
 		return nil, ierr
 	}
 	if ev == nil {
-		return nil, ErrSkip
+		return nil, &SkipError{CorrelationID: corrID}
 	}
 	ev.CorrelationSource, ev.CorrelationNote, ev.Traceparent = source, note, traceparent
 	return ev, nil

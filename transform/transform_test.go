@@ -223,13 +223,15 @@ func TestTombstones(t *testing.T) {
 	tr := newTransformer(t)
 	tomb := rec("")
 	tomb.Value = nil
-	if _, err := tr.Transform(tomb); !errors.Is(err, transform.ErrSkip) {
-		t.Errorf("skip policy: err = %v, want ErrSkip", err)
+	_, err := tr.Transform(tomb)
+	var skip *transform.SkipError
+	if !errors.Is(err, transform.ErrSkip) || !errors.As(err, &skip) || skip.CorrelationID == "" {
+		t.Errorf("skip policy: err = %v, want a *SkipError with a correlation id", err)
 	}
 	r := orderRoute()
 	r.TombstonesToDLQ = true
 	tr = newTransformer(t, r)
-	_, err := tr.Transform(tomb)
+	_, err = tr.Transform(tomb)
 	var ie *transform.InvalidError
 	if !errors.As(err, &ie) || ie.Reason != transform.ReasonTombstone {
 		t.Errorf("dlq policy: err = %v, want invalid tombstone", err)
