@@ -92,6 +92,8 @@ routes:
     event_type: OrderCreated
     schema: %s.json
     business_key: /orderId
+metrics:
+  listen: 127.0.0.1:0 # several replicas share this host
 log:
   level: warn
 `, strings.Join(k.Brokers(), ", "), e.group, e.srv.URL, cxonetest.DefaultClientID, e.topic, name)

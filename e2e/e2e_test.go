@@ -109,6 +109,8 @@ routes:
     event_type: OrderCreated
     schema: order.json
     business_key: /orderId
+metrics:
+  listen: 127.0.0.1:0 # several replicas share this host
 log:
   level: info
 `, strings.Join(s.k.Brokers(), ", "), s.group, s.srv.URL, cxonetest.DefaultClientID, s.topic)
