@@ -237,15 +237,20 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when a record finishes or a partition changes
-	parts    map[tp]*partition
-	lanes    map[laneKey]*lane
-	inflight int // dispatched, unfinished (running or waiting)
-	active   int // being handled now; at most MaxInFlight
-	bytes    int64
-	paused   bool
-	closing  bool
-	nextGen  uint64
-	workers  sync.WaitGroup
+	workCond *sync.Cond // signalled when a lane joins ready, or workers must stop
+	// ready holds the lanes whose first record waits for a worker, in the
+	// order they became ready (see worker).
+	ready       []*lane
+	stopWorkers bool
+	parts       map[tp]*partition
+	lanes       map[laneKey]*lane
+	inflight    int // dispatched, unfinished (running or waiting)
+	active      int // being handled now; at most MaxInFlight
+	bytes       int64
+	paused      bool
+	closing     bool
+	nextGen     uint64
+	workers     sync.WaitGroup // the MaxInFlight workers
 
 	// pauseMu serialises partition pauses and resumes (reconcilePauses).
 	pauseMu sync.Mutex
@@ -366,6 +371,7 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		lanes:   map[laneKey]*lane{},
 	}
 	c.cond = sync.NewCond(&c.mu)
+	c.workCond = sync.NewCond(&c.mu)
 	c.hwm = map[tp]int64{}
 	c.obsDispatch, _ = cfg.Observer.(DispatchObserver)
 	c.obsRetry, _ = cfg.Observer.(RetryObserver)
@@ -417,6 +423,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.commitLoop(commitCtx)
 	}()
 
+	c.workers.Add(c.cfg.MaxInFlight)
+	for range c.cfg.MaxInFlight {
+		go c.worker()
+	}
 	err := c.pollLoop(ctx)
 
 	// Shutdown: no more polls. Let dispatched records finish, bounded.
@@ -429,7 +439,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.cancelBase()
 	c.mu.Lock()
-	c.cond.Broadcast() // lanes waiting for a slot see the cancellation
+	c.stopWorkers = true // workers skip what is left (abandoned) and exit
+	c.workCond.Broadcast()
 	c.mu.Unlock()
 	c.workers.Wait()
 	stopCommits()
@@ -545,8 +556,8 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	}
 	l = &lane{key: lk, queue: []*item{it}}
 	c.lanes[lk] = l
-	c.workers.Add(1)
-	go c.runLane(l)
+	c.ready = append(c.ready, l)
+	c.workCond.Signal()
 }
 
 // Fair share. kgo's PollRecords hands out a buffered fetch partition by
@@ -633,21 +644,32 @@ func (c *Consumer) newPartition(key tp) *partition {
 	return p
 }
 
-// runLane handles a lane's records one after another until it is empty.
-func (c *Consumer) runLane(l *lane) {
+// worker handles records until the consumer stops. Run starts MaxInFlight
+// of them, so at most MaxInFlight records are handled at once. A worker
+// takes the lane at the head of ready, handles that lane's first record and,
+// while the lane has more, puts it back at the tail: records of one lane run
+// one after another, lanes take turns in the order they became ready, and
+// a finished record wakes no goroutine but the worker that ran it.
+//
+// (An earlier design ran a goroutine per lane, each waiting on c.cond for a
+// free slot: every finished record woke every waiting lane, up to
+// MaxBuffered − MaxInFlight goroutines, and each new goroutine grew its
+// stack anew inside net/http. Long-lived workers do neither.)
+func (c *Consumer) worker() {
 	defer c.workers.Done()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		c.mu.Lock()
-		if len(l.queue) == 0 {
-			delete(c.lanes, l.key)
-			c.mu.Unlock()
-			return
+		for len(c.ready) == 0 && !c.stopWorkers {
+			c.workCond.Wait()
 		}
+		if len(c.ready) == 0 {
+			return // stopping, and nothing left to skip
+		}
+		l := c.ready[0]
+		c.ready[0] = nil
+		c.ready = c.ready[1:]
 		it := l.queue[0]
-		// Wait for a slot, unless the record is not to be started at all.
-		for !c.abandonLocked(it) && c.active >= c.cfg.MaxInFlight {
-			c.cond.Wait()
-		}
 		skip := c.abandonLocked(it)
 		if !skip {
 			c.active++
@@ -674,9 +696,14 @@ func (c *Consumer) runLane(l *lane) {
 			c.active--
 			it.part.active--
 		}
+		l.queue[0] = nil
 		l.queue = l.queue[1:]
 		c.finish(it, finished, dead)
-		c.mu.Unlock()
+		if len(l.queue) == 0 {
+			delete(c.lanes, l.key)
+		} else {
+			c.ready = append(c.ready, l) // this worker takes the next head at once if it is alone
+		}
 	}
 }
 

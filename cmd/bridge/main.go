@@ -37,6 +37,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newDLQCmd())
 	root.AddCommand(newCheckCmd())
+	root.AddCommand(newBenchCmd())
+	root.AddCommand(newBenchKafkaCmd())
 	return root
 }
 

@@ -155,5 +155,15 @@ func WithRecordLimit(n int) Option { return func(h *Handler) { h.recordLimit = n
 // WithMaxBodyBytes sets the largest events body accepted (default 1 MiB; 413 above).
 func WithMaxBodyBytes(n int64) Option { return func(h *Handler) { h.maxBody = n } }
 
+// WithOnAccepted registers fn, called once for every event the server
+// accepts (answered 202, so not for duplicates), right after the answer was
+// written, that is after the configured latency, with the request's
+// X-Correlation-Id and the time the answer was written. fn runs on the
+// request's goroutine: it must be quick and safe for concurrent use.
+// Benchmarks use it to measure end-to-end latency.
+func WithOnAccepted(fn func(correlationID string, answeredAt time.Time)) Option {
+	return func(h *Handler) { h.onAccepted = fn }
+}
+
 // WithLogger logs every answer at debug level and admin changes at info level.
 func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }

@@ -110,6 +110,7 @@ type Handler struct {
 	recordLimit   int
 	maxBody       int64
 	log           *slog.Logger
+	onAccepted    func(correlationID string, answeredAt time.Time)
 
 	stats      Stats
 	events     []Event
@@ -389,9 +390,14 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if a.wwwAuth != "" {
 		w.Header().Set("WWW-Authenticate", a.wwwAuth)
 	}
-	h.log.Debug("events request", "status", a.status, "key", r.Header.Get("X-Idempotency-Key"),
-		"correlation_id", r.Header.Get("X-Correlation-Id"), "event_id", ev)
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		h.log.Debug("events request", "status", a.status, "key", r.Header.Get("X-Idempotency-Key"),
+			"correlation_id", r.Header.Get("X-Correlation-Id"), "event_id", ev)
+	}
 	writeJSON(w, a.status, a.body)
+	if a.status == http.StatusAccepted && h.onAccepted != nil {
+		h.onAccepted(r.Header.Get("X-Correlation-Id"), time.Now())
+	}
 }
 
 func (h *Handler) sleepLatency(ctx context.Context) error {

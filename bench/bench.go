@@ -1,0 +1,298 @@
+// Package bench measures the bridge end to end, against baselines taken in
+// the same run on the same CXone test server (sink/cxonetest):
+//
+//   - the bridge: the real binary (`bridge run`) as a child process,
+//     consuming a backlog of tutorial-shaped orders from Kafka (in-process
+//     kfake by default, or a given cluster) and publishing them to the test
+//     server, whose every events answer is delayed by a fixed latency;
+//   - the wire ceiling: a bare net/http loop in this process posting the
+//     same, pre-built requests (same bodies, headers and idempotency keys)
+//     with the same concurrency: what HTTP alone reaches on this machine;
+//   - the Little bound: concurrency ÷ server latency, what any client with
+//     that many requests in flight can reach at best (Little's law);
+//   - optionally the tutorial's approach: validate, build and POST one event
+//     at a time, awaiting each answer, as the Node producer does.
+//
+// Throughput is counted by the server: accepted events between the first and
+// the last accepted answer of a phase, the same way for the bridge and the
+// wire loop. End-to-end latency (produce → answer written by the server) is
+// measured in a second phase at a fixed offered rate below saturation (half
+// the measured throughput by default) with an open-loop producer, so that
+// the percentiles are not the time records waited in a backlog. CPU seconds
+// per 1,000 events and peak RSS are the child process's own (/proc on
+// Linux; getrusage after exit elsewhere), so the embedded Kafka, the test
+// server and the load generator are not counted against the bridge.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Options configure one measurement (Run) or the defaults of each point of a
+// sweep (Sweep). Zero values take the defaults of DefaultOptions.
+type Options struct {
+	// Records is the number of events of the throughput phase (and of the
+	// wire-ceiling loop).
+	Records int
+	// Partitions of the source topic and Keys, the distinct Kafka keys the
+	// orders are spread over (with key ordering, records of one key are
+	// published one after another, so few keys cap the concurrency).
+	Partitions int
+	Keys       int
+	// MaxInFlight is consumer.max_in_flight, and the concurrency of the wire
+	// loop.
+	MaxInFlight int
+	// Ordering is consumer.ordering: key, partition or none.
+	Ordering string
+	// Latency is the test server's fixed delay before every events answer.
+	Latency time.Duration
+
+	// LatencyRate is the rate (events/s) the producer offers during the
+	// latency phase; 0 means half the throughput just measured.
+	LatencyRate float64
+	// LatencyDuration is how long the latency phase produces; a negative
+	// value skips the phase. Default 5s.
+	LatencyDuration time.Duration
+
+	// Tutorial also measures the tutorial's one-request-at-a-time approach
+	// for TutorialDuration (default 3s).
+	Tutorial         bool
+	TutorialDuration time.Duration
+
+	// Brokers is a Kafka cluster to use instead of an in-process one; the
+	// run creates its own topics (bench-orders-<random>) and group.
+	Brokers []string
+	// Binary is the bridge executable to run; default this executable.
+	Binary string
+	// CPUProfile, when set, is a file the bridge process's CPU profile
+	// (pprof) of the throughput phase is written to.
+	CPUProfile string
+	// StallTimeout ends a phase with an error when no event was accepted
+	// for that long. Default 30s.
+	StallTimeout time.Duration
+	// Out receives progress lines; nil prints nothing.
+	Out io.Writer
+}
+
+// DefaultOptions are the options of `bridge bench` without flags: the
+// issue's second target (20 ms, 256 in flight).
+func DefaultOptions() Options {
+	return Options{
+		Records:          20000,
+		Partitions:       12,
+		Keys:             10000,
+		MaxInFlight:      256,
+		Ordering:         "key",
+		Latency:          20 * time.Millisecond,
+		LatencyDuration:  5 * time.Second,
+		TutorialDuration: 3 * time.Second,
+		StallTimeout:     30 * time.Second,
+	}
+}
+
+// ErrBadOptions is wrapped by the error of Run and Sweep for invalid options.
+var ErrBadOptions = errors.New("bench: bad options")
+
+func (o *Options) defaults() error {
+	d := DefaultOptions()
+	if o.Records == 0 {
+		o.Records = d.Records
+	}
+	if o.Partitions == 0 {
+		o.Partitions = d.Partitions
+	}
+	if o.Keys == 0 {
+		o.Keys = d.Keys
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = d.MaxInFlight
+	}
+	if o.Ordering == "" {
+		o.Ordering = d.Ordering
+	}
+	if o.LatencyDuration == 0 {
+		o.LatencyDuration = d.LatencyDuration
+	}
+	if o.TutorialDuration <= 0 {
+		o.TutorialDuration = d.TutorialDuration
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = d.StallTimeout
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	var errs []error
+	if o.Records < 2 || o.Records > maxIndex {
+		errs = append(errs, fmt.Errorf("records must be between 2 and %d, got %d", maxIndex, o.Records))
+	}
+	if o.Partitions < 1 || o.Partitions > 1000 {
+		errs = append(errs, fmt.Errorf("partitions must be between 1 and 1000, got %d", o.Partitions))
+	}
+	if o.Keys < 1 {
+		errs = append(errs, fmt.Errorf("keys must be at least 1, got %d", o.Keys))
+	}
+	if o.MaxInFlight < 1 || o.MaxInFlight > 10000 {
+		errs = append(errs, fmt.Errorf("max in flight must be between 1 and 10000, got %d", o.MaxInFlight))
+	}
+	switch o.Ordering {
+	case "key", "partition", "none":
+	default:
+		errs = append(errs, fmt.Errorf("ordering must be key, partition or none, got %q", o.Ordering))
+	}
+	if o.Latency < 0 || o.Latency > time.Minute {
+		errs = append(errs, fmt.Errorf("latency must be between 0 and 1m, got %s", o.Latency))
+	}
+	if o.LatencyRate < 0 {
+		errs = append(errs, fmt.Errorf("latency rate must not be negative, got %v", o.LatencyRate))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrBadOptions, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	MemoryGiB int    `json:"memory_gib,omitempty"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Go        string `json:"go"`
+	Kafka     string `json:"kafka"`
+}
+
+// Result is one measurement. Rates are events per second; a ratio or bound
+// that does not apply (the Little bound at 0 ms) is 0 and omitted from JSON.
+type Result struct {
+	Machine     Machine `json:"machine"`
+	Records     int     `json:"records"`
+	Partitions  int     `json:"partitions"`
+	Keys        int     `json:"keys"`
+	MaxInFlight int     `json:"max_in_flight"`
+	Ordering    string  `json:"ordering"`
+	LatencyMs   float64 `json:"server_latency_ms"`
+
+	// ThroughputEPS is the bridge's throughput: accepted events between the
+	// first and the last accepted answer of the throughput phase.
+	ThroughputEPS float64 `json:"throughput_eps"`
+	// WireCeilingEPS is the bare net/http loop's throughput on the same
+	// requests, server and concurrency; RatioWire = ThroughputEPS / it.
+	WireCeilingEPS float64 `json:"wire_ceiling_eps"`
+	RatioWire      float64 `json:"ratio_wire"`
+	// LittleBoundEPS = MaxInFlight / Latency; RatioLittle = ThroughputEPS / it.
+	LittleBoundEPS float64 `json:"little_bound_eps,omitempty"`
+	RatioLittle    float64 `json:"ratio_little,omitempty"`
+
+	// MeanInFlight and MeanBuffered are the bridge's in-flight and
+	// buffered record gauges, sampled every 50ms over the throughput phase:
+	// how full it kept its publish pool (at most MaxInFlight) and its buffer.
+	MeanInFlight float64 `json:"mean_in_flight"`
+	MeanBuffered float64 `json:"mean_buffered"`
+
+	// End-to-end latency, produce → answer written by the server, at
+	// OfferedEPS (an open-loop producer) over LatencyEvents events.
+	OfferedEPS    float64 `json:"latency_offered_eps,omitempty"`
+	LatencyEvents int     `json:"latency_events,omitempty"`
+	P50Ms         float64 `json:"p50_ms,omitempty"`
+	P99Ms         float64 `json:"p99_ms,omitempty"`
+	P999Ms        float64 `json:"p999_ms,omitempty"`
+	MaxMs         float64 `json:"max_ms,omitempty"`
+
+	// CPUSecondsPer1000 is the bridge process's user+system CPU time per
+	// 1,000 events of the throughput phase (CPUScope says how it was taken).
+	CPUSecondsPer1000 float64 `json:"cpu_s_per_1000"`
+	CPUScope          string  `json:"cpu_scope"`
+	// RSSPeakMB is the bridge process's peak resident set (VmHWM), in MB
+	// (10⁶ bytes).
+	RSSPeakMB float64 `json:"rss_peak_mb"`
+
+	// TutorialEPS is the tutorial's one-at-a-time approach on the same
+	// server; RatioTutorial = ThroughputEPS / it.
+	TutorialEPS   float64 `json:"tutorial_eps,omitempty"`
+	RatioTutorial float64 `json:"ratio_tutorial,omitempty"`
+
+	// Duplicates the server counted (requests with a known idempotency key)
+	// while the bridge ran; DLQ is the records the bridge dead-lettered.
+	// Both are 0 in a healthy run.
+	Duplicates int `json:"duplicates"`
+	DLQ        int `json:"dlq_records"`
+
+	// Profile is the file the CPU profile was written to, if asked for.
+	Profile string `json:"cpu_profile,omitempty"`
+	// Elapsed is the wall time of the whole measurement.
+	ElapsedSeconds float64 `json:"elapsed_s"`
+}
+
+// machine describes this machine.
+func machine(kafka string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version(), Kafka: kafka}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+				m.MemoryGiB = int((kb + 1<<19) >> 20)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// Print writes r as the human-readable table of `bridge bench`.
+func (r *Result) Print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "machine: %d CPUs (%s), %d GiB, %s/%s, %s; Kafka: %s\n", m.CPUs, orDash(m.CPUModel), m.MemoryGiB, m.OS, m.Arch, m.Go, m.Kafka)
+	fmt.Fprintf(w, "setup:   %d records, %d partitions, %d keys, ordering %s, max_in_flight %d, server latency %s\n\n",
+		r.Records, r.Partitions, r.Keys, r.Ordering, r.MaxInFlight, fmtMs(r.LatencyMs))
+	row := func(name, value, note string) { fmt.Fprintf(w, "  %-26s %14s  %s\n", name, value, note) }
+	row("bridge throughput", eps(r.ThroughputEPS), "")
+	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 50 ms)", r.MaxInFlight))
+	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire", r.RatioWire))
+	if r.LittleBoundEPS > 0 {
+		row("Little bound", eps(r.LittleBoundEPS), fmt.Sprintf("bridge = %.2f × Little (%d in flight ÷ %s)", r.RatioLittle, r.MaxInFlight, fmtMs(r.LatencyMs)))
+	} else {
+		row("Little bound", "n/a", "server latency 0: no bound from Little's law")
+	}
+	if r.TutorialEPS > 0 {
+		row("tutorial (one at a time)", eps(r.TutorialEPS), fmt.Sprintf("bridge = %.0f × tutorial", r.RatioTutorial))
+	}
+	if r.LatencyEvents > 0 {
+		row("latency p50 / p99 / p999", fmt.Sprintf("%.1f / %.1f / %.1f ms", r.P50Ms, r.P99Ms, r.P999Ms),
+			fmt.Sprintf("produce → accepted, %d events offered at %s (max %.1f ms)", r.LatencyEvents, eps(r.OfferedEPS), r.MaxMs))
+	}
+	row("CPU per 1,000 events", fmt.Sprintf("%.3f s", r.CPUSecondsPer1000), r.CPUScope)
+	row("peak RSS", fmt.Sprintf("%.1f MB", r.RSSPeakMB), "bridge process (VmHWM)")
+	row("duplicates / DLQ", fmt.Sprintf("%d / %d", r.Duplicates, r.DLQ), "both 0 in a healthy run")
+}
+
+func eps(v float64) string { return fmt.Sprintf("%.0f ev/s", v) }
+
+func fmtMs(ms float64) string {
+	if ms == float64(int64(ms)) {
+		return fmt.Sprintf("%d ms", int64(ms))
+	}
+	return fmt.Sprintf("%.1f ms", ms)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

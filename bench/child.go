@@ -1,0 +1,329 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cxone-bridge/bridge/sink/cxonetest"
+)
+
+// child is the bridge under measurement: `bridge run` as a process.
+type child struct {
+	cmd     *exec.Cmd
+	addr    string // its operations listener
+	exited  chan struct{}
+	waitErr error
+
+	mu   sync.Mutex
+	tail []string // last lines of its log
+}
+
+const tailLines = 40
+
+// startChild starts the bridge with cfgFile and returns once it is ready
+// (its /readyz answers 200: group joined, token obtained).
+func startChild(ctx context.Context, binary, cfgFile, dir string, out io.Writer) (*child, error) {
+	cmd := exec.Command(binary, "run", "--config", cfgFile)
+	cmd.Env = append(os.Environ(), secretEnv+"="+cxonetest.DefaultClientSecret)
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start the bridge (%s): %w", binary, err)
+	}
+	ch := &child{cmd: cmd, exited: make(chan struct{})}
+	addrCh := make(chan string, 1)
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		ch.readLog(stderr, addrCh)
+	}()
+	go func() {
+		<-logDone
+		ch.waitErr = cmd.Wait()
+		close(ch.exited)
+	}()
+
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	select {
+	case ch.addr = <-addrCh:
+	case <-ch.exited:
+		return nil, fmt.Errorf("bench: the bridge exited at start (%v); log:\n%s", ch.waitErr, ch.logTail())
+	case <-deadline.C:
+		ch.kill()
+		return nil, fmt.Errorf("bench: the bridge did not start its operations listener within 60s; log:\n%s", ch.logTail())
+	case <-ctx.Done():
+		ch.kill()
+		return nil, ctx.Err()
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ready(ctx, "http://"+ch.addr+"/readyz") {
+			return ch, nil
+		}
+		select {
+		case <-ch.exited:
+			return nil, fmt.Errorf("bench: the bridge exited at start (%v); log:\n%s", ch.waitErr, ch.logTail())
+		case <-deadline.C:
+			ch.kill()
+			return nil, fmt.Errorf("bench: the bridge was not ready within 60s; log:\n%s", ch.logTail())
+		case <-ctx.Done():
+			ch.kill()
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func ready(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// readLog keeps the last lines of the child's log and finds the address of
+// its operations listener.
+func (ch *child) readLog(r io.Reader, addrCh chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		ch.mu.Lock()
+		ch.tail = append(ch.tail, line)
+		if len(ch.tail) > tailLines {
+			ch.tail = ch.tail[len(ch.tail)-tailLines:]
+		}
+		ch.mu.Unlock()
+		if found {
+			continue
+		}
+		var l struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "operations listener started" && l.Addr != "" {
+			found = true
+			addrCh <- l.Addr
+		}
+	}
+	io.Copy(io.Discard, r)
+}
+
+func (ch *child) logTail() string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return "  " + strings.Join(ch.tail, "\n  ")
+}
+
+// cpu returns the child's user+system CPU seconds so far, from
+// /proc/<pid>/stat (USER_HZ is 100 on every Linux ABI); ok is false where
+// there is no /proc, and then only the whole life's rusage is known.
+func (ch *child) cpu() (secs float64, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(ch.cmd.Process.Pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseFloat(fields[11], 64)
+	stime, err2 := strconv.ParseFloat(fields[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return (utime + stime) / 100, true
+}
+
+// lifeCPU is the child's CPU time over its whole life, once it exited.
+func (ch *child) lifeCPU() float64 {
+	if ch.cmd.ProcessState == nil {
+		return 0
+	}
+	return (ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()).Seconds()
+}
+
+// profile fetches a CPU profile of secs seconds from the child's pprof
+// endpoint into file; the result arrives on the channel.
+func (ch *child) profile(ctx context.Context, file string, secs int) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", ch.addr, secs)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("pprof answered %d", resp.StatusCode)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
+}
+
+// stop sends SIGTERM, waits for a clean exit and returns the peak RSS in
+// bytes. A bridge that does not exit 0 within a minute is an error.
+func (ch *child) stop() (int64, error) {
+	hwm := procHWM(ch.cmd.Process.Pid)
+	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return 0, fmt.Errorf("bench: stop the bridge: %w", err)
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	select {
+	case <-ch.exited:
+	case <-t.C:
+		ch.kill()
+		return 0, fmt.Errorf("bench: the bridge did not stop within a minute of SIGTERM; log:\n%s", ch.logTail())
+	}
+	if ch.waitErr != nil {
+		return 0, fmt.Errorf("bench: the bridge exited with %v; log:\n%s", ch.waitErr, ch.logTail())
+	}
+	if ru, ok := ch.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxrss := int64(ru.Maxrss)
+		if runtime.GOOS != "darwin" {
+			maxrss *= 1024 // kilobytes on Linux and the BSDs
+		}
+		hwm = max(hwm, maxrss)
+	}
+	return hwm, nil
+}
+
+// procHWM reads VmHWM (peak resident set) of pid, in bytes; 0 if unknown.
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// kill ends the child at once (cleanup paths); it is safe to call again.
+func (ch *child) kill() {
+	select {
+	case <-ch.exited:
+	default:
+		_ = ch.cmd.Process.Kill()
+		<-ch.exited
+	}
+}
+
+// gauges samples the child's in-flight and buffered record gauges every
+// 50ms until stop, which returns their means: how full the bridge kept its
+// publish pool and its buffer.
+func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered float64)) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var sumF, sumB float64
+	var n int
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			f, b, ok := scrapeGauges(ctx, "http://"+ch.addr+"/metrics")
+			if ok {
+				sumF, sumB, n = sumF+f, sumB+b, n+1
+			}
+		}
+	}()
+	return func() (float64, float64) {
+		cancel()
+		<-done
+		if n == 0 {
+			return 0, 0
+		}
+		return sumF / float64(n), sumB / float64(n)
+	}
+}
+
+func scrapeGauges(ctx context.Context, url string) (inFlight, buffered float64, ok bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	seen := 0
+	for sc.Scan() {
+		name, val, found := strings.Cut(sc.Text(), " ")
+		if !found {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "cxone_bridge_in_flight_records":
+			dst = &inFlight
+		case "cxone_bridge_buffered_records":
+			dst = &buffered
+		default:
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			*dst = v
+			seen++
+		}
+	}
+	return inFlight, buffered, seen == 2
+}

@@ -1,0 +1,518 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/schemas"
+	"github.com/cxone-bridge/bridge/sink/cxonetest"
+	"github.com/cxone-bridge/bridge/transform"
+)
+
+// Run takes one measurement (see the package comment) and returns it. It
+// fails when the bridge did not deliver every event of a phase (a stall of
+// StallTimeout), exited badly, or when a baseline failed; ctx cancels it.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	e, err := newEnv(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	return e.point(ctx, o, true)
+}
+
+// env is what the points of a run share: the test server, Kafka, a folder.
+type env struct {
+	o         *Options
+	srv       *cxonetest.Server
+	rec       recorder
+	kafkaProc *kafkaProcess
+	brokers   []string
+	admCl     *kgo.Client
+	adm       *kadm.Client
+	dir       string
+	binary    string
+	kafka     string
+	points    int
+	token     string
+}
+
+func newEnv(ctx context.Context, o *Options) (e *env, err error) {
+	e = &env{o: o, binary: o.Binary}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.binary == "" {
+		if e.binary, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("bench: find the bridge executable: %w", err)
+		}
+	}
+	e.srv = cxonetest.NewServer(cxonetest.WithRecordLimit(0), cxonetest.WithOnAccepted(e.rec.accepted))
+	if len(o.Brokers) > 0 {
+		e.brokers, e.kafka = o.Brokers, "cluster at "+strings.Join(o.Brokers, ",")
+	} else {
+		if e.kafkaProc, e.brokers, err = startKafka(ctx, e.binary); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		e.kafka = "embedded (kfake, 1 broker, own process)"
+	}
+	if e.admCl, err = kgo.NewClient(kgo.SeedBrokers(e.brokers...)); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	e.adm = kadm.NewClient(e.admCl)
+	if e.dir, err = os.MkdirTemp("", "bridge-bench-"); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "order.json"), schemas.Order, 0o600); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if e.token, err = fetchToken(tctx, e.srv.URL); err != nil {
+		return nil, fmt.Errorf("bench: token for the baselines: %w", err)
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	if e.admCl != nil {
+		e.admCl.Close()
+	}
+	if e.kafkaProc != nil {
+		e.kafkaProc.stop()
+	}
+	if e.srv != nil {
+		e.srv.Close()
+	}
+	if e.dir != "" {
+		os.RemoveAll(e.dir)
+	}
+}
+
+// point measures one configuration o on the environment: wire ceiling, then
+// the bridge (throughput, and latency when full), then the tutorial loop
+// when asked.
+func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) {
+	started := time.Now()
+	e.points++
+	res := &Result{
+		Machine: machine(e.kafka), Records: o.Records, Partitions: o.Partitions, Keys: o.Keys,
+		MaxInFlight: o.MaxInFlight, Ordering: o.Ordering, LatencyMs: float64(o.Latency) / float64(time.Millisecond),
+	}
+	if err := e.srv.SetFaults(cxonetest.Faults{Latency: cxonetest.Duration(o.Latency), LatencyMax: cxonetest.Duration(o.Latency)}); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	topic := fmt.Sprintf("bench-orders-%d-%x", e.points, rand.Uint32())
+	if err := e.createTopics(ctx, topic, o.Partitions); err != nil {
+		return nil, err
+	}
+	cfgFile, cfg, err := e.writeConfig(topic, o)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transform.New(cfg.TransformConfig())
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+
+	// The throughput records, and their requests as the bridge builds them.
+	gen := newGenerator(o.Keys)
+	recs := gen.records(topic, tagThroughput, o.Records)
+	reqs, err := prebuild(tr, recs)
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Wire ceiling.
+	fmt.Fprintf(o.Out, "wire ceiling: %d requests, %d at a time, server latency %s ...\n", len(reqs), o.MaxInFlight, o.Latency)
+	e.srv.Reset()
+	ph := e.rec.start(tagThroughput, len(reqs), false)
+	if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs, o.MaxInFlight); err != nil {
+		return nil, fmt.Errorf("bench: wire ceiling: %w", err)
+	}
+	res.WireCeilingEPS = ph.rate()
+	if o.Latency > 0 {
+		res.LittleBoundEPS = float64(o.MaxInFlight) / o.Latency.Seconds()
+	}
+
+	// 2. The bridge, over a backlog produced before it starts (so the
+	// producer does not compete with it for the broker).
+	e.srv.Reset()
+	if err := produceAll(ctx, e.brokers, recs); err != nil {
+		return nil, err
+	}
+	ph = e.rec.start(tagThroughput, len(recs), false)
+	fmt.Fprintf(o.Out, "bridge: %d records, max_in_flight %d ...\n", len(recs), o.MaxInFlight)
+	ch, err := startChild(ctx, e.binary, cfgFile, e.dir, o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer ch.kill()
+	cpu0, procCPU := ch.cpu()
+	done0 := ph.count.Load() // accepted before the CPU sample (a handful at most)
+	var prof <-chan error
+	if o.CPUProfile != "" && full {
+		secs := max(1, min(10, int(float64(len(recs))/max(res.WireCeilingEPS, 1)/1.5)))
+		prof = ch.profile(ctx, o.CPUProfile, secs)
+		res.Profile = o.CPUProfile
+	}
+	stopGauges := ch.gauges(ctx)
+	if err := ph.wait(ctx, o.StallTimeout, ch); err != nil {
+		return nil, fmt.Errorf("bench: bridge throughput phase: %w", err)
+	}
+	res.MeanInFlight, res.MeanBuffered = stopGauges()
+	if cpu1, ok := ch.cpu(); ok && procCPU && int64(len(recs)) > done0 {
+		res.CPUScope = "bridge process, throughput phase (/proc/<pid>/stat)"
+		res.CPUSecondsPer1000 = (cpu1 - cpu0) / float64(int64(len(recs))-done0) * 1000
+	}
+	if prof != nil {
+		if err := <-prof; err != nil {
+			return nil, fmt.Errorf("bench: CPU profile: %w", err)
+		}
+	}
+	res.ThroughputEPS = ph.rate()
+
+	// 3. Latency at a fixed offered rate below saturation.
+	if full && o.LatencyDuration > 0 {
+		rate := o.LatencyRate
+		if rate == 0 {
+			rate = res.ThroughputEPS / 2
+		}
+		n := int(math.Min(float64(maxIndex), math.Max(100, rate*o.LatencyDuration.Seconds())))
+		lrecs := gen.records(topic, tagLatency, n)
+		fmt.Fprintf(o.Out, "latency: %d records offered at %.0f/s ...\n", n, rate)
+		ph := e.rec.start(tagLatency, n, true)
+		if err := producePaced(ctx, e.brokers, lrecs, rate, ph); err != nil {
+			return nil, err
+		}
+		if err := ph.wait(ctx, o.StallTimeout, ch); err != nil {
+			return nil, fmt.Errorf("bench: bridge latency phase: %w", err)
+		}
+		res.OfferedEPS, res.LatencyEvents = rate, n
+		res.P50Ms, res.P99Ms, res.P999Ms, res.MaxMs = ph.percentiles()
+	}
+	st := e.srv.Stats()
+	res.Duplicates = int(st.Duplicates)
+
+	rss, err := ch.stop()
+	if err != nil {
+		return nil, err
+	}
+	res.RSSPeakMB = float64(rss) / 1e6
+	if res.CPUScope == "" {
+		res.CPUScope = "bridge process, whole life (getrusage): start-up, latency phase and shutdown included"
+		res.CPUSecondsPer1000 = ch.lifeCPU() / float64(len(recs)+res.LatencyEvents) * 1000
+	}
+	if res.DLQ, err = e.dlqRecords(ctx, cfg.DLQTopic(topic)); err != nil {
+		return nil, err
+	}
+	if res.WireCeilingEPS > 0 {
+		res.RatioWire = res.ThroughputEPS / res.WireCeilingEPS
+	}
+	if res.LittleBoundEPS > 0 {
+		res.RatioLittle = res.ThroughputEPS / res.LittleBoundEPS
+	}
+
+	// 4. The tutorial's approach, on the same server and latency.
+	if full && o.Tutorial {
+		fmt.Fprintf(o.Out, "tutorial: one request at a time for %s ...\n", o.TutorialDuration)
+		e.srv.Reset()
+		n, el, err := tutorialLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, tr, gen, topic, o.TutorialDuration)
+		if err != nil {
+			return nil, fmt.Errorf("bench: tutorial loop: %w", err)
+		}
+		res.TutorialEPS = float64(n) / el.Seconds()
+		if res.TutorialEPS > 0 {
+			res.RatioTutorial = res.ThroughputEPS / res.TutorialEPS
+		}
+	}
+	res.ElapsedSeconds = time.Since(started).Seconds()
+	return res, nil
+}
+
+func (e *env) createTopics(ctx context.Context, topic string, partitions int) error {
+	rf := int16(1)
+	if len(e.o.Brokers) > 0 {
+		rf = -1 // the cluster's default
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, t := range []string{topic, topic + ".dlq"} {
+		r, err := e.adm.CreateTopic(cctx, int32(partitions), rf, nil, t)
+		if err == nil {
+			err = r.Err
+		}
+		if err != nil {
+			return fmt.Errorf("bench: create topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+func (e *env) dlqRecords(ctx context.Context, topic string) (int, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ends, err := e.adm.ListEndOffsets(cctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("bench: DLQ end offsets: %w", err)
+	}
+	n := 0
+	ends.Each(func(o kadm.ListedOffset) { n += int(o.Offset) })
+	return n, nil
+}
+
+// writeConfig writes the child's bridge.yaml and returns it parsed too.
+func (e *env) writeConfig(topic string, o Options) (string, *config.Config, error) {
+	q := strconv.Quote
+	var b strings.Builder
+	b.WriteString("kafka:\n  brokers: [")
+	for i, br := range e.brokers {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q(br))
+	}
+	fmt.Fprintf(&b, "]\n  group_id: %s\n  client_id: cxone-bridge-bench\n", q(topic+".bridge"))
+	fmt.Fprintf(&b, "consumer:\n  ordering: %s\n  max_in_flight: %d\n  commit_interval: 1s\n", o.Ordering, o.MaxInFlight)
+	fmt.Fprintf(&b, `cxone:
+  base_url: %s
+  allow_insecure_http: true
+  auth:
+    client_id: %s
+    client_secret: ${BENCH_CXONE_CLIENT_SECRET}
+dlq:
+  topic: "{topic}.dlq"
+routes:
+  - topic: %s
+    event_type: OrderCreated
+    schema: order.json
+    business_key: /orderId
+metrics:
+  listen: 127.0.0.1:0
+  pprof: %t
+log:
+  level: info
+  format: json
+`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), o.CPUProfile != "")
+	file := filepath.Join(e.dir, topic+".yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		return "", nil, fmt.Errorf("bench: %w", err)
+	}
+	cfg, err := config.Load(file, config.WithLookupEnv(func(name string) (string, bool) {
+		if name == secretEnv {
+			return cxonetest.DefaultClientSecret, true
+		}
+		return "", false
+	}))
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: the generated configuration: %w", err)
+	}
+	return file, cfg, nil
+}
+
+// secretEnv carries the test server's client secret to the child.
+const secretEnv = "BENCH_CXONE_CLIENT_SECRET"
+
+// Phase tags: the first byte of a record's correlation id says which phase
+// produced it, so a late answer of one phase is never counted in another.
+const (
+	tagThroughput = 't'
+	tagLatency    = 'l'
+	tagTutorial   = 'u'
+)
+
+// maxIndex bounds the records of one phase (orderId has 9 digits for it).
+const maxIndex = 999_999_999
+
+// recorder counts the server's accepted answers of the current phase.
+type recorder struct{ cur atomic.Pointer[phase] }
+
+// phase is one counted phase. Indexes are parsed from correlation ids
+// "<tag>-<index>".
+type phase struct {
+	tag         byte
+	n           int
+	count       atomic.Int64
+	first, last atomic.Int64 // unix ns of the first and last accepted answer
+	produced    []atomic.Int64
+	latency     []atomic.Int64 // ns, per index; 0: not yet accepted
+}
+
+func (rc *recorder) start(tag byte, n int, withLatency bool) *phase {
+	p := &phase{tag: tag, n: n}
+	if withLatency {
+		p.produced = make([]atomic.Int64, n)
+		p.latency = make([]atomic.Int64, n)
+	}
+	rc.cur.Store(p)
+	return p
+}
+
+// accepted is the server's WithOnAccepted hook.
+func (rc *recorder) accepted(corr string, at time.Time) {
+	p := rc.cur.Load()
+	if p == nil || len(corr) < 3 || corr[0] != p.tag || corr[1] != '-' {
+		return
+	}
+	i, err := strconv.Atoi(corr[2:])
+	if err != nil || i < 0 || i >= p.n {
+		return
+	}
+	ns := at.UnixNano()
+	for {
+		f := p.first.Load()
+		if (f != 0 && f <= ns) || p.first.CompareAndSwap(f, ns) {
+			break
+		}
+	}
+	for {
+		l := p.last.Load()
+		if l >= ns || p.last.CompareAndSwap(l, ns) {
+			break
+		}
+	}
+	if p.latency != nil {
+		if t := p.produced[i].Load(); t > 0 {
+			p.latency[i].Store(max(1, ns-t))
+		}
+	}
+	p.count.Add(1)
+}
+
+// rate is the accepted events per second between the first and the last
+// accepted answer.
+func (p *phase) rate() float64 {
+	n := p.count.Load()
+	span := time.Duration(p.last.Load() - p.first.Load())
+	if n < 2 || span <= 0 {
+		return 0
+	}
+	return float64(n-1) / span.Seconds()
+}
+
+// wait returns when every event of the phase was accepted; it fails when
+// none was for stall, or when the child exited.
+func (p *phase) wait(ctx context.Context, stall time.Duration, ch *child) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	last, lastAt := int64(-1), time.Now()
+	for {
+		n := p.count.Load()
+		if n >= int64(p.n) {
+			return nil
+		}
+		if n != last {
+			last, lastAt = n, time.Now()
+		}
+		if time.Since(lastAt) > stall {
+			return fmt.Errorf("%d of %d events accepted, none for %s; bridge log:\n%s", n, p.n, stall, ch.logTail())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch.exited:
+			return fmt.Errorf("the bridge exited (%v) with %d of %d events accepted; log:\n%s", ch.waitErr, n, p.n, ch.logTail())
+		case <-tick.C:
+		}
+	}
+}
+
+// percentiles returns p50, p99, p999 and max of the phase's latencies in ms.
+func (p *phase) percentiles() (p50, p99, p999, mx float64) {
+	ls := make([]int64, 0, len(p.latency))
+	for i := range p.latency {
+		if v := p.latency[i].Load(); v > 0 {
+			ls = append(ls, v)
+		}
+	}
+	if len(ls) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(ls)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(ls)))) - 1
+		return float64(ls[max(0, min(i, len(ls)-1))]) / 1e6
+	}
+	return at(0.50), at(0.99), at(0.999), float64(ls[len(ls)-1]) / 1e6
+}
+
+// produceAll writes recs to Kafka and waits until all are acknowledged.
+func produceAll(ctx context.Context, brokers []string, recs []*kgo.Record) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(len(recs)+1))
+	if err != nil {
+		return fmt.Errorf("bench: producer: %w", err)
+	}
+	defer cl.Close()
+	var failed atomic.Pointer[error]
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("bench: produce: %w", err)
+	}
+	if p := failed.Load(); p != nil {
+		return fmt.Errorf("bench: produce: %w", *p)
+	}
+	return nil
+}
+
+// producePaced writes recs at rate per second, open loop: record i is
+// produced at start + i/rate whatever happened to the earlier ones, and
+// its produce time is noted in ph for the latency.
+func producePaced(ctx context.Context, brokers []string, recs []*kgo.Record, rate float64, ph *phase) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(len(recs)+1))
+	if err != nil {
+		return fmt.Errorf("bench: producer: %w", err)
+	}
+	defer cl.Close()
+	var failed atomic.Pointer[error]
+	start := time.Now()
+	for i, r := range recs {
+		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if d := time.Until(due); d > time.Millisecond {
+			// Pacing an open-loop load generator, not synchronisation:
+			// the next record is due at a fixed instant.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		ph.produced[i].Store(time.Now().UnixNano())
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("bench: produce: %w", err)
+	}
+	if p := failed.Load(); p != nil {
+		return fmt.Errorf("bench: produce: %w", *p)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/consumer"
+)
+
+type countObserver struct {
+	n    atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (o *countObserver) Finished(*kgo.Record, bool) {
+	if o.n.Add(1) == o.want {
+		close(o.done)
+	}
+}
+
+// BenchmarkConsumer measures the consumer's own path: fetch, dispatch to key
+// lanes, the worker pool, watermark tracking and commits, over an
+// in-process broker, with a Handler that does nothing (0) or waits like a
+// remote call (1ms). Each op is one record; records/s is the throughput. At
+// 1ms the bound is max_in_flight ÷ 1ms (256,000/s). With every record its
+// own key the number is the bookkeeping's cost; with 500 keys, records
+// queue behind their key's earlier records and the buffered window (4 ×
+// max_in_flight records) limits how many keys are runnable at once.
+func BenchmarkConsumer(b *testing.B) {
+	for _, bc := range []struct {
+		lat  time.Duration
+		keys int // 0: every record its own key
+	}{{0, 0}, {time.Millisecond, 0}, {time.Millisecond, 500}} {
+		lat, keys := bc.lat, bc.keys
+		name := fmt.Sprintf("handler=%s/keys=%d", lat, keys)
+		if keys == 0 {
+			name = fmt.Sprintf("handler=%s/keys=unique", lat)
+		}
+		b.Run(name, func(b *testing.B) {
+			n := max(b.N, 2000)
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			brokers := c.ListenAddrs()
+			pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(n+1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			value := []byte(`{"orderId":"ORD-0000000001","customerId":"CUST-1","totalAmount":10.5,"currency":"USD","timestamp":"2026-11-27T16:00:00.000Z"}`)
+			for i := range n {
+				k := i
+				if keys > 0 {
+					k = i % keys
+				}
+				pcl.Produce(context.Background(), &kgo.Record{Key: []byte("k" + strconv.Itoa(k)), Value: value}, nil)
+			}
+			if err := pcl.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			pcl.Close()
+
+			obs := &countObserver{want: int64(n), done: make(chan struct{})}
+			h := consumer.HandlerFunc(func(ctx context.Context, _ *kgo.Record) (consumer.Outcome, error) {
+				if lat > 0 {
+					t := time.NewTimer(lat) // stands for a remote call
+					defer t.Stop()
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+						return consumer.Outcome{}, ctx.Err()
+					}
+				}
+				return consumer.Outcome{}, nil
+			})
+			cfg := consumer.Config{
+				Topics: []string{topic}, DLQTopic: func(s string) string { return s + ".dlq" },
+				MaxInFlight: 256, CommitInterval: 100 * time.Millisecond, Observer: obs,
+			}
+			cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			runDone := make(chan error, 1)
+			b.ResetTimer()
+			start := time.Now()
+			go func() { runDone <- cons.Run(ctx) }()
+			select {
+			case <-obs.done:
+			case err := <-runDone:
+				b.Fatalf("consumer stopped early: %v", err)
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("only %d of %d records finished", obs.n.Load(), n)
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			cancel()
+			if err := <-runDone; err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+			b.ReportMetric(float64(el.Nanoseconds())/float64(n), "ns/record")
+		})
+	}
+}
