@@ -58,6 +58,11 @@ type Kafka struct {
 	// and so the memory franz-go buffers ahead of the worker pool.
 	FetchMaxBytes          ByteSize `yaml:"fetch_max_bytes"`
 	FetchMaxPartitionBytes ByteSize `yaml:"fetch_max_partition_bytes"`
+	// FetchMaxWait is how long a broker may hold a fetch waiting for new
+	// records. It also bounds how soon a partition whose fetching resumed
+	// (after the fair-share pause) is fetched again, so it is far below
+	// franz-go's default of 5s.
+	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
 }
 
 // Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
@@ -215,6 +220,7 @@ func (c *Config) applyDefaults() {
 	if c.Kafka.FetchMaxPartitionBytes == 0 {
 		c.Kafka.FetchMaxPartitionBytes = 256 << 10
 	}
+	setDuration(&c.Kafka.FetchMaxWait, 100*time.Millisecond)
 	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
 	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
 	setDefault(&c.Consumer.Ordering, "key")

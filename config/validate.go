@@ -90,6 +90,9 @@ func (c *Config) validateKafka(w *walker) {
 	if k.FetchMaxPartitionBytes < 1<<10 || k.FetchMaxPartitionBytes > k.FetchMaxBytes {
 		w.add("kafka.fetch_max_partition_bytes", "must be between 1KiB and kafka.fetch_max_bytes, got %s", k.FetchMaxPartitionBytes)
 	}
+	if k.FetchMaxWait < time.Millisecond || k.FetchMaxWait > 30*time.Second {
+		w.add("kafka.fetch_max_wait", "must be between 1ms and 30s, got %s", k.FetchMaxWait)
+	}
 	positive("kafka.session_timeout", k.SessionTimeout)
 	positive("kafka.rebalance_timeout", k.RebalanceTimeout)
 	switch cs.Ordering {

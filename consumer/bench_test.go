@@ -30,7 +30,8 @@ func (o *countObserver) Finished(*kgo.Record, bool) {
 // lanes, the worker pool, watermark tracking and commits, over an
 // in-process broker, with a Handler that does nothing (0) or waits like a
 // remote call (1ms). Each op is one record; records/s is the throughput. At
-// 1ms the bound is max_in_flight ÷ 1ms (256,000/s). With every record its
+// 1ms the bound is max_in_flight ÷ 1ms (256,000/s). The client fetches with
+// the bridge's default kafka.fetch_max_wait (100ms). With every record its
 // own key the number is the bookkeeping's cost; with 500 keys, records
 // queue behind their key's earlier records and the buffered window (4 ×
 // max_in_flight records) limits how many keys are runnable at once.
@@ -87,7 +88,7 @@ func BenchmarkConsumer(b *testing.B) {
 				MaxInFlight: 256, CommitInterval: 100 * time.Millisecond, Observer: obs,
 			}
 			cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -139,6 +139,7 @@ func kafkaOpts(cfg *config.Config) []kgo.Opt {
 		kgo.RebalanceTimeout(k.RebalanceTimeout),
 		kgo.FetchMaxBytes(int32(k.FetchMaxBytes)),
 		kgo.FetchMaxPartitionBytes(int32(k.FetchMaxPartitionBytes)),
+		kgo.FetchMaxWait(k.FetchMaxWait),
 	}
 	if k.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(k.InstanceID))

@@ -164,3 +164,40 @@ routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_
 		t.Error("replaced correlation header not logged")
 	}
 }
+
+// TestKafkaClientOptions checks that bridge.yaml's fetch settings reach the
+// franz-go client, the short fetch_max_wait default above all: at
+// franz-go's 5s, a partition resumed after its fair-share pause waited
+// behind a long-polling fetch, and hot keys ran 8× slower
+// (BenchmarkConsumer, docs/performance.md).
+func TestKafkaClientOptions(t *testing.T) {
+	for _, tc := range []struct {
+		kafka string
+		wait  time.Duration
+		bytes int32
+	}{
+		{"", 100 * time.Millisecond, 1 << 20},
+		{", fetch_max_wait: 2s, fetch_max_bytes: 4MiB", 2 * time.Second, 4 << 20},
+	} {
+		yaml := fmt.Sprintf(`kafka: {brokers: ["127.0.0.1:1"]%s}
+cxone: {base_url: "http://127.0.0.1:1", allow_insecure_http: true, auth: {client_id: a, client_secret: b}}
+routes: [{topic: orders, event_type: OrderCreated, business_key: /orderId}]
+`, tc.kafka)
+		cfg, err := config.Parse([]byte(yaml), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := pipeline.New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := br.Consumer().Client()
+		if got := cl.OptValue(kgo.FetchMaxWait); got != tc.wait {
+			t.Errorf("%q: FetchMaxWait %v, want %v", tc.kafka, got, tc.wait)
+		}
+		if got := cl.OptValue(kgo.FetchMaxBytes); got != tc.bytes {
+			t.Errorf("%q: FetchMaxBytes %v, want %v", tc.kafka, got, tc.bytes)
+		}
+		cl.Close()
+	}
+}
