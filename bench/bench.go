@@ -68,8 +68,13 @@ type Options struct {
 	// Brokers is a Kafka cluster to use instead of an in-process one; the
 	// run creates its own topics (bench-orders-<random>) and group.
 	Brokers []string
-	// Binary is the bridge executable to run; default this executable.
+	// Binary is the bridge executable to measure; default this executable.
+	// An older build can be measured by a newer harness this way (its `run`
+	// command is all the bench uses of it).
 	Binary string
+	// KafkaBinary is the executable whose hidden `bench-kafka` command
+	// serves the embedded Kafka; default Binary.
+	KafkaBinary string
 	// CPUProfile, when set, is a file the bridge process's CPU profile
 	// (pprof) of the throughput phase is written to.
 	CPUProfile string
@@ -184,15 +189,20 @@ type Result struct {
 	// first and the last accepted answer of the throughput phase.
 	ThroughputEPS float64 `json:"throughput_eps"`
 	// WireCeilingEPS is the bare net/http loop's throughput on the same
-	// requests, server and concurrency; RatioWire = ThroughputEPS / it.
+	// requests, server and concurrency: the mean of a run before the bridge
+	// (WireBeforeEPS) and one after (WireAfterEPS), so that drift in the
+	// machine's load weighs on both sides alike. RatioWire = ThroughputEPS
+	// / WireCeilingEPS.
 	WireCeilingEPS float64 `json:"wire_ceiling_eps"`
+	WireBeforeEPS  float64 `json:"wire_before_eps"`
+	WireAfterEPS   float64 `json:"wire_after_eps"`
 	RatioWire      float64 `json:"ratio_wire"`
 	// LittleBoundEPS = MaxInFlight / Latency; RatioLittle = ThroughputEPS / it.
 	LittleBoundEPS float64 `json:"little_bound_eps,omitempty"`
 	RatioLittle    float64 `json:"ratio_little,omitempty"`
 
 	// MeanInFlight and MeanBuffered are the bridge's in-flight and
-	// buffered record gauges, sampled every 50ms over the throughput phase:
+	// buffered record gauges, sampled every 200ms over the throughput phase:
 	// how full it kept its publish pool (at most MaxInFlight) and its buffer.
 	MeanInFlight float64 `json:"mean_in_flight"`
 	MeanBuffered float64 `json:"mean_buffered"`
@@ -262,8 +272,8 @@ func (r *Result) Print(w io.Writer) {
 		r.Records, r.Partitions, r.Keys, r.Ordering, r.MaxInFlight, fmtMs(r.LatencyMs))
 	row := func(name, value, note string) { fmt.Fprintf(w, "  %-26s %14s  %s\n", name, value, note) }
 	row("bridge throughput", eps(r.ThroughputEPS), "")
-	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 50 ms)", r.MaxInFlight))
-	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire", r.RatioWire))
+	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 200 ms)", r.MaxInFlight))
+	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire (runs before / after: %.0f / %.0f)", r.RatioWire, r.WireBeforeEPS, r.WireAfterEPS))
 	if r.LittleBoundEPS > 0 {
 		row("Little bound", eps(r.LittleBoundEPS), fmt.Sprintf("bridge = %.2f × Little (%d in flight ÷ %s)", r.RatioLittle, r.MaxInFlight, fmtMs(r.LatencyMs)))
 	} else {

@@ -269,7 +269,7 @@ func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered fl
 	var n int
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
+		tick := time.NewTicker(200 * time.Millisecond) // a scrape costs the bridge CPU
 		defer tick.Stop()
 		for {
 			select {

@@ -69,7 +69,11 @@ func newEnv(ctx context.Context, o *Options) (e *env, err error) {
 	if len(o.Brokers) > 0 {
 		e.brokers, e.kafka = o.Brokers, "cluster at "+strings.Join(o.Brokers, ",")
 	} else {
-		if e.kafkaProc, e.brokers, err = startKafka(ctx, e.binary); err != nil {
+		kb := o.KafkaBinary
+		if kb == "" {
+			kb = e.binary
+		}
+		if e.kafkaProc, e.brokers, err = startKafka(ctx, kb); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		e.kafka = "embedded (kfake, 1 broker, own process)"
@@ -141,14 +145,20 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, err
 	}
 
-	// 1. Wire ceiling.
-	fmt.Fprintf(o.Out, "wire ceiling: %d requests, %d at a time, server latency %s ...\n", len(reqs), o.MaxInFlight, o.Latency)
-	e.srv.Reset()
-	ph := e.rec.start(tagThroughput, len(reqs), false)
-	if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs, o.MaxInFlight); err != nil {
-		return nil, fmt.Errorf("bench: wire ceiling: %w", err)
+	// 1. Wire ceiling, measured before and after the bridge so that drift
+	// in the machine's load is shared evenly.
+	wire := func(when string) (float64, error) {
+		fmt.Fprintf(o.Out, "wire ceiling (%s): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
+		e.srv.Reset()
+		ph := e.rec.start(tagThroughput, len(reqs), false)
+		if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs, o.MaxInFlight); err != nil {
+			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
+		}
+		return ph.rate(), nil
 	}
-	res.WireCeilingEPS = ph.rate()
+	if res.WireBeforeEPS, err = wire("before"); err != nil {
+		return nil, err
+	}
 	if o.Latency > 0 {
 		res.LittleBoundEPS = float64(o.MaxInFlight) / o.Latency.Seconds()
 	}
@@ -159,7 +169,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	if err := produceAll(ctx, e.brokers, recs); err != nil {
 		return nil, err
 	}
-	ph = e.rec.start(tagThroughput, len(recs), false)
+	ph := e.rec.start(tagThroughput, len(recs), false)
 	fmt.Fprintf(o.Out, "bridge: %d records, max_in_flight %d ...\n", len(recs), o.MaxInFlight)
 	ch, err := startChild(ctx, e.binary, cfgFile, e.dir, o.Out)
 	if err != nil {
@@ -189,6 +199,11 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		}
 	}
 	res.ThroughputEPS = ph.rate()
+	res.Duplicates = int(e.srv.Stats().Duplicates)
+	if res.WireAfterEPS, err = wire("after"); err != nil { // the bridge idles meanwhile
+		return nil, err
+	}
+	res.WireCeilingEPS = (res.WireBeforeEPS + res.WireAfterEPS) / 2
 
 	// 3. Latency at a fixed offered rate below saturation.
 	if full && o.LatencyDuration > 0 {
@@ -209,8 +224,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		res.OfferedEPS, res.LatencyEvents = rate, n
 		res.P50Ms, res.P99Ms, res.P999Ms, res.MaxMs = ph.percentiles()
 	}
-	st := e.srv.Stats()
-	res.Duplicates = int(st.Duplicates)
+	res.Duplicates += int(e.srv.Stats().Duplicates)
 
 	rss, err := ch.stop()
 	if err != nil {

@@ -54,6 +54,9 @@ stalled, crashed, or a baseline failed), 2 on bad flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out = cmd.ErrOrStderr()
+			if self, err := os.Executable(); err == nil {
+				o.KafkaBinary = self // --bridge-binary may be a build without bench-kafka
+			}
 			o.Tutorial = !noTutorial
 			var result any
 			if sweep {
