@@ -66,7 +66,8 @@ func TestAuthModesValid(t *testing.T) {
 		check func(t *testing.T, c *config.Config, sc sink.Config)
 	}{
 		{"client credentials (tutorial)", "  auth: {client_id: a, client_secret: b}\n", func(t *testing.T, c *config.Config, sc sink.Config) {
-			if sc.AuthMode != sink.AuthClientCredentials || sc.TokenURL != "https://api-us-1.cxone.com/oauth/token" || sc.Issuer != "" || sc.DiscoverAPIEndpoint {
+			if sc.AuthMode != sink.AuthClientCredentials || sc.TokenURL != "https://api-us-1.cxone.com/oauth/token" || sc.Issuer != "" || sc.DiscoverAPIEndpoint ||
+				sc.Scope != "eventbridge:events:write" {
 				t.Errorf("sink config %v", sc)
 			}
 		}},
@@ -77,6 +78,9 @@ func TestAuthModesValid(t *testing.T) {
 			if sc.AuthMode != sink.AuthAccessKey || !sc.DiscoverAPIEndpoint || sc.BaseURL != "" || sc.TenantID != "11111111-2222-3333-4444-555555555555" ||
 				sc.AccessKeyID != "AK-1" || string(sc.AccessKeySecret) != keySecret || sc.Issuer != config.DefaultIssuer {
 				t.Errorf("sink config %v", sc)
+			}
+			if sc.Scope != "" {
+				t.Errorf("scope %q, want none in access_key mode", sc.Scope)
 			}
 			if c.CXone.EventsURL() != "{discovered api_endpoint}/api/v2/eventbridge/events" {
 				t.Errorf("EventsURL %s", c.CXone.EventsURL())

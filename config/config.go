@@ -262,15 +262,18 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
 	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
 	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
-	if a := &c.CXone.Auth; a.TokenURL == "" && a.Issuer == "" {
-		switch {
-		case a.Mode == AuthAccessKey:
-			a.Issuer = DefaultIssuer // the token endpoint is discovered
-		case c.CXone.BaseURL != BaseURLDiscover:
+	if a := &c.CXone.Auth; a.Mode == AuthAccessKey {
+		// Real CXone: its issuer, the token endpoint discovered from it, and
+		// no scope (DESIGN §7's form has none; the application's are granted).
+		if a.Issuer == "" && (a.TokenURL == "" || c.CXone.BaseURL == BaseURLDiscover) {
+			a.Issuer = DefaultIssuer
+		}
+	} else {
+		if a.TokenURL == "" && a.Issuer == "" && c.CXone.BaseURL != BaseURLDiscover {
 			a.TokenURL = trimSlash(c.CXone.BaseURL) + DefaultTokenPath
 		}
+		setDefault(&a.Scope, DefaultScope)
 	}
-	setDefault(&c.CXone.Auth.Scope, DefaultScope)
 	if len(c.Correlation.Headers) == 0 {
 		c.Correlation.Headers = append([]string(nil), DefaultCorrelationHeaders...)
 	}

@@ -501,3 +501,40 @@ func ExampleConfig_accessKey() {
 	fmt.Println(cfg.AuthMode, cfg.Issuer)
 	// Output: access_key https://cxone.niceincontact.com
 }
+
+// TestAccessKeyGrantWireFormat: the token request of access-key mode is
+// DESIGN §7's: Basic(client id, secret) and the form grant_type=password,
+// username=<access key id>, password=<access key secret>, and no scope
+// unless one is configured.
+func TestAccessKeyGrantWireFormat(t *testing.T) {
+	type seen struct {
+		user, pass string
+		form       url.Values
+	}
+	got := make(chan seen, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		r.ParseForm()
+		got <- seen{u, p, r.PostForm}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"t","token_type":"Bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := accessKeyConfig("", "")
+	cfg.DiscoverAPIEndpoint, cfg.Issuer, cfg.TenantID = false, "", ""
+	cfg.BaseURL, cfg.TokenURL = srv.URL, srv.URL+"/auth/token"
+	for _, scope := range []string{"", "custom:scope"} {
+		cfg.Scope = scope
+		if err := newPublisher(t, cfg).FetchToken(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := <-got
+		want := url.Values{"grant_type": {"password"}, "username": {cxonetest.DefaultAccessKeyID}, "password": {cxonetest.DefaultAccessKeySecret}}
+		if scope != "" {
+			want.Set("scope", scope)
+		}
+		if s.user != cxonetest.DefaultAppID || s.pass != cxonetest.DefaultAppSecret || s.form.Encode() != want.Encode() {
+			t.Errorf("scope %q: basic %q/%q form %v, want %v", scope, s.user, s.pass, s.form, want)
+		}
+	}
+}

@@ -168,7 +168,10 @@ type Config struct {
 	// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY and their lower-case forms), read
 	// when New is called.
 	Proxy func(*http.Request) (*url.URL, error)
-	// Scope is the space-separated scope list requested. Default eventbridge:events:write.
+	// Scope is the space-separated scope list requested. Default
+	// eventbridge:events:write in AuthClientCredentials mode; in
+	// AuthAccessKey mode none is sent unless set (DESIGN §7's form has none:
+	// CXone grants the application's scopes).
 	Scope string
 	// TokenRefreshBefore: a cached token is refreshed this long before it
 	// expires (at most half its lifetime), in the background while the old
@@ -285,7 +288,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	setDefault(&c.EventsPath, d.EventsPath)
 	setDefault(&c.AuthMode, d.AuthMode)
-	setDefault(&c.Scope, d.Scope)
+	if c.AuthMode == AuthClientCredentials {
+		setDefault(&c.Scope, d.Scope)
+	}
 	setDefault(&c.TokenRefreshBefore, d.TokenRefreshBefore)
 	setDefault(&c.UserAgent, d.UserAgent)
 	setDefault(&c.MaxInFlight, d.MaxInFlight)
@@ -302,7 +307,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
 	setDefault(&c.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
 	setDefault(&c.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
-	if c.TokenURL == "" && c.Issuer == "" && c.AuthMode == AuthAccessKey {
+	if c.AuthMode == AuthAccessKey && c.Issuer == "" && (c.TokenURL == "" || c.DiscoverAPIEndpoint) {
 		c.Issuer = DefaultIssuer
 	}
 	if c.TokenURL == "" && c.Issuer == "" && c.BaseURL != "" && !c.DiscoverAPIEndpoint {
