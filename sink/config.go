@@ -163,10 +163,11 @@ type Config struct {
 	AccessKeySecretFile string
 	// CAFile is a PEM bundle of certificate authorities trusted in addition
 	// to the system's (a corporate TLS-inspecting proxy's CA, a private CA).
+	// Not used with WithHTTPClient, whose client brings its own.
 	CAFile string
 	// Proxy chooses the proxy of each request. nil means the environment
 	// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY and their lower-case forms), read
-	// when New is called.
+	// when New is called. Not used with WithHTTPClient.
 	Proxy func(*http.Request) (*url.URL, error)
 	// Scope is the space-separated scope list requested. Default
 	// eventbridge:events:write in AuthClientCredentials mode; in

@@ -82,7 +82,7 @@
 //     Retry-After, or + Retry.BaseDelay without one) and every caller waits
 //     for it before sending, so one 429 slows all workers, not just the one
 //     that got it. The instant only moves forward.
-//  4. Token cache, then the POST.
+//  4. Events URL (discovered once, see Discovery), token cache, then the POST.
 //
 // A transient failure is retried after a delay of full jitter,
 // rand[0, min(MaxDelay, BaseDelay·2ⁿ)], or the server's Retry-After (both

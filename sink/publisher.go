@@ -159,7 +159,8 @@ func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
 //
 // Each try goes through, in order: the client-side rate limiter, the circuit
 // breaker (waiting while it is open, not counting as a try), the shared 429
-// cooldown, the token cache, then one POST. A 401 drops the token, forces one
+// cooldown, the events URL (discovered once when Config.DiscoverAPIEndpoint
+// is set; a discovery failure is systemic), the token cache, then one POST. A 401 drops the token, forces one
 // refresh and repeats the POST once within the same try; a second 401 is
 // systemic.
 func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
