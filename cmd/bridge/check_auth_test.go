@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
+	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
 // accessKeyEnv writes a bridge.yaml in access-key mode against the TLS test
@@ -107,5 +109,63 @@ func TestCheckBinaryAccessKeyMode(t *testing.T) {
 		if strings.Contains(out+errOut, s) {
 			t.Error("output contains a secret")
 		}
+	}
+}
+
+// TestSimTLSWithBridgeCheck runs both binaries: `bridge sim --tls` with its
+// own tenant and access key, and `bridge check` in access-key mode against
+// it (CA from --ca-out, both discoveries, password grant over HTTP/2-capable
+// TLS).
+func TestSimTLSWithBridgeCheck(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "sim-ca.pem")
+	const keySecret = "sim-key-secret-7d2a"
+	sim := tc.StartProcess(t, bridgeBin, []string{"sim", "--addr", "127.0.0.1:0", "--tls", "--ca-out", ca,
+		"--tenant-id", "tenant-42", "--access-key-id", "AK-42", "--access-key-secret", keySecret}, nil)
+	sim.WaitLog("cxone sim listening on https://", 10*time.Second)
+	var simURL string
+	for _, line := range strings.Split(sim.Logs(), "\n") {
+		if u, ok := strings.CutPrefix(line, "cxone sim listening on "); ok {
+			simURL = strings.TrimSpace(u)
+		}
+	}
+	for name, data := range map[string]string{"key.secret": keySecret, "app.secret": cxonetest.DefaultAppSecret} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema, err := os.ReadFile("../../schemas/order.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "order.json"), schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "bridge.yaml")
+	yaml := fmt.Sprintf(`kafka: {brokers: [%s]}
+cxone:
+  base_url: discover
+  tenant_id: tenant-42
+  ca_file: sim-ca.pem
+  auth: {mode: access_key, issuer: %s, client_id: %s, client_secret_file: app.secret, access_key_id: AK-42, access_key_secret_file: key.secret}
+routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_key: /orderId}]
+`, cluster(t, "orders", "orders.dlq"), simURL, cxonetest.DefaultAppID)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runBridge(t, "", "check", "--config", path)
+	if code != 0 || !strings.Contains(out, "PASS discovery: token endpoint "+simURL+"/auth/token from "+simURL+"; events URL "+simURL+
+		"/api/v2/eventbridge/events for tenant tenant-42\n") || !strings.Contains(out, "PASS token: obtained from "+simURL+"/auth/token for client "+
+		cxonetest.DefaultAppID+" with access key AK-42\n") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s\nsim:\n%s", code, out, errOut, sim.Logs())
+	}
+	if strings.Contains(out+errOut+sim.Logs(), keySecret) {
+		t.Error("a secret was printed")
+	}
+	if err := sim.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := sim.Wait(10 * time.Second); code != 0 {
+		t.Errorf("sim exit %d", code)
 	}
 }
