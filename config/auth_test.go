@@ -24,8 +24,8 @@ func withCXone(cxone string) string {
 	return minimal[:start] + "cxone:\n" + cxone + minimal[end:]
 }
 
-// authDir holds secret files, a CA bundle and a file that is not PEM.
-func authDir(t *testing.T) string {
+// cxoneAuthDir holds secret files, a CA bundle and a file that is not PEM.
+func cxoneAuthDir(t *testing.T) string {
 	dir := dirWithSchema(t)
 	_, ca, err := cxonetest.GenerateCert("cxone.test")
 	if err != nil {
@@ -133,7 +133,7 @@ func TestAuthModesValid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(withCXone(tt.cxone)), authDir(t), keyEnv)
+			cfg, err := config.Parse([]byte(withCXone(tt.cxone)), cxoneAuthDir(t), keyEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestAuthValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse([]byte(withCXone(tt.cxone)), authDir(t), keyEnv)
+			_, err := config.Parse([]byte(withCXone(tt.cxone)), cxoneAuthDir(t), keyEnv)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("want problem %q, got:\n%v", tt.want, err)
 			}
@@ -188,10 +188,10 @@ func TestAuthValidation(t *testing.T) {
 // TestAccessKeyWithoutCredentials: dry-run loads an access-key file whose
 // secrets are unset.
 func TestAccessKeyWithoutCredentials(t *testing.T) {
-	if _, err := config.Parse([]byte(withCXone(accessKeyDiscover)), authDir(t), env(nil), config.WithoutCredentials()); err != nil {
+	if _, err := config.Parse([]byte(withCXone(accessKeyDiscover)), cxoneAuthDir(t), env(nil), config.WithoutCredentials()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Parse([]byte(withCXone(accessKeyDiscover)), authDir(t), env(nil)); err == nil ||
+	if _, err := config.Parse([]byte(withCXone(accessKeyDiscover)), cxoneAuthDir(t), env(nil)); err == nil ||
 		!strings.Contains(err.Error(), "cxone.auth.access_key_secret: environment variable CXONE_ACCESS_KEY_SECRET is not set") {
 		t.Errorf("err = %v", err)
 	}
@@ -200,7 +200,7 @@ func TestAccessKeyWithoutCredentials(t *testing.T) {
 // TestAccessKeySecretNeverPrinted: the access key secret, from the
 // environment or a file, is in no dump, log or error of the configuration.
 func TestAccessKeySecretNeverPrinted(t *testing.T) {
-	dir := authDir(t)
+	dir := cxoneAuthDir(t)
 	for name, cxone := range map[string]string{
 		"env":           accessKeyDiscover,
 		"file":          strings.Replace(accessKeyDiscover, "access_key_secret: ${CXONE_ACCESS_KEY_SECRET}", "access_key_secret_file: key.secret", 1),

@@ -20,19 +20,19 @@ import (
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
 
-// syncBuffer is a log sink safe for the bridge's goroutines.
-type syncBuffer struct {
+// rigLogBuffer is a log sink safe for the bridge's goroutines.
+type rigLogBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *rigLogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *rigLogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -46,11 +46,11 @@ type accessKeyRig struct {
 	producer         *kgo.Client
 	adm              *kadm.Client
 	appFile, keyFile string
-	logs             *syncBuffer
+	logs             *rigLogBuffer
 	stop             func()
 }
 
-func writeSecret(t *testing.T, path, v string) {
+func replaceSecretFile(t *testing.T, path, v string) {
 	t.Helper()
 	// As a Kubernetes Secret volume does: a new file renamed into place.
 	if err := os.WriteFile(path+".tmp", []byte(v+"\n"), 0o600); err != nil {
@@ -80,9 +80,9 @@ func startAccessKeyRig(t *testing.T) *accessKeyRig {
 			t.Fatal(err)
 		}
 	}
-	r := &accessKeyRig{srv: srv, appFile: filepath.Join(dir, "app.secret"), keyFile: filepath.Join(dir, "key.secret"), logs: &syncBuffer{}}
-	writeSecret(t, r.appFile, cxonetest.DefaultAppSecret)
-	writeSecret(t, r.keyFile, cxonetest.DefaultAccessKeySecret)
+	r := &accessKeyRig{srv: srv, appFile: filepath.Join(dir, "app.secret"), keyFile: filepath.Join(dir, "key.secret"), logs: &rigLogBuffer{}}
+	replaceSecretFile(t, r.appFile, cxonetest.DefaultAppSecret)
+	replaceSecretFile(t, r.keyFile, cxonetest.DefaultAccessKeySecret)
 	yaml := fmt.Sprintf(`kafka: {brokers: [%s], group_id: g}
 consumer: {commit_interval: 100ms}
 cxone:
@@ -210,8 +210,8 @@ func TestRotatedSecretFilesWhileRunning(t *testing.T) {
 
 	r.srv.SetClientSecret(cxonetest.DefaultAppID, "app-secret-rotated")
 	r.srv.SetAccessKeySecret(cxonetest.DefaultAccessKeyID, "key-secret-rotated")
-	writeSecret(t, r.appFile, "app-secret-rotated")
-	writeSecret(t, r.keyFile, "key-secret-rotated")
+	replaceSecretFile(t, r.appFile, "app-secret-rotated")
+	replaceSecretFile(t, r.keyFile, "key-secret-rotated")
 	r.srv.RevokeTokens()
 
 	r.produce(t, 20, 30)
