@@ -80,10 +80,18 @@ type Consumer struct {
 
 // CXone says where and how events are published.
 type CXone struct {
+	// BaseURL is the tenant's API base URL, or BaseURLDiscover to ask the
+	// issuer for it (with TenantID).
 	BaseURL           string `yaml:"base_url"`
 	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
 	EventsPath        string `yaml:"events_path"`
-	Auth              Auth   `yaml:"auth"`
+	// TenantID is the tenant whose API base URL is discovered.
+	TenantID string `yaml:"tenant_id"`
+	// DiscoveryCache is a file keeping discovered endpoints across restarts.
+	DiscoveryCache string `yaml:"discovery_cache"`
+	// CAFile is a PEM bundle trusted in addition to the system's authorities.
+	CAFile string `yaml:"ca_file"`
+	Auth   Auth   `yaml:"auth"`
 
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -114,17 +122,33 @@ type Breaker struct {
 	HalfOpenMaxRequests int           `yaml:"half_open_max_requests"`
 }
 
-// EventsURL is the full URL events are POSTed to.
-func (c CXone) EventsURL() string { return trimSlash(c.BaseURL) + c.EventsPath }
+// EventsURL is the full URL events are POSTed to; with base_url: discover
+// it is only known once discovered, and EventsURL returns
+// "{discovered api_endpoint}" + events_path.
+func (c CXone) EventsURL() string {
+	if c.BaseURL == BaseURLDiscover {
+		return "{discovered api_endpoint}" + c.EventsPath
+	}
+	return trimSlash(c.BaseURL) + c.EventsPath
+}
 
 // Auth holds the OAuth2 client that obtains bearer tokens.
 type Auth struct {
-	Mode             string `yaml:"mode"`
-	TokenURL         string `yaml:"token_url"`
+	// Mode is AuthClientCredentials (the tutorial's) or AuthAccessKey (real
+	// CXone's password grant with an access key).
+	Mode string `yaml:"mode"`
+	// TokenURL is the token endpoint; empty with an Issuer: discovered.
+	TokenURL string `yaml:"token_url"`
+	// Issuer is the OpenID issuer whose discovery documents are read.
+	Issuer           string `yaml:"issuer"`
 	ClientID         string `yaml:"client_id"`
 	ClientSecret     Secret `yaml:"client_secret"`
 	ClientSecretFile string `yaml:"client_secret_file"`
-	Scope            string `yaml:"scope"`
+	// Access key (mode access_key): the password grant's username and password.
+	AccessKeyID         string `yaml:"access_key_id"`
+	AccessKeySecret     Secret `yaml:"access_key_secret"`
+	AccessKeySecretFile string `yaml:"access_key_secret_file"`
+	Scope               string `yaml:"scope"`
 }
 
 // Correlation says where a record's correlation id comes from (DESIGN §6).
@@ -196,6 +220,9 @@ const (
 	DefaultTokenPath         = "/oauth/token"
 	DefaultScope             = "eventbridge:events:write"
 	AuthClientCredentials    = "client_credentials"
+	AuthAccessKey            = "access_key"
+	DefaultIssuer            = "https://cxone.niceincontact.com"
+	BaseURLDiscover          = "discover"
 	DefaultCorrelationMaxLen = 128
 	DefaultDLQTopic          = "{topic}.dlq"
 	DefaultTimestampField    = "/timestamp"
@@ -241,8 +268,18 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
 	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
 	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
-	setDefault(&c.CXone.Auth.TokenURL, trimSlash(c.CXone.BaseURL)+DefaultTokenPath)
-	setDefault(&c.CXone.Auth.Scope, DefaultScope)
+	if a := &c.CXone.Auth; a.Mode == AuthAccessKey {
+		// Real CXone: its issuer, the token endpoint discovered from it, and
+		// no scope (DESIGN §7's form has none; the application's are granted).
+		if a.Issuer == "" && (a.TokenURL == "" || c.CXone.BaseURL == BaseURLDiscover) {
+			a.Issuer = DefaultIssuer
+		}
+	} else {
+		if a.TokenURL == "" && a.Issuer == "" && c.CXone.BaseURL != BaseURLDiscover {
+			a.TokenURL = trimSlash(c.CXone.BaseURL) + DefaultTokenPath
+		}
+		setDefault(&a.Scope, DefaultScope)
+	}
 	if len(c.Correlation.Headers) == 0 {
 		c.Correlation.Headers = append([]string(nil), DefaultCorrelationHeaders...)
 	}
@@ -326,17 +363,26 @@ func (c *Config) TransformConfig() transform.Config {
 // them).
 func (c *Config) SinkConfig() sink.Config {
 	x := c.CXone
-	return sink.Config{
-		BaseURL:        x.BaseURL,
-		EventsPath:     x.EventsPath,
-		TokenURL:       x.Auth.TokenURL,
-		AuthMode:       sink.AuthMode(x.Auth.Mode),
-		ClientID:       x.Auth.ClientID,
-		ClientSecret:   x.Auth.ClientSecret,
-		Scope:          x.Auth.Scope,
-		MaxInFlight:    c.Consumer.MaxInFlight,
-		DialTimeout:    x.ConnectTimeout,
-		RequestTimeout: x.RequestTimeout,
+	sc := sink.Config{
+		BaseURL:             x.BaseURL,
+		EventsPath:          x.EventsPath,
+		TokenURL:            x.Auth.TokenURL,
+		Issuer:              x.Auth.Issuer,
+		TenantID:            x.TenantID,
+		DiscoveryCacheFile:  x.DiscoveryCache,
+		AllowInsecureHTTP:   x.AllowInsecureHTTP,
+		CAFile:              x.CAFile,
+		AuthMode:            sink.AuthMode(x.Auth.Mode),
+		ClientID:            x.Auth.ClientID,
+		ClientSecret:        x.Auth.ClientSecret,
+		ClientSecretFile:    x.Auth.ClientSecretFile,
+		AccessKeyID:         x.Auth.AccessKeyID,
+		AccessKeySecret:     x.Auth.AccessKeySecret,
+		AccessKeySecretFile: x.Auth.AccessKeySecretFile,
+		Scope:               x.Auth.Scope,
+		MaxInFlight:         c.Consumer.MaxInFlight,
+		DialTimeout:         x.ConnectTimeout,
+		RequestTimeout:      x.RequestTimeout,
 		Retry: sink.RetryConfig{
 			BaseDelay:     x.Retry.BaseDelay,
 			MaxDelay:      x.Retry.MaxDelay,
@@ -351,4 +397,16 @@ func (c *Config) SinkConfig() sink.Config {
 			HalfOpenMaxRequests: x.Breaker.HalfOpenMaxRequests,
 		},
 	}
+	if sc.BaseURL == BaseURLDiscover {
+		sc.BaseURL, sc.DiscoverAPIEndpoint = "", true
+	}
+	// A secret file is the source (read again at each token fetch); the
+	// value read at load time only served validation.
+	if sc.ClientSecretFile != "" {
+		sc.ClientSecret = ""
+	}
+	if sc.AccessKeySecretFile != "" {
+		sc.AccessKeySecret = ""
+	}
+	return sc
 }

@@ -184,7 +184,7 @@ log:
 		"cxone.base_url: must be https (set cxone.allow_insecure_http for local testing)",
 		"cxone.auth.token_url: must be https (set cxone.allow_insecure_http for local testing)",
 		"cxone.events_path: must start with /",
-		`cxone.auth.mode: must be client_credentials; got "magic"`,
+		`cxone.auth.mode: must be client_credentials or access_key; got "magic"`,
 		"cxone.auth.client_id: is required",
 		"cxone.auth.client_secret: is required",
 		`correlation.headers[0]: "bad header" is not a valid header name`,

@@ -71,9 +71,12 @@ func WithoutCredentials() Option {
 
 // credentialPaths are the keys WithoutCredentials relaxes.
 var credentialPaths = map[string]bool{
-	"cxone.auth.client_id":          true,
-	"cxone.auth.client_secret":      true,
-	"cxone.auth.client_secret_file": true,
+	"cxone.auth.client_id":              true,
+	"cxone.auth.client_secret":          true,
+	"cxone.auth.client_secret_file":     true,
+	"cxone.auth.access_key_id":          true,
+	"cxone.auth.access_key_secret":      true,
+	"cxone.auth.access_key_secret_file": true,
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration in

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"net"
@@ -26,11 +27,10 @@ func (c *Config) validate(w *walker) {
 		}
 	}
 	c.validateKafka(w)
-	checkURL(w, "cxone.base_url", c.CXone.BaseURL, c.CXone.AllowInsecureHTTP)
-	checkURL(w, "cxone.auth.token_url", c.CXone.Auth.TokenURL, c.CXone.AllowInsecureHTTP)
 	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
 		w.add("cxone.events_path", "must start with /")
 	}
+	c.validateEndpoints(w)
 	c.validateAuth(w)
 
 	if c.Correlation.MaxLength < 16 || c.Correlation.MaxLength > 1024 {
@@ -135,25 +135,79 @@ func (c *Config) validateKafka(w *walker) {
 	}
 }
 
+// tenantID bounds a CXone tenant id (a GUID in practice).
+var tenantID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// validateEndpoints checks base_url, token_url, issuer, tenant_id,
+// discovery_cache and ca_file, and how they combine.
+func (c *Config) validateEndpoints(w *walker) {
+	x, a := &c.CXone, &c.CXone.Auth
+	insecure := x.AllowInsecureHTTP
+	discoverAPI := x.BaseURL == BaseURLDiscover
+	if !discoverAPI {
+		checkURL(w, "cxone.base_url", x.BaseURL, insecure)
+	}
+	if a.TokenURL != "" {
+		checkURL(w, "cxone.auth.token_url", a.TokenURL, insecure)
+	}
+	if a.Issuer != "" {
+		checkURL(w, "cxone.auth.issuer", a.Issuer, insecure)
+	}
+	if a.TokenURL == "" && a.Issuer == "" {
+		w.add("cxone.auth.token_url", "is required when cxone.base_url is discover, unless cxone.auth.issuer is set to discover it")
+	}
+	switch {
+	case discoverAPI && x.TenantID == "":
+		w.add("cxone.tenant_id", "is required with cxone.base_url: discover")
+	case discoverAPI && a.Issuer == "":
+		w.add("cxone.auth.issuer", "is required with cxone.base_url: discover (e.g. %s)", DefaultIssuer)
+	case !discoverAPI && x.TenantID != "":
+		w.add("cxone.tenant_id", "is used only with cxone.base_url: discover")
+	}
+	if x.TenantID != "" && !tenantID.MatchString(x.TenantID) {
+		w.add("cxone.tenant_id", "must be 1 to 128 of A-Z a-z 0-9 . _ -")
+	}
+	if x.DiscoveryCache != "" {
+		if !discoverAPI && a.TokenURL != "" {
+			w.add("cxone.discovery_cache", "nothing is discovered: set cxone.base_url: discover or leave cxone.auth.token_url unset with an issuer")
+		}
+		x.DiscoveryCache = c.resolve(x.DiscoveryCache)
+		if st, err := os.Stat(filepath.Dir(x.DiscoveryCache)); err != nil || !st.IsDir() {
+			w.add("cxone.discovery_cache", "its folder does not exist: %s", filepath.Dir(x.DiscoveryCache))
+		}
+	}
+	if x.CAFile != "" {
+		shown := x.CAFile
+		x.CAFile = c.resolve(x.CAFile)
+		data, err := os.ReadFile(x.CAFile)
+		switch {
+		case err != nil:
+			w.add("cxone.ca_file", "%s", fileProblem(err, shown))
+		case !x509.NewCertPool().AppendCertsFromPEM(data):
+			w.add("cxone.ca_file", "no PEM certificate in %s", shown)
+		}
+	}
+}
+
 func (c *Config) validateAuth(w *walker) {
 	a := &c.CXone.Auth
-	if a.Mode != AuthClientCredentials {
-		w.add("cxone.auth.mode", "must be %s; got %q", AuthClientCredentials, a.Mode)
+	switch a.Mode {
+	case AuthClientCredentials:
+		for path, set := range map[string]bool{
+			"cxone.auth.access_key_id": a.AccessKeyID != "", "cxone.auth.access_key_secret": a.AccessKeySecret != "",
+			"cxone.auth.access_key_secret_file": a.AccessKeySecretFile != "",
+		} {
+			if set {
+				w.add(path, "is used only with cxone.auth.mode: %s", AuthAccessKey)
+			}
+		}
+	case AuthAccessKey:
+	default:
+		w.add("cxone.auth.mode", "must be %s or %s; got %q", AuthClientCredentials, AuthAccessKey, a.Mode)
 	}
-	if a.ClientSecretFile != "" {
-		if a.ClientSecret != "" {
-			w.add("cxone.auth.client_secret_file", "set either client_secret or client_secret_file, not both")
-		}
-		p := c.resolve(a.ClientSecretFile)
-		data, err := os.ReadFile(p)
-		switch {
-		case err != nil && w.opts.skipCredentials:
-		case err != nil:
-			w.add("cxone.auth.client_secret_file", "%s", fileProblem(err, a.ClientSecretFile))
-		default:
-			a.ClientSecret = Secret(strings.TrimRight(string(data), "\r\n"))
-			a.ClientSecretFile = p
-		}
+	c.secretFile(w, "cxone.auth.client_secret", &a.ClientSecret, &a.ClientSecretFile)
+	if a.Mode == AuthAccessKey {
+		c.secretFile(w, "cxone.auth.access_key_secret", &a.AccessKeySecret, &a.AccessKeySecretFile)
 	}
 	if w.opts.skipCredentials {
 		return
@@ -164,7 +218,42 @@ func (c *Config) validateAuth(w *walker) {
 	if a.ClientSecret == "" {
 		w.add("cxone.auth.client_secret", "is required (or set cxone.auth.client_secret_file)")
 	}
+	if a.Mode == AuthAccessKey {
+		if a.AccessKeyID == "" {
+			w.add("cxone.auth.access_key_id", "is required with cxone.auth.mode: %s", AuthAccessKey)
+		}
+		if a.AccessKeySecret == "" {
+			w.add("cxone.auth.access_key_secret", "is required with cxone.auth.mode: %s (or set cxone.auth.access_key_secret_file)", AuthAccessKey)
+		}
+	}
 }
+
+// secretFile reads the secret file of key path+"_file" into *inline (for
+// validation; the sink reads the file again at each token fetch) and
+// resolves *file against the configuration's folder.
+func (c *Config) secretFile(w *walker, path string, inline *Secret, file *string) {
+	if *file == "" {
+		return
+	}
+	if *inline != "" {
+		w.add(path+"_file", "set either %s or %s_file, not both", lastKey(path), lastKey(path))
+	}
+	p := c.resolve(*file)
+	data, err := os.ReadFile(p)
+	v := strings.TrimRight(string(data), "\r\n")
+	switch {
+	case err != nil && w.opts.skipCredentials:
+	case err != nil:
+		w.add(path+"_file", "%s", fileProblem(err, *file))
+	case v == "" && !w.opts.skipCredentials:
+		w.add(path+"_file", "is empty: %s", *file)
+	default:
+		*inline = Secret(v)
+		*file = p
+	}
+}
+
+func lastKey(path string) string { return path[strings.LastIndex(path, ".")+1:] }
 
 // Kafka topic names: at most 249 of [a-zA-Z0-9._-].
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)

@@ -170,12 +170,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 		defer close(followDone)
 		b.followBreaker(followCtx)
 	}()
-	// Fetch a token at once, so that readiness ("token obtainable") is
-	// known before the first record arrives; a failure here is only
-	// logged: publishing retries it.
+	// Discover the endpoints (when so configured) and fetch a token at
+	// once, so that readiness ("token obtainable") is known before the
+	// first record arrives; a failure here is only logged: publishing
+	// retries it.
 	warmDone := make(chan struct{})
 	go func() {
 		defer close(warmDone)
+		if ep, err := b.publisher.Endpoints(followCtx); err != nil {
+			if followCtx.Err() == nil {
+				b.log.Error("cannot discover the CXone endpoints", "err", err)
+			}
+		} else {
+			b.log.Info("cxone endpoints", "token_url", ep.TokenURL, "events_url", ep.EventsURL,
+				"token_url_discovered", ep.TokenDiscovered, "api_discovered", ep.APIDiscovered)
+		}
 		if err := b.publisher.FetchToken(followCtx); err != nil && followCtx.Err() == nil {
 			b.log.Error("cannot obtain a CXone token", "err", err)
 		}

@@ -34,9 +34,11 @@ const (
 	// It is the default ("" means AuthClientCredentials).
 	AuthClientCredentials AuthMode = "client_credentials"
 
-	// Other modes (an OAuth2 password grant with a CXone access key, see
-	// DESIGN §7) are reserved; until they are built, a caller can supply any
-	// token source with WithTokenSource.
+	// AuthAccessKey is real CXone's flow for back-end applications (DESIGN
+	// §7): the OAuth2 password grant, the registered application's client
+	// id and secret in the Basic header, a user's access key id and secret
+	// as username and password in the form.
+	AuthAccessKey AuthMode = "access_key"
 )
 
 // Secret is a string that never prints itself: fmt (any verb), slog, and
@@ -122,14 +124,55 @@ type Config struct {
 	BaseURL string
 	// EventsPath is appended to BaseURL. Default /api/v2/eventbridge/events.
 	EventsPath string
-	// TokenURL is the OAuth2 token endpoint. Default BaseURL + /oauth/token.
+	// DiscoverAPIEndpoint: BaseURL is not given but discovered once from
+	// Issuer's /.well-known/cxone-configuration?tenantId=TenantID
+	// (api_endpoint), at the first publish (or Endpoints call).
+	DiscoverAPIEndpoint bool
+	// TenantID is the CXone tenant whose API endpoint is discovered.
+	TenantID string
+	// TokenURL is the OAuth2 token endpoint. When empty: discovered from
+	// Issuer's /.well-known/openid-configuration if Issuer is set, else
+	// BaseURL + /oauth/token.
 	TokenURL string
-	// AuthMode: "" or AuthClientCredentials (the only mode built so far).
+	// Issuer is the OAuth2/OpenID issuer whose discovery documents are
+	// read. Default DefaultIssuer in AuthAccessKey mode when TokenURL is
+	// empty; otherwise none.
+	Issuer string
+	// DiscoveryCacheFile, when set, keeps the discovered endpoints across
+	// restarts: it is written after each discovery and read only when a
+	// discovery fails (not when the issuer says the tenant is unknown).
+	DiscoveryCacheFile string
+	// AllowInsecureHTTP accepts http:// URLs announced by discovery
+	// documents (for a local test server). The configured URLs are checked
+	// by the caller (config validation).
+	AllowInsecureHTTP bool
+	// AuthMode: "" or AuthClientCredentials, or AuthAccessKey.
 	AuthMode AuthMode
-	// ClientID and ClientSecret are sent in the Basic header of the token request.
-	ClientID     string
-	ClientSecret Secret
-	// Scope is the space-separated scope list requested. Default eventbridge:events:write.
+	// ClientID and ClientSecret are sent in the Basic header of the token
+	// request. With ClientSecretFile the secret is read from that file
+	// instead, again at every token fetch (see secretSource), so a rotated
+	// secret is picked up without a restart.
+	ClientID         string
+	ClientSecret     Secret
+	ClientSecretFile string
+	// AccessKeyID and AccessKeySecret (or AccessKeySecretFile, read like
+	// ClientSecretFile) are the password grant's username and password in
+	// AuthAccessKey mode.
+	AccessKeyID         string
+	AccessKeySecret     Secret
+	AccessKeySecretFile string
+	// CAFile is a PEM bundle of certificate authorities trusted in addition
+	// to the system's (a corporate TLS-inspecting proxy's CA, a private CA).
+	// Not used with WithHTTPClient, whose client brings its own.
+	CAFile string
+	// Proxy chooses the proxy of each request. nil means the environment
+	// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY and their lower-case forms), read
+	// when New is called. Not used with WithHTTPClient.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Scope is the space-separated scope list requested. Default
+	// eventbridge:events:write in AuthClientCredentials mode; in
+	// AuthAccessKey mode none is sent unless set (DESIGN §7's form has none:
+	// CXone grants the application's scopes).
 	Scope string
 	// TokenRefreshBefore: a cached token is refreshed this long before it
 	// expires (at most half its lifetime), in the background while the old
@@ -217,8 +260,8 @@ func DefaultConfig() Config {
 
 // String implements fmt.Stringer; the secret is redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("sink.Config{BaseURL:%q EventsPath:%q TokenURL:%q AuthMode:%q ClientID:%q ClientSecret:%s Scope:%q MaxInFlight:%d}",
-		c.BaseURL, c.EventsPath, c.TokenURL, c.AuthMode, c.ClientID, c.ClientSecret, c.Scope, c.MaxInFlight)
+	return fmt.Sprintf("sink.Config{BaseURL:%q EventsPath:%q TokenURL:%q Issuer:%q TenantID:%q AuthMode:%q ClientID:%q ClientSecret:%s AccessKeyID:%q AccessKeySecret:%s Scope:%q MaxInFlight:%d}",
+		c.BaseURL, c.EventsPath, c.TokenURL, c.Issuer, c.TenantID, c.AuthMode, c.ClientID, c.ClientSecret, c.AccessKeyID, c.AccessKeySecret, c.Scope, c.MaxInFlight)
 }
 
 // GoString implements fmt.GoStringer (%#v); the secret is redacted.
@@ -233,6 +276,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("auth_mode", string(c.AuthMode)),
 		slog.String("client_id", c.ClientID),
 		slog.String("client_secret", c.ClientSecret.String()),
+		slog.String("issuer", c.Issuer),
+		slog.String("tenant_id", c.TenantID),
+		slog.String("access_key_id", c.AccessKeyID),
+		slog.String("access_key_secret", c.AccessKeySecret.String()),
 		slog.String("scope", c.Scope),
 	)
 }
@@ -242,7 +289,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	setDefault(&c.EventsPath, d.EventsPath)
 	setDefault(&c.AuthMode, d.AuthMode)
-	setDefault(&c.Scope, d.Scope)
+	if c.AuthMode == AuthClientCredentials {
+		setDefault(&c.Scope, d.Scope)
+	}
 	setDefault(&c.TokenRefreshBefore, d.TokenRefreshBefore)
 	setDefault(&c.UserAgent, d.UserAgent)
 	setDefault(&c.MaxInFlight, d.MaxInFlight)
@@ -259,7 +308,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
 	setDefault(&c.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
 	setDefault(&c.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
-	if c.TokenURL == "" && c.BaseURL != "" {
+	if c.AuthMode == AuthAccessKey && c.Issuer == "" && (c.TokenURL == "" || c.DiscoverAPIEndpoint) {
+		c.Issuer = DefaultIssuer
+	}
+	if c.TokenURL == "" && c.Issuer == "" && c.BaseURL != "" && !c.DiscoverAPIEndpoint {
 		c.TokenURL = strings.TrimRight(c.BaseURL, "/") + DefaultTokenPath
 	}
 	if c.Logger == nil {
@@ -277,8 +329,20 @@ func setDefault[T comparable](p *T, def T) {
 
 func (c Config) validate(customTokens bool) error {
 	var errs []error
-	if err := checkURL("BaseURL", c.BaseURL); err != nil {
+	if c.DiscoverAPIEndpoint {
+		if c.BaseURL != "" {
+			errs = append(errs, errors.New("BaseURL must be empty when DiscoverAPIEndpoint is set"))
+		}
+		if c.Issuer == "" || c.TenantID == "" {
+			errs = append(errs, errors.New("DiscoverAPIEndpoint needs Issuer and TenantID"))
+		}
+	} else if err := checkURL("BaseURL", c.BaseURL); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Issuer != "" {
+		if err := checkURL("Issuer", c.Issuer); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !strings.HasPrefix(c.EventsPath, "/") {
 		errs = append(errs, fmt.Errorf("EventsPath %q must start with /", c.EventsPath))
@@ -286,16 +350,30 @@ func (c Config) validate(customTokens bool) error {
 	if !customTokens {
 		switch c.AuthMode {
 		case AuthClientCredentials:
+			if c.AccessKeyID != "" || c.AccessKeySecret != "" || c.AccessKeySecretFile != "" {
+				errs = append(errs, errors.New("access keys are used only in AuthMode access_key"))
+			}
+		case AuthAccessKey:
+			if c.AccessKeyID == "" {
+				errs = append(errs, errors.New("AccessKeyID is empty"))
+			}
+			if (c.AccessKeySecret == "") == (c.AccessKeySecretFile == "") {
+				errs = append(errs, errors.New("set one of AccessKeySecret and AccessKeySecretFile"))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("AuthMode %q is not supported (only %q)", c.AuthMode, AuthClientCredentials))
+			errs = append(errs, fmt.Errorf("AuthMode %q is not supported (%q or %q)", c.AuthMode, AuthClientCredentials, AuthAccessKey))
 		}
-		if err := checkURL("TokenURL", c.TokenURL); err != nil {
-			errs = append(errs, err)
+		if c.TokenURL != "" {
+			if err := checkURL("TokenURL", c.TokenURL); err != nil {
+				errs = append(errs, err)
+			}
+		} else if c.Issuer == "" {
+			errs = append(errs, errors.New("TokenURL is empty and there is no Issuer to discover it from"))
 		}
 		if c.ClientID == "" {
 			errs = append(errs, errors.New("ClientID is empty"))
 		}
-		if c.ClientSecret == "" {
+		if c.ClientSecret == "" && c.ClientSecretFile == "" {
 			errs = append(errs, errors.New("ClientSecret is empty"))
 		}
 	}
@@ -348,8 +426,7 @@ type options struct {
 // hc's CheckRedirect says so.
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.httpClient = hc } }
 
-// WithTokenSource replaces the client-credentials flow with ts (for example a
-// future access-key flow). The Publisher still caches its tokens, refreshes
+// WithTokenSource replaces the built-in grants (Config.AuthMode) with ts. The Publisher still caches its tokens, refreshes
 // them before expiry and forces one refresh after a 401. Errors from ts are
 // classified as systemic.
 func WithTokenSource(ts TokenSource) Option { return func(o *options) { o.tokenSource = ts } }

@@ -23,12 +23,33 @@
 //
 // # Tokens
 //
-// The token comes from the OAuth2 client-credentials grant
-// (golang.org/x/oauth2/clientcredentials, id and secret in the Basic header,
-// Config.Scope in the form). It is cached and refreshed in the background
-// before it expires, one fetch at a time for all callers. A 401 drops the
-// token, forces one refresh and repeats the POST once; a second 401 is
-// systemic. WithTokenSource plugs in another grant (DESIGN §7's access keys).
+// Config.AuthMode chooses the grant. AuthClientCredentials (default) is the
+// tutorial's OAuth2 client-credentials grant (id and secret in the Basic
+// header, Config.Scope in the form). AuthAccessKey is real CXone's (DESIGN
+// §7): the password grant, the registered application's id and secret in
+// the Basic header, a user's access key id and secret as username and
+// password. Secrets given as files are read again at every token fetch, and
+// once more when the token endpoint refuses them, so a rotated secret is
+// used without a restart. The token is cached and refreshed in the
+// background before it expires, one fetch at a time for all callers. A 401
+// drops the token, forces one refresh and repeats the POST once; a second
+// 401 is systemic. WithTokenSource plugs in any other grant.
+//
+// # Discovery
+//
+// With Config.Issuer and no TokenURL, the token endpoint comes from the
+// issuer's /.well-known/openid-configuration; with DiscoverAPIEndpoint, the
+// API base URL comes from /.well-known/cxone-configuration?tenantId=…
+// (api_endpoint). Each is fetched at first use, once per process (failures
+// are retried at the next use and are systemic for Publish), parsed strictly
+// (ParseOpenIDConfiguration, ParseCXoneConfiguration) and, with
+// DiscoveryCacheFile, kept on disk for a restart during an issuer outage.
+//
+// # Transport
+//
+// One http.Client serves discovery, tokens and events: HTTP/2 when offered,
+// TLS 1.2+, the system's authorities plus Config.CAFile, the proxy of
+// HTTPS_PROXY/HTTP_PROXY/NO_PROXY read at New (or Config.Proxy).
 //
 // # Classes
 //
@@ -61,7 +82,7 @@
 //     Retry-After, or + Retry.BaseDelay without one) and every caller waits
 //     for it before sending, so one 429 slows all workers, not just the one
 //     that got it. The instant only moves forward.
-//  4. Token cache, then the POST.
+//  4. Events URL (discovered once, see Discovery), token cache, then the POST.
 //
 // A transient failure is retried after a delay of full jitter,
 // rand[0, min(MaxDelay, BaseDelay·2ⁿ)], or the server's Retry-After (both
@@ -75,7 +96,7 @@
 //
 // # Secrets
 //
-// Config.ClientSecret has type Secret: fmt, slog and encoding/json print
-// "[redacted]". The secret is used only in the token request's Basic header
-// and never appears in errors or logs.
+// Config.ClientSecret and AccessKeySecret have type Secret: fmt, slog and
+// encoding/json print "[redacted]". The secrets are used only in the token
+// request (Basic header, form) and never appear in errors or logs.
 package sink

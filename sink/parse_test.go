@@ -207,6 +207,7 @@ func TestSecretRedacted(t *testing.T) {
 	cfg.BaseURL = "https://example.invalid"
 	cfg.ClientID = "id"
 	cfg.ClientSecret = secret
+	cfg.AccessKeySecret = secret
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
 		for _, v := range []any{cfg, &cfg, cfg.ClientSecret, struct{ S Secret }{cfg.ClientSecret}} {
 			if out := fmt.Sprintf(format, v); strings.Contains(out, secret) || strings.Contains(out, fmt.Sprintf("%x", secret)) {

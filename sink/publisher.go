@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 )
 
@@ -49,7 +48,7 @@ type Publisher struct {
 	log       *slog.Logger
 	hc        *http.Client
 	ownClient bool
-	eventsURL string
+	endpoints *endpoints
 	tokens    *tokenCache
 	limiter   *rate.Limiter // nil: no client-side limit
 	cool      cooldown
@@ -58,8 +57,10 @@ type Publisher struct {
 }
 
 // New returns a Publisher for cfg. Zero fields of cfg take their defaults
-// (see DefaultConfig). It does not contact CXone; the first token is fetched
-// by the first Publish.
+// (see DefaultConfig). It does not contact CXone: the first token is
+// fetched, and the endpoints are discovered (when so configured), by the
+// first Publish, FetchToken or Endpoints call. It reads the secret files
+// once to fail early on a missing one, and the CA file.
 func New(cfg Config, opts ...Option) (*Publisher, error) {
 	var o options
 	for _, opt := range opts {
@@ -70,24 +71,37 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		return nil, err
 	}
 	p := &Publisher{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		hc:        o.httpClient,
-		eventsURL: strings.TrimRight(cfg.BaseURL, "/") + cfg.EventsPath,
+		cfg: cfg,
+		log: cfg.Logger,
+		hc:  o.httpClient,
 	}
 	if p.hc == nil {
-		p.hc = newHTTPClient(cfg)
+		hc, err := newHTTPClient(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("sink: %w", err)
+		}
+		p.hc = hc
 		p.ownClient = true
 	}
+	p.endpoints = newEndpoints(cfg, p.hc, p.log)
 	src := o.tokenSource
 	if src == nil {
-		src = &clientcredentials.Config{
-			ClientID:     cfg.ClientID,
-			ClientSecret: string(cfg.ClientSecret),
-			TokenURL:     cfg.TokenURL,
-			Scopes:       strings.Fields(cfg.Scope),
-			AuthStyle:    oauth2.AuthStyleInHeader,
+		g := &grantSource{
+			mode:         cfg.AuthMode,
+			clientID:     cfg.ClientID,
+			clientSecret: &secretSource{name: "client secret", static: cfg.ClientSecret, path: cfg.ClientSecretFile, log: p.log},
+			scopes:       strings.Fields(cfg.Scope),
+			tokenURL:     p.endpoints.token,
+			log:          p.log,
 		}
+		if cfg.AuthMode == AuthAccessKey {
+			g.keyID = cfg.AccessKeyID
+			g.keySecret = &secretSource{name: "access key secret", static: cfg.AccessKeySecret, path: cfg.AccessKeySecretFile, log: p.log}
+		}
+		if _, _, err := g.secrets(); err != nil {
+			return nil, fmt.Errorf("sink: %w", err)
+		}
+		src = g
 	}
 	p.tokens = &tokenCache{
 		src:           src,
@@ -110,32 +124,6 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState)
 	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 512)) }
 	return p, nil
-}
-
-// newHTTPClient builds a client tuned for MaxInFlight concurrent requests to
-// one host. Redirects are not followed: a 3xx from the ingestion endpoint
-// means the configured URL is wrong (systemic).
-func newHTTPClient(cfg Config) *http.Client {
-	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxInFlight + 8, // + the token endpoint, if on another host
-		MaxIdleConnsPerHost:   cfg.MaxInFlight,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   cfg.RequestTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
 
 // Close releases idle connections. Publish must not be called afterwards.
@@ -171,7 +159,8 @@ func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
 //
 // Each try goes through, in order: the client-side rate limiter, the circuit
 // breaker (waiting while it is open, not counting as a try), the shared 429
-// cooldown, the token cache, then one POST. A 401 drops the token, forces one
+// cooldown, the events URL (discovered once when Config.DiscoverAPIEndpoint
+// is set; a discovery failure is systemic), the token cache, then one POST. A 401 drops the token, forces one
 // refresh and repeats the POST once within the same try; a second 401 is
 // systemic.
 func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
@@ -289,6 +278,14 @@ func (p *Publisher) waitLimiter(ctx context.Context) error {
 // fetches a new one (one fetch however many callers saw the 401) and posts
 // once more.
 func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int) (Result, *Error, error) {
+	eventsURL, err := p.endpoints.events.get(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, nil, ctx.Err()
+		}
+		// Discovery failing is not the record's fault (DESIGN §4: systemic).
+		return Result{}, &Error{Class: ClassSystemic, Err: err}, nil
+	}
 	for refreshed := false; ; refreshed = true {
 		tok, err := p.tokens.get(ctx)
 		if err != nil {
@@ -298,7 +295,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 			return Result{}, tokenError(err, p.cfg.MaxResponseBytes), nil
 		}
 		*attempts++
-		res, cerr, err := p.post(ctx, ev, tok)
+		res, cerr, err := p.post(ctx, eventsURL, ev, tok)
 		if err != nil || cerr == nil || cerr.Status != http.StatusUnauthorized {
 			return res, cerr, err
 		}
@@ -333,8 +330,8 @@ func tokenError(err error, limit int) *Error {
 const drainLimit = 256 << 10
 
 // post sends one request. A nil *Error means accepted.
-func (p *Publisher) post(ctx context.Context, ev *Event, token string) (Result, *Error, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.eventsURL, bytes.NewReader(ev.Body))
+func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token string) (Result, *Error, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, eventsURL, bytes.NewReader(ev.Body))
 	if err != nil {
 		return Result{}, &Error{Class: ClassSystemic, Err: fmt.Errorf("building request: %w", err)}, nil
 	}
@@ -532,6 +529,31 @@ func (p *Publisher) FetchToken(ctx context.Context) error {
 		return tokenError(err, p.cfg.MaxResponseBytes)
 	}
 	return nil
+}
+
+// Endpoints are the URLs a Publisher uses.
+type Endpoints struct {
+	TokenURL        string // "" with WithTokenSource and no configured or discoverable URL
+	EventsURL       string
+	TokenDiscovered bool // TokenURL came from the issuer's openid-configuration
+	APIDiscovered   bool // EventsURL's base came from the tenant's cxone-configuration
+}
+
+// Endpoints returns the token and events URLs, discovering them first when
+// so configured (once per process: a success is kept, a failure is retried
+// at the next call). The error is a *DiscoveryError, or ctx's error.
+func (p *Publisher) Endpoints(ctx context.Context) (Endpoints, error) {
+	e := Endpoints{TokenDiscovered: p.endpoints.token.discovered(), APIDiscovered: p.endpoints.events.discovered()}
+	var err error
+	if e.EventsURL, err = p.endpoints.events.get(ctx); err != nil {
+		return e, err
+	}
+	if p.cfg.TokenURL != "" || p.cfg.Issuer != "" {
+		if e.TokenURL, err = p.endpoints.token.get(ctx); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
 }
 
 // logFor returns the logger for lines about ev.

@@ -769,7 +769,14 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"relative base URL", sink.Config{BaseURL: "/x", ClientID: "a", ClientSecret: "b"}},
 		{"no client id", sink.Config{BaseURL: "http://x", ClientSecret: "b"}},
 		{"no secret", sink.Config{BaseURL: "http://x", ClientID: "a"}},
-		{"unknown auth mode", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", AuthMode: "access_key"}},
+		{"unknown auth mode", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", AuthMode: "bogus"}},
+		{"access key mode without key", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", AuthMode: sink.AuthAccessKey}},
+		{"access key mode without key secret", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", AuthMode: sink.AuthAccessKey, AccessKeyID: "k"}},
+		{"access key in client credentials mode", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", AccessKeyID: "k"}},
+		{"API discovery without tenant", sink.Config{DiscoverAPIEndpoint: true, Issuer: "https://x", ClientID: "a", ClientSecret: "b"}},
+		{"API discovery without issuer", sink.Config{DiscoverAPIEndpoint: true, TenantID: "t", TokenURL: "https://x/t", ClientID: "a", ClientSecret: "b"}},
+		{"missing secret file", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecretFile: "/nonexistent/secret"}},
+		{"CA file without certificates", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", CAFile: "publisher_test.go"}},
 		{"bad events path", sink.Config{BaseURL: "http://x", ClientID: "a", ClientSecret: "b", EventsPath: "events"}},
 	}
 	for _, tt := range tests {
@@ -780,6 +787,11 @@ func TestNewValidatesConfig(t *testing.T) {
 		})
 	}
 	if _, err := sink.New(sink.Config{BaseURL: "https://api-us-1.cxone.com", ClientID: "a", ClientSecret: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	// Access keys: the token endpoint is discovered from CXone's issuer by default.
+	if _, err := sink.New(sink.Config{DiscoverAPIEndpoint: true, TenantID: "t", AuthMode: sink.AuthAccessKey,
+		ClientID: "a", ClientSecret: "b", AccessKeyID: "k", AccessKeySecret: "s"}); err != nil {
 		t.Fatal(err)
 	}
 }

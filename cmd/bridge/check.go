@@ -30,8 +30,10 @@ func newCheckCmd() *cobra.Command {
 		Short: "Validate the configuration and check connectivity to Kafka and CXone",
 		Long: `check validates bridge.yaml and its schemas, then checks what run needs:
 the brokers are reachable, every routed topic exists, every dead-letter topic
-exists or can be created (a validate-only CreateTopics request), and a CXone
-token is obtainable (one token request; the secret is never printed).
+exists or can be created (a validate-only CreateTopics request), the CXone
+endpoints configured for discovery are discovered (a "discovery" line naming
+them), and a CXone token is obtainable in the configured auth mode (one token
+request; secrets are never printed).
 
 It prints one line per item: PASS, FAIL or SKIP (not checked because an
 earlier item failed), then a summary.
@@ -213,6 +215,9 @@ func isDLQ(cfg *config.Config, topic string) bool {
 	return len(topic) > len(pre)+len(post) && strings.HasPrefix(topic, pre) && strings.HasSuffix(topic, post)
 }
 
+// checkToken resolves the CXone endpoints (printing a "discovery" line when
+// any is discovered from the issuer) and makes one token request, in
+// whichever auth mode is configured. No secret is ever printed.
 func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {
 	sc := cfg.SinkConfig()
 	sc.Logger = discardLogger()
@@ -224,17 +229,35 @@ func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 	defer pub.Close()
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := sc.TokenURL
-	if url == "" {
-		url = strings.TrimRight(sc.BaseURL, "/") + "/oauth/token"
+	ep, err := pub.Endpoints(tctx)
+	if ep.TokenDiscovered || ep.APIDiscovered {
+		if err != nil {
+			c.report(false, "discovery", "%v", err)
+			c.skipped("token", "endpoints not discovered")
+			return
+		}
+		var found []string
+		if ep.TokenDiscovered {
+			found = append(found, "token endpoint "+ep.TokenURL+" from "+sc.Issuer)
+		}
+		if ep.APIDiscovered {
+			found = append(found, "events URL "+ep.EventsURL+" for tenant "+sc.TenantID)
+		}
+		c.report(true, "discovery", "%s", strings.Join(found, "; "))
+	}
+	url := ep.TokenURL
+	who, keys := "client "+sc.ClientID, "client_id and client_secret"
+	if sc.AuthMode == sink.AuthAccessKey {
+		who += " with access key " + sc.AccessKeyID
+		keys = "client_id, client_secret, access_key_id and access_key_secret"
 	}
 	err = pub.FetchToken(tctx)
 	var se *sink.Error
 	switch {
 	case err == nil:
-		c.report(true, "token", "obtained from %s for client %s", url, sc.ClientID)
+		c.report(true, "token", "obtained from %s for %s", url, who)
 	case errors.As(err, &se) && (se.Status == 401 || se.Status == 400 || se.Status == 403):
-		c.report(false, "token", "%s refused client %s with HTTP %d: check cxone.auth client_id and client_secret", url, sc.ClientID, se.Status)
+		c.report(false, "token", "%s refused %s with HTTP %d: check cxone.auth %s", url, who, se.Status, keys)
 	case errors.As(err, &se) && se.Status != 0:
 		c.report(false, "token", "%s answered HTTP %d", url, se.Status)
 	default:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,9 @@ func newSimCmd() *cobra.Command {
 		earlyGrace                           time.Duration
 		recordLimit                          int
 		verbose                              bool
+		appID, appSecret, keyID, keySecret   string
+		tenantID, caOut                      string
+		useTLS                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -44,11 +48,17 @@ func newSimCmd() *cobra.Command {
 
 It speaks the EventBridge tutorial's contract strictly: POST /oauth/token
 (client credentials, Basic auth) and POST /api/v2/eventbridge/events (bearer,
-scope, body shape, dedupe by X-Idempotency-Key). Faults given by flags can be
+scope, body shape, dedupe by X-Idempotency-Key). It also speaks real CXone's
+password grant with access keys (POST /auth/token) and serves the discovery
+documents /.well-known/openid-configuration and
+/.well-known/cxone-configuration?tenantId=… (--tenant-id); --tls serves
+HTTPS (and HTTP/2) with a fresh CA written to --ca-out. POST
+/_sim/credentials rotates a secret. Faults given by flags can be
 changed at runtime: POST /_sim/faults with a JSON object (see GET /_sim/faults).
 GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 		Example: `  bridge sim --addr 127.0.0.1:8089
   bridge sim --latency 5ms-50ms --error-rate 503=0.05,500=0.01 --rate-limit 200
+  bridge sim --tls --ca-out /tmp/sim-ca.pem --tenant-id my-tenant
   curl -s -XPOST localhost:8089/_sim/faults -d '{"outage_for":"30s"}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,8 +95,36 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if appSecret == "" {
+				appSecret = envOr("CXONE_APP_SECRET", cxonetest.DefaultAppSecret)
+			}
+			if keySecret == "" {
+				keySecret = envOr("CXONE_ACCESS_KEY_SECRET", cxonetest.DefaultAccessKeySecret)
+			}
+			var tlsCfg *tls.Config
+			if useTLS {
+				if caOut == "" {
+					return errors.New("--tls needs --ca-out FILE, where the certificate authority is written")
+				}
+				hosts := append([]string(nil), cxonetest.DefaultCertHosts...)
+				if host, _, _ := net.SplitHostPort(addr); host != "" && host != "0.0.0.0" && host != "::" {
+					hosts = append(hosts, host)
+				}
+				cert, caPEM, err := cxonetest.GenerateCert(hosts...)
+				if err != nil {
+					return fmt.Errorf("sim: certificate: %w", err)
+				}
+				if err := os.WriteFile(caOut, caPEM, 0o644); err != nil {
+					return fmt.Errorf("sim: %w", err)
+				}
+				tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			sc := strings.Fields(strings.ReplaceAll(scopes, ",", " "))
 			h := cxonetest.NewHandler(
-				cxonetest.WithClient(clientID, clientSecret, strings.Fields(strings.ReplaceAll(scopes, ",", " "))...),
+				cxonetest.WithClient(clientID, clientSecret, sc...),
+				cxonetest.WithApp(appID, appSecret, sc...),
+				cxonetest.WithAccessKey(keyID, keySecret),
+				cxonetest.WithTenant(tenantID, ""),
 				cxonetest.WithDuplicateStatus(duplicateStatus),
 				cxonetest.WithEarlyGrace(earlyGrace),
 				cxonetest.WithRecordLimit(recordLimit),
@@ -95,7 +133,7 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 			if err := h.SetFaults(f); err != nil {
 				return fmt.Errorf("faults: %w", err)
 			}
-			return serveSim(cmd.Context(), cmd, addr, h, log)
+			return serveSim(cmd.Context(), cmd, addr, tlsCfg, h, log)
 		},
 	}
 	fl := cmd.Flags()
@@ -104,6 +142,13 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 	// taken from the environment.
 	fl.StringVar(&clientID, "client-id", "", "accepted client id (default $CXONE_CLIENT_ID or "+cxonetest.DefaultClientID+")")
 	fl.StringVar(&clientSecret, "client-secret", "", "accepted client secret (default $CXONE_CLIENT_SECRET or "+cxonetest.DefaultClientSecret+")")
+	fl.StringVar(&appID, "app-id", cxonetest.DefaultAppID, "accepted application (password grant) client id")
+	fl.StringVar(&appSecret, "app-secret", "", "accepted application secret (default $CXONE_APP_SECRET or "+cxonetest.DefaultAppSecret+")")
+	fl.StringVar(&keyID, "access-key-id", cxonetest.DefaultAccessKeyID, "accepted access key id")
+	fl.StringVar(&keySecret, "access-key-secret", "", "accepted access key secret (default $CXONE_ACCESS_KEY_SECRET or "+cxonetest.DefaultAccessKeySecret+")")
+	fl.StringVar(&tenantID, "tenant-id", cxonetest.DefaultTenantID, "tenant answered by /.well-known/cxone-configuration (its api_endpoint is this server)")
+	fl.BoolVar(&useTLS, "tls", false, "serve HTTPS (HTTP/2 offered) with a certificate from a fresh CA")
+	fl.StringVar(&caOut, "ca-out", "", "with --tls: write the CA certificate (PEM) here, for cxone.ca_file")
 	fl.StringVar(&scopes, "scopes", cxonetest.WriteScope, "scopes the client may be granted (space or comma separated)")
 	fl.StringVar(&latency, "latency", "0", `latency of every events answer: "20ms" or uniform "5ms-50ms"`)
 	fl.StringVar(&errorRates, "error-rate", "", `random error answers by status, e.g. "503=0.05,500=0.01"`)
@@ -126,7 +171,7 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 }
 
 // serveSim serves h on addr until ctx is done, then shuts down gracefully.
-func serveSim(ctx context.Context, cmd *cobra.Command, addr string, h http.Handler, log *slog.Logger) error {
+func serveSim(ctx context.Context, cmd *cobra.Command, addr string, tlsCfg *tls.Config, h http.Handler, log *slog.Logger) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -138,13 +183,24 @@ func serveSim(ctx context.Context, cmd *cobra.Command, addr string, h http.Handl
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		TLSConfig:         tlsCfg,
 	}
-	url := "http://" + ln.Addr().String()
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(cmd.OutOrStdout(), "cxone sim listening on %s\n", url)
 	log.Info("cxone sim listening", "url", url, "token_url", url+cxonetest.TokenPath, "events_url", url+cxonetest.EventsPath)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("sim: %w", err)

@@ -55,6 +55,8 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		h.RevokeTokens()
 		h.log.Info("tokens revoked")
 		writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
+	case "POST /_sim/credentials":
+		h.serveCredentials(w, r)
 	case "POST /_sim/reset":
 		h.Reset()
 		h.log.Info("state reset")

@@ -116,18 +116,23 @@ const (
 	EventsPath          = "/api/v2/eventbridge/events"
 )
 
-// WithClient registers a client. Without scopes it may request WriteScope.
-// The first WithClient replaces the default client (DefaultClientID).
+// WithClient registers a client that may use the client-credentials grant
+// (and only that grant). Without scopes it may request WriteScope. The first
+// WithClient replaces the default client (DefaultClientID).
 func WithClient(id, secret string, scopes ...string) Option {
 	return func(h *Handler) {
 		if !h.customClients {
-			h.clients = map[string]client{}
+			for k, c := range h.clients {
+				if c.grant == grantClientCredentials {
+					delete(h.clients, k)
+				}
+			}
 			h.customClients = true
 		}
 		if len(scopes) == 0 {
 			scopes = []string{WriteScope}
 		}
-		h.clients[id] = client{secret: secret, scopes: scopes}
+		h.clients[id] = client{secret: secret, scopes: scopes, grant: grantClientCredentials}
 	}
 }
 

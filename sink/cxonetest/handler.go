@@ -38,6 +38,8 @@ type Stats struct {
 	TokenRequests int64 `json:"token_requests"` // token endpoint requests
 	TokensIssued  int64 `json:"tokens_issued"`
 	TokenFailures int64 `json:"token_failures"` // token requests refused
+	// DiscoveryRequests counts requests to the two .well-known documents.
+	DiscoveryRequests int64 `json:"discovery_requests"`
 }
 
 // Event is an accepted event as recorded.
@@ -77,6 +79,7 @@ type RateLimit struct {
 type client struct {
 	secret string
 	scopes []string
+	grant  string // the one grant type it may use: client_credentials or password
 }
 
 type token struct {
@@ -102,6 +105,12 @@ type Handler struct {
 	mu            sync.Mutex
 	clients       map[string]client
 	customClients bool
+	customApps    bool
+	accessKeys    map[string]string // access key id → secret
+	customKeys    bool
+	tenants       map[string]string // tenant id → announced api_endpoint ("" = own base URL)
+	customTenants bool
+	issuer        string
 	tokens        map[string]token
 	faults        Faults
 	limiter       *rate.Limiter
@@ -119,11 +128,20 @@ type Handler struct {
 	windows    []int // indexes in rateLimits whose AllowedAt may still be ahead
 }
 
-// NewHandler returns a Handler with the default client (DefaultClientID,
-// DefaultClientSecret, WriteScope) unless WithClient is given.
+// NewHandler returns a Handler with the default registrations unless
+// replaced by options: the client-credentials client (DefaultClientID,
+// DefaultClientSecret, WriteScope; WithClient), the password-grant
+// application (DefaultAppID, DefaultAppSecret; WithApp), its access key
+// (DefaultAccessKeyID, DefaultAccessKeySecret; WithAccessKey) and the tenant
+// DefaultTenantID (WithTenant).
 func NewHandler(opts ...Option) *Handler {
 	h := &Handler{
-		clients:     map[string]client{DefaultClientID: {secret: DefaultClientSecret, scopes: []string{WriteScope}}},
+		clients: map[string]client{
+			DefaultClientID: {secret: DefaultClientSecret, scopes: []string{WriteScope}, grant: grantClientCredentials},
+			DefaultAppID:    {secret: DefaultAppSecret, scopes: []string{WriteScope}, grant: grantPassword},
+		},
+		accessKeys:  map[string]string{DefaultAccessKeyID: DefaultAccessKeySecret},
+		tenants:     map[string]string{DefaultTenantID: ""},
 		tokens:      map[string]token{},
 		keys:        map[string]*keyState{},
 		dupStatus:   http.StatusOK,
@@ -143,8 +161,12 @@ func NewHandler(opts ...Option) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == TokenPath:
+	case r.URL.Path == TokenPath, r.URL.Path == AuthTokenPath:
 		h.serveToken(w, r)
+	case r.URL.Path == OpenIDConfigPath:
+		h.serveOpenIDConfig(w, r)
+	case r.URL.Path == CXoneConfigPath:
+		h.serveCXoneConfig(w, r)
 	case r.URL.Path == EventsPath:
 		h.serveEvents(w, r)
 	case strings.HasPrefix(r.URL.Path, "/_sim/"):
@@ -305,12 +327,26 @@ func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
 	if !known {
 		return http.StatusUnauthorized, errBody("invalid_client", "unknown client or wrong secret")
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		return http.StatusBadRequest, errBody("unsupported_grant_type", "grant_type must be client_credentials")
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt != grantClientCredentials && gt != grantPassword:
+		return http.StatusBadRequest, errBody("unsupported_grant_type", "grant_type must be client_credentials or password")
+	case gt != c.grant:
+		return http.StatusBadRequest, errBody("unauthorized_client", "this client may not use the "+gt+" grant")
+	case gt == grantPassword:
+		user, pass := r.PostForm.Get("username"), r.PostForm.Get("password")
+		h.mu.Lock()
+		want, ok := h.accessKeys[user]
+		h.mu.Unlock()
+		if user == "" || pass == "" || !ok || want != pass {
+			return http.StatusBadRequest, errBody("invalid_grant", "unknown access key or wrong secret")
+		}
 	}
 	requested := strings.Fields(r.PostForm.Get("scope"))
 	if len(requested) == 0 {
-		return http.StatusBadRequest, errBody("invalid_scope", "scope is required")
+		if c.grant != grantPassword {
+			return http.StatusBadRequest, errBody("invalid_scope", "scope is required")
+		}
+		requested = c.scopes // CXone applications get their registered scopes
 	}
 	var granted []string
 	for _, s := range requested {

@@ -15,6 +15,22 @@
 // random token that expires after Faults.TokenTTL (default 1h; expires_in is
 // the TTL in whole seconds, rounded down).
 //
+// The same endpoint is also served at /auth/token (AuthTokenPath, real
+// CXone's path) and speaks real CXone's password grant (DESIGN §7): a
+// registered application (WithApp; Basic credentials as above) sends
+// grant_type=password&username=<access key id>&password=<access key secret>;
+// scope is optional (the application's scopes are granted). Each client may
+// use one grant only: another known grant is answered 400
+// unauthorized_client, a wrong access key 400 invalid_grant, an unknown grant
+// 400 unsupported_grant_type.
+//
+// GET /.well-known/openid-configuration (OpenIDConfigPath) answers the
+// issuer (WithIssuer, else the base URL the request used) and its
+// token_endpoint (<base>/auth/token). GET /.well-known/cxone-configuration
+// ?tenantId=ID (CXoneConfigPath) answers a registered tenant's api_endpoint
+// (WithTenant), 404 tenant_not_found for an unknown one, 400 without tenantId.
+// NewTLSServer serves all of it over HTTPS with HTTP/2.
+//
 // POST /api/v2/eventbridge/events (EventsPath) checks, in order:
 //  1. outage window (Faults.Outage*): 503 (or OutageStatus);
 //  2. Authorization: Bearer token, unknown or expired: 401;
@@ -53,6 +69,9 @@
 //	GET  /_sim/faults       current faults
 //	POST|PUT /_sim/faults   merge the JSON object into the current faults
 //	POST /_sim/revoke       invalidate every issued token
+//	POST /_sim/credentials  rotate: {"client_id","client_secret"} and/or
+//	                        {"access_key_id","access_key_secret"}; only the
+//	                        new secret is accepted afterwards
 //	POST /_sim/reset        forget events, keys, counters and 429 windows
 //	                        (faults, clients and tokens stay)
 package cxonetest
@@ -67,8 +86,12 @@ import (
 // Server is a Handler listening on a loopback address.
 type Server struct {
 	*Handler
-	// URL is the base URL, e.g. http://127.0.0.1:41234, without trailing slash.
+	// URL is the base URL, e.g. http://127.0.0.1:41234 (https:// for
+	// NewTLSServer), without trailing slash.
 	URL string
+	// CACert is the PEM certificate of the authority that signed the
+	// server's certificate (NewTLSServer only; nil for plain HTTP).
+	CACert []byte
 	// Listener is the server's listener.
 	Listener net.Listener
 	srv      *http.Server
@@ -78,6 +101,13 @@ type Server struct {
 // httptest.NewServer it panics if no loopback port can be had. The caller
 // must Close it.
 func NewServer(opts ...Option) *Server {
+	s := newServer(opts...)
+	go s.srv.Serve(s.Listener)
+	return s
+}
+
+// newServer listens and builds the server without serving yet.
+func newServer(opts ...Option) *Server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
@@ -91,7 +121,6 @@ func NewServer(opts ...Option) *Server {
 		Listener: ln,
 		srv:      &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
 	}
-	go s.srv.Serve(ln)
 	return s
 }
 

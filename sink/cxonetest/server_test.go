@@ -100,7 +100,8 @@ func TestTokenEndpoint(t *testing.T) {
 			r.Header.Del("Authorization")
 			return r
 		}, 401, "invalid_client"},
-		{"wrong grant", func() *http.Request { return tokenReq("app", "p@ss w/rd", "password", WriteScope, "") }, 400, "unsupported_grant_type"},
+		{"grant of another kind of client", func() *http.Request { return tokenReq("app", "p@ss w/rd", "password", WriteScope, "") }, 400, "unauthorized_client"},
+		{"unknown grant", func() *http.Request { return tokenReq("app", "p@ss w/rd", "implicit", WriteScope, "") }, 400, "unsupported_grant_type"},
 		{"no scope", func() *http.Request { return tokenReq("app", "p@ss w/rd", "client_credentials", "", "") }, 400, "invalid_scope"},
 		{"scope not allowed", func() *http.Request { return tokenReq("reader", "r", "client_credentials", WriteScope, "") }, 400, "invalid_scope"},
 		{"JSON body", func() *http.Request {

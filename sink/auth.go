@@ -1,0 +1,344 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// maxSecretFileBytes bounds what is read of a secret file.
+const maxSecretFileBytes = 64 << 10
+
+// secretSource yields a secret given inline or kept in a file. A file is
+// read again at every call (a token fetch: rare), so a rotated secret — a
+// Kubernetes Secret volume swaps its files in place — is used from the next
+// token fetch on, without a restart. When the file cannot be read or is
+// empty (for example in the middle of a rotation), the last good value is
+// kept and the problem logged; without a last good value it is an error.
+type secretSource struct {
+	name   string // "client secret", "access key secret": for logs and errors
+	static Secret
+	path   string
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	last Secret
+}
+
+func (s *secretSource) get() (Secret, error) {
+	if s.path == "" {
+		return s.static, nil
+	}
+	v, err := readSecretFile(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if s.last == "" {
+			return "", fmt.Errorf("%s: %w", s.name, err)
+		}
+		s.log.Warn("cannot read secret file, keeping the last secret read", "secret", s.name, "file", s.path, "err", err)
+		return s.last, nil
+	}
+	if s.last != "" && v != s.last {
+		s.log.Info("secret file changed, using the new secret", "secret", s.name, "file", s.path)
+	}
+	s.last = v
+	return v, nil
+}
+
+// readSecretFile reads a secret file: at most maxSecretFileBytes, trailing
+// CR/LF removed, not empty. Errors name the file, never its content.
+func readSecretFile(path string) (Secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxSecretFileBytes {
+		return "", fmt.Errorf("%s is larger than %d bytes", path, maxSecretFileBytes)
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return Secret(v), nil
+}
+
+// grantSource is the TokenSource the Publisher builds from Config: the
+// client-credentials grant (the tutorial's) or the password grant with an
+// access key (real CXone, DESIGN §7). Each Token call resolves the token
+// endpoint (fixed or discovered once), reads the secrets (files again), and
+// asks for one token. When the endpoint refuses the credentials (401, or
+// invalid_client, invalid_grant, unauthorized_client) it reads the secrets
+// once more and, if a secret file changed meanwhile, tries once more with
+// the new value before giving up.
+type grantSource struct {
+	mode         AuthMode
+	clientID     string
+	clientSecret *secretSource
+	keyID        string
+	keySecret    *secretSource // access_key mode only
+	scopes       []string
+	tokenURL     *lazyURL
+	log          *slog.Logger
+}
+
+func (g *grantSource) Token(ctx context.Context) (*oauth2.Token, error) {
+	u, err := g.tokenURL.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, ks, err := g.secrets()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := g.exchange(ctx, u, cs, ks)
+	if err == nil || !credentialsRefused(err) {
+		return tok, err
+	}
+	cs2, ks2, rerr := g.secrets()
+	if rerr != nil || (cs2 == cs && ks2 == ks) {
+		return nil, err
+	}
+	g.log.Info("credentials refused, and a secret file changed since: retrying with the new secret")
+	return g.exchange(ctx, u, cs2, ks2)
+}
+
+func (g *grantSource) secrets() (client, key Secret, err error) {
+	if client, err = g.clientSecret.get(); err != nil {
+		return "", "", err
+	}
+	if g.keySecret != nil {
+		if key, err = g.keySecret.get(); err != nil {
+			return "", "", err
+		}
+	}
+	return client, key, nil
+}
+
+func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecret, keySecret Secret) (*oauth2.Token, error) {
+	if g.mode == AuthAccessKey {
+		c := &oauth2.Config{
+			ClientID:     g.clientID,
+			ClientSecret: string(clientSecret),
+			Endpoint:     oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+			Scopes:       g.scopes,
+		}
+		return c.PasswordCredentialsToken(ctx, g.keyID, string(keySecret))
+	}
+	c := &clientcredentials.Config{
+		ClientID:     g.clientID,
+		ClientSecret: string(clientSecret),
+		TokenURL:     tokenURL,
+		Scopes:       g.scopes,
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	return c.Token(ctx)
+}
+
+// credentialsRefused tells a refusal of the credentials from other failures.
+func credentialsRefused(err error) bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return false
+	}
+	if re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+		return true
+	}
+	switch re.ErrorCode {
+	case "invalid_client", "invalid_grant", "unauthorized_client":
+		return true
+	}
+	return false
+}
+
+// endpoints resolves the token endpoint and the events URL: fixed by the
+// configuration, or discovered from the issuer once (DESIGN §7), with an
+// optional cache file that outlives the process.
+type endpoints struct {
+	cfg    Config
+	hc     *http.Client
+	log    *slog.Logger
+	token  *lazyURL
+	events *lazyURL
+	cache  *discoveryCache // nil: no cache file
+}
+
+func newEndpoints(cfg Config, hc *http.Client, log *slog.Logger) *endpoints {
+	e := &endpoints{cfg: cfg, hc: hc, log: log}
+	if cfg.DiscoveryCacheFile != "" {
+		e.cache = &discoveryCache{path: cfg.DiscoveryCacheFile, issuer: cfg.Issuer, tenant: cfg.TenantID}
+	}
+	if cfg.TokenURL != "" {
+		e.token = fixedURL(cfg.TokenURL)
+	} else {
+		e.token = &lazyURL{discover: e.discoverToken, timeout: cfg.RequestTimeout}
+	}
+	if !cfg.DiscoverAPIEndpoint {
+		e.events = fixedURL(strings.TrimRight(cfg.BaseURL, "/") + cfg.EventsPath)
+	} else {
+		e.events = &lazyURL{discover: e.discoverEvents, timeout: cfg.RequestTimeout}
+	}
+	return e
+}
+
+func (e *endpoints) issuerURL(path string) string { return strings.TrimRight(e.cfg.Issuer, "/") + path }
+
+func (e *endpoints) discoverToken(ctx context.Context) (string, error) {
+	const doc = "openid-configuration"
+	u := e.issuerURL(OpenIDConfigPath)
+	body, err := fetchDocument(ctx, e.hc, doc, u, e.cfg.UserAgent)
+	if err == nil {
+		var c OpenIDConfiguration
+		if c, err = ParseOpenIDConfiguration(body, e.cfg.Issuer, e.cfg.AllowInsecureHTTP); err == nil {
+			e.log.Info("discovered the CXone token endpoint", "issuer", e.cfg.Issuer, "token_endpoint", c.TokenEndpoint)
+			e.cache.save(func(f *cacheFile) { f.TokenEndpoint = c.TokenEndpoint }, e.log)
+			return c.TokenEndpoint, nil
+		}
+		err = &DiscoveryError{Doc: doc, URL: u, Err: err}
+	}
+	return e.fallback(err, func(f *cacheFile) string { return f.TokenEndpoint }, "token_endpoint")
+}
+
+func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
+	const doc = "cxone-configuration"
+	u := e.issuerURL(CXoneConfigPath) + "?tenantId=" + url.QueryEscape(e.cfg.TenantID)
+	body, err := fetchDocument(ctx, e.hc, doc, u, e.cfg.UserAgent)
+	if err == nil {
+		var c CXoneConfiguration
+		if c, err = ParseCXoneConfiguration(body, e.cfg.TenantID, e.cfg.AllowInsecureHTTP); err == nil {
+			e.log.Info("discovered the CXone API endpoint", "tenant_id", e.cfg.TenantID, "api_endpoint", c.APIEndpoint)
+			e.cache.save(func(f *cacheFile) { f.APIEndpoint = c.APIEndpoint }, e.log)
+			return c.APIEndpoint + e.cfg.EventsPath, nil
+		}
+		err = &DiscoveryError{Doc: doc, URL: u, Err: err}
+	}
+	base, err := e.fallback(err, func(f *cacheFile) string { return f.APIEndpoint }, "api_endpoint")
+	if err != nil {
+		return "", err
+	}
+	return base + e.cfg.EventsPath, nil
+}
+
+// fallback returns the cached value of a failed discovery when there is a
+// cache file holding one for this issuer and tenant, except when the issuer
+// said it does not know the tenant (a definite answer, not an outage).
+func (e *endpoints) fallback(err error, field func(*cacheFile) string, name string) (string, error) {
+	if e.cache == nil || errors.Is(err, ErrUnknownTenant) {
+		return "", err
+	}
+	f, cerr := e.cache.load(e.cfg.AllowInsecureHTTP)
+	if cerr != nil || field(f) == "" {
+		if cerr != nil && !errors.Is(cerr, os.ErrNotExist) {
+			e.log.Warn("discovery cache file unusable", "file", e.cache.path, "err", cerr)
+		}
+		return "", err
+	}
+	e.log.Warn("discovery failed, using the endpoint from the cache file", "endpoint", name, "value", field(f),
+		"saved_at", f.SavedAt, "file", e.cache.path, "err", err)
+	return field(f), nil
+}
+
+// discoveryCache is the optional file keeping the last discovered
+// endpoints, so that a restart during an outage of the issuer still finds
+// them. It is written atomically (temporary file and rename, mode 0600) and
+// read strictly: another issuer's or tenant's file, or a bad URL in it, is
+// not used.
+type discoveryCache struct {
+	path, issuer, tenant string
+	mu                   sync.Mutex
+}
+
+type cacheFile struct {
+	Version       int       `json:"version"`
+	Issuer        string    `json:"issuer"`
+	TenantID      string    `json:"tenant_id,omitempty"`
+	TokenEndpoint string    `json:"token_endpoint,omitempty"`
+	APIEndpoint   string    `json:"api_endpoint,omitempty"`
+	SavedAt       time.Time `json:"saved_at"`
+}
+
+func (c *discoveryCache) load(allowHTTP bool) (*cacheFile, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loadLocked(allowHTTP)
+}
+
+func (c *discoveryCache) loadLocked(allowHTTP bool) (*cacheFile, error) {
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		return nil, err
+	}
+	var f cacheFile
+	if len(data) > MaxDiscoveryBytes || json.Unmarshal(data, &f) != nil || f.Version != 1 {
+		return nil, errors.New("not a version 1 discovery cache")
+	}
+	if f.Issuer != c.issuer || f.TenantID != c.tenant {
+		return nil, errors.New("written for another issuer or tenant")
+	}
+	for name, v := range map[string]string{"token_endpoint": f.TokenEndpoint, "api_endpoint": f.APIEndpoint} {
+		if v != "" {
+			if err := checkAnnounced(name, v, allowHTTP); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &f, nil
+}
+
+// save merges one discovered value into the file; failures are logged, not
+// returned: the cache is a convenience. A nil cache does nothing.
+func (c *discoveryCache) save(set func(*cacheFile), log *slog.Logger) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, err := c.loadLocked(true)
+	if err != nil {
+		f = &cacheFile{Version: 1, Issuer: c.issuer, TenantID: c.tenant}
+	}
+	set(f)
+	f.SavedAt = time.Now().UTC()
+	data, _ := json.MarshalIndent(f, "", "  ")
+	if err := writeFileAtomic(c.path, append(data, '\n')); err != nil {
+		log.Warn("cannot write the discovery cache file", "file", c.path, "err", err)
+	}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
