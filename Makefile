@@ -8,7 +8,7 @@ PKGS := ./...
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /e2e -e /testcontainers)
 FUZZTIME ?= 10s
 
-.PHONY: test check vet fmt unit e2e kafka-jars bench fuzz build clean
+.PHONY: test check vet fmt unit e2e kafka-jars bench perf fuzz build clean
 
 ## test: everything CI checks: formatting, vet, race-enabled tests, the
 ## real-Kafka end-to-end suite, a short run of every benchmark.
@@ -38,6 +38,15 @@ e2e: kafka-jars
 ## bench: run each benchmark once so that they keep compiling and working (numbers: see docs).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+## perf: the measurements of docs/performance.md (about 6 minutes; run it on
+## a quiet machine). Writes docs/perf/*.json and docs/perf/sweep.svg.
+perf: build
+	mkdir -p docs/perf
+	bin/bridge bench --latency 0 --max-in-flight 64 --records 40000 --json docs/perf/latency-0ms.json
+	bin/bridge bench --latency 20ms --max-in-flight 256 --records 40000 --json docs/perf/latency-20ms.json
+	bin/bridge bench --sweep --records 40000 --chart docs/perf/sweep.svg --json docs/perf/sweep.json
+	$(GO) test -run '^$$' -bench 'Transform|NaiveBaseline|SinkVsBare|Consumer' -benchtime 20000x ./transform ./sink ./consumer
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

@@ -62,10 +62,10 @@ func WriteChart(w io.Writer, sr *SweepResult) error {
 
 	const (
 		pw, ph         = 300.0, 300.0 // panel plot area
-		left, top, gap = 70.0, 70.0, 40.0
+		left, top, gap = 70.0, 100.0, 40.0
 		bottom         = 70.0
 	)
-	width := left + float64(len(lats))*(pw+gap)
+	width := max(780, left+float64(len(lats))*(pw+gap)) // room for the legend
 	height := top + ph + bottom
 	bw := bufio.NewWriter(w)
 	f := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
@@ -82,8 +82,8 @@ func WriteChart(w io.Writer, sr *SweepResult) error {
 	}
 	lx := left
 	for _, l := range legend {
-		f(`<line x1="%.0f" y1="56" x2="%.0f" y2="56" %s/><text x="%.0f" y="60">%s</text>`+"\n", lx, lx+28, l.style, lx+34, html.EscapeString(l.name))
-		lx += 44 + 7*float64(len(l.name))
+		f(`<line x1="%.0f" y1="60" x2="%.0f" y2="60" %s/><text x="%.0f" y="64">%s</text>`+"\n", lx, lx+28, l.style, lx+34, html.EscapeString(l.name))
+		lx += 60 + 7*float64(len([]rune(l.name)))
 	}
 
 	for i, lat := range lats {
@@ -94,7 +94,7 @@ func WriteChart(w io.Writer, sr *SweepResult) error {
 			return top + ph - ph*(math.Log(v)-math.Log(ylo))/(math.Log(yhi)-math.Log(ylo))
 		}
 		f(`<rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" fill="none" stroke="#bbb"/>`+"\n", x0, top, pw, ph)
-		f(`<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold">server latency %s</text>`+"\n", x0+pw/2, top-6, fmtMs(lat))
+		f(`<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold">server latency %s</text>`+"\n", x0+pw/2, top-10, fmtMs(lat))
 		for d := ylo; d <= yhi*1.0001; d *= 10 {
 			for _, k := range []float64{1, 2, 5} {
 				v := d * k
