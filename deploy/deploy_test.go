@@ -217,6 +217,7 @@ type container struct {
 	VolumeMounts []struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
+		SubPath   string `yaml:"subPath"`
 	} `yaml:"volumeMounts"`
 }
 
@@ -258,6 +259,13 @@ type deployment struct {
 							Path string `yaml:"path"`
 						} `yaml:"items"`
 					} `yaml:"configMap"`
+					Secret *struct {
+						SecretName string `yaml:"secretName"`
+						Items      []struct {
+							Key  string `yaml:"key"`
+							Path string `yaml:"path"`
+						} `yaml:"items"`
+					} `yaml:"secret"`
 				} `yaml:"volumes"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
@@ -431,10 +439,48 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("env %s holds a literal value; take it from the Secret", e.Name)
 		}
 	}
-	for _, name := range []string{"CXONE_CLIENT_ID", "CXONE_CLIENT_SECRET"} {
-		if !refs[name] {
-			t.Errorf("env %s must come from the Secret", name)
+	if !refs["CXONE_CLIENT_ID"] {
+		t.Error("env CXONE_CLIENT_ID must come from the Secret")
+	}
+	if refs["CXONE_CLIENT_SECRET"] {
+		t.Error("the client secret must be a mounted file (rotation without restart), not an env var")
+	}
+
+	// The client secret file bridge.yaml names is a key of the Secret
+	// template, mounted as a directory (a subPath mount never sees a
+	// rotated Secret).
+	secretFile := s.cfg.CXone.Auth.ClientSecretFile
+	if secretFile == "" {
+		t.Fatal("bridge.yaml: cxone.auth.client_secret_file is not set")
+	}
+	found := false
+	for _, m := range c.VolumeMounts {
+		rel, err := filepath.Rel(m.MountPath, secretFile)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
 		}
+		if m.SubPath != "" {
+			t.Errorf("volume %s is mounted with subPath: rotated Secrets never reach it", m.Name)
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name || v.Secret == nil {
+				continue
+			}
+			if v.Secret.SecretName != so.header.Metadata.Name {
+				t.Errorf("volume %s: Secret %q, the template is %q", v.Name, v.Secret.SecretName, so.header.Metadata.Name)
+			}
+			for _, it := range v.Secret.Items {
+				if it.Path == rel {
+					if _, ok := secret.StringData[it.Key]; !ok {
+						t.Errorf("volume %s: key %q is not in the Secret template", v.Name, it.Key)
+					}
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("cxone.auth.client_secret_file %s is not a key of a mounted Secret volume", secretFile)
 	}
 
 	// Resources, from the measurements (README).
