@@ -58,6 +58,9 @@ type Kafka struct {
 	// and so the memory franz-go buffers ahead of the worker pool.
 	FetchMaxBytes          ByteSize `yaml:"fetch_max_bytes"`
 	FetchMaxPartitionBytes ByteSize `yaml:"fetch_max_partition_bytes"`
+	// TLS and SASL secure the connection to the brokers (kafkasec.go).
+	TLS  KafkaTLS  `yaml:"tls"`
+	SASL KafkaSASL `yaml:"sasl"`
 }
 
 // Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
@@ -217,6 +220,7 @@ func (c *Config) applyDefaults() {
 	}
 	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
 	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
+	c.Kafka.applySecurityDefaults()
 	setDefault(&c.Consumer.Ordering, "key")
 	if c.Consumer.MaxInFlight == 0 {
 		c.Consumer.MaxInFlight = 256

@@ -26,6 +26,7 @@ func (c *Config) validate(w *walker) {
 		}
 	}
 	c.validateKafka(w)
+	c.validateKafkaSecurity(w)
 	checkURL(w, "cxone.base_url", c.CXone.BaseURL, c.CXone.AllowInsecureHTTP)
 	checkURL(w, "cxone.auth.token_url", c.CXone.Auth.TokenURL, c.CXone.AllowInsecureHTTP)
 	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
