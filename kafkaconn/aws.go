@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -54,6 +55,8 @@ func ParseCredentialProcess(data []byte) (AWSCredentials, error) {
 		switch {
 		case errors.As(err, &se):
 			return AWSCredentials{}, fmt.Errorf("credential_process output is not valid JSON (byte %d)", se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return AWSCredentials{}, errors.New("credential_process output is not valid JSON (truncated)")
 		case errors.As(err, &te):
 			return AWSCredentials{}, fmt.Errorf("credential_process output: field %s has the wrong type (want %s)", te.Field, te.Type)
 		default:
