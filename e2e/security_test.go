@@ -50,12 +50,12 @@ func TestKafkaSecurity(t *testing.T) {
 }
 
 type secEnv struct {
-	k                *tc.Kafka
-	bin              string
-	topic, dlq       string
-	group            string
-	dir              string
-	srv              *cxonetest.Server
+	k                     *tc.Kafka
+	bin                   string
+	topic, dlq            string
+	group                 string
+	dir                   string
+	srv                   *cxonetest.Server
 	good, wrong, checkEnv string // configurations
 }
 
