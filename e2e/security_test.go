@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
@@ -31,6 +32,7 @@ const (
 	secValid     = 300
 	secInvalid   = 6
 	secPartition = 3
+	secReauth    = 3 * time.Second // connections.max.reauth.ms of the SASL_SSL listener
 )
 
 // TestKafkaSecurity: the real bridge binary against one real Kafka node
@@ -38,13 +40,17 @@ const (
 // test CA, SCRAM-SHA-512), and through its OAUTHBEARER listener.
 func TestKafkaSecurity(t *testing.T) {
 	start := time.Now()
-	k := tc.StartKafka(t, tc.Security(tc.SCRAMUser{Name: secUser, Password: secPassword}))
+	k := tc.StartKafka(t, tc.Security(tc.SCRAMUser{Name: secUser, Password: secPassword}),
+		// Sessions on the SASL_SSL listener last 3 s, then the client must
+		// re-authenticate (KIP-368): PasswordRotation relies on it.
+		tc.BrokerConfig("listener.name.sasl_ssl.connections.max.reauth.ms", strconv.Itoa(int(secReauth/time.Millisecond))))
 	bin := tc.BuildBridge(t)
 	e := newSecEnv(t, k, bin)
 	t.Run("CheckPasses", e.checkPasses)
 	t.Run("WrongPasswordFailsFast", e.wrongPasswordFailsFast)
 	t.Run("ConsumeAndDLQOverTLSSCRAM", e.consumeAndDLQ)
 	t.Run("DLQInspectOverTLSSCRAM", e.dlqInspect)
+	t.Run("PasswordRotationWithoutRestart", e.passwordRotation) // changes the password: last of the SCRAM tests
 	t.Run("OAuthBearerTokenCommand", func(t *testing.T) { secOAuth(t, k.For(t), bin) })
 	t.Logf("TestKafkaSecurity total %s", time.Since(start).Round(100*time.Millisecond))
 }
@@ -363,4 +369,103 @@ metrics:
 		t.Error("no warning about OAUTHBEARER without TLS")
 	}
 	t.Logf("OAUTHBEARER via token_command: %d accepted, lag 0, in %s", n, took.Round(time.Millisecond))
+}
+
+// passwordRotation: the SCRAM password is changed at the broker and in
+// the bridge's password_file while the bridge runs. Batches of orders keep
+// being published and committed through two re-authentication periods
+// after the change (each batch waited for before the next is produced),
+// so the bridge's connections re-authenticated with the password read anew
+// from the file; the process is never restarted.
+func (e *secEnv) passwordRotation(t *testing.T) {
+	const batch = 20
+	topic, group := "orders-rotate", "bridge-rotate"
+	e.k.CreateTopic(t, topic, secPartition, 1, nil)
+	e.k.CreateTopic(t, topic+".dlq", secPartition, 1, nil)
+	pwFile := filepath.Join(e.dir, "rotating-password")
+	if err := os.WriteFile(pwFile, []byte(secPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(e.good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgText := strings.NewReplacer("password_file: kafka-password", "password_file: rotating-password",
+		"group_id: "+e.group, "group_id: "+group, "topic: "+e.topic, "topic: "+topic).Replace(string(good))
+	cfg := filepath.Join(e.dir, "rotate.yaml")
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := tc.StartCXone(t)
+	cfgText = strings.Replace(cfgText, e.srv.URL, srv.URL, 1)
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl := e.k.Client(t, kgo.DefaultProduceTopic(topic))
+	produced := 0
+	produceBatch := func() {
+		t.Helper()
+		var recs []*kgo.Record
+		for range batch {
+			v := fmt.Sprintf(`{"orderId":%q,"customerId":"C%d","totalAmount":1,"currency":"USD","timestamp":"2026-11-27T10:00:00Z"}`, orderID(produced), produced%7)
+			recs = append(recs, &kgo.Record{Key: []byte(strconv.Itoa(produced % 7)), Value: []byte(v)})
+			produced++
+		}
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := tc.StartBridge(t, e.bin, cfg, e.env("unused"))
+	waitBatch := func(phase string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for srv.Stats().Accepted != int64(produced) || groupLag(e.k, group) != 0 {
+			if time.Now().After(deadline) || p.Exited() {
+				t.Fatalf("%s: %d of %d accepted, lag %d, bridge exited %v; log tail:\n%s", phase,
+					srv.Stats().Accepted, produced, groupLag(e.k, group), p.Exited(), tail(p.Logs(), 20))
+			}
+			select {
+			case <-p.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	produceBatch()
+	waitBatch("before rotation")
+
+	const newPassword = "Rotated-Pa55-e2e-5150"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := e.k.Admin().AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: secUser, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: newPassword}})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("change the SCRAM password: %v", err)
+	}
+	if err := os.WriteFile(pwFile, []byte(newPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	batches := 0
+	for time.Since(rotated) < 2*secReauth+time.Second {
+		produceBatch()
+		waitBatch(fmt.Sprintf("batch %d after rotation (%s)", batches+1, time.Since(rotated).Round(time.Millisecond)))
+		batches++
+	}
+	// The old password is refused now: what the bridge uses is the new one.
+	out, code, _ := e.runCmd(t, e.env(secPassword), "check", "--config", e.checkEnv)
+	if code != 1 || !strings.Contains(out, "SASL authentication failed") {
+		t.Fatalf("check with the old password after rotation: exit %d\n%s", code, out)
+	}
+	_ = p.Signal(os.Interrupt)
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("bridge exited %d:\n%s", code, p.Logs())
+	}
+	noSecret(t, "bridge log", p.Logs())
+	if strings.Contains(p.Logs(), newPassword) {
+		t.Error("the bridge logged the new password")
+	}
+	t.Logf("password rotated under a running bridge: %d batches (%d orders) accepted and committed over %s after the change (re-auth every %s); old password now refused",
+		batches, batches*batch, time.Since(rotated).Round(time.Millisecond), secReauth)
 }
