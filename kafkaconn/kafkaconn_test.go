@@ -262,3 +262,18 @@ func TestClientCertificate(t *testing.T) {
 		t.Fatalf("Options with a broken key: %v", err)
 	}
 }
+
+// TestUnsupportedMechanism: a mechanism the broker does not offer is
+// fatal, and the error names it.
+func TestUnsupportedMechanism(t *testing.T) {
+	c, pki := securedCluster(t, nil)
+	tok := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tok, "opaque-token\n")
+	k := config.Kafka{Brokers: c.ListenAddrs(), ClientID: "test",
+		TLS:  config.KafkaTLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
+		SASL: config.KafkaSASL{Mechanism: config.SASLOAuthBearer, TokenFile: tok}}
+	err := kafkaconn.Probe(context.Background(), k)
+	if !kafkaconn.IsFatal(err) || !strings.Contains(err.Error(), "does not offer SASL OAUTHBEARER") {
+		t.Fatalf("err = %v", err)
+	}
+}
