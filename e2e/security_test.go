@@ -133,7 +133,14 @@ func (e *secEnv) env(kafkaPassword string) []string {
 // runCmd runs the bridge binary to completion with env added.
 func (e *secEnv) runCmd(t *testing.T, env []string, args ...string) (out string, code int, took time.Duration) {
 	t.Helper()
-	p := tc.StartProcess(t, e.bin, args, env)
+	return runBin(t, e.bin, env, args...)
+}
+
+// runBin runs bin to completion (at most 60 s) with env added, and returns
+// its output (stdout and stderr), exit code and duration.
+func runBin(t *testing.T, bin string, env []string, args ...string) (out string, code int, took time.Duration) {
+	t.Helper()
+	p := tc.StartProcess(t, bin, args, env)
 	start := time.Now()
 	code = p.Wait(60 * time.Second)
 	return p.Logs(), code, time.Since(start)
@@ -367,6 +374,10 @@ metrics:
 	}
 	if !strings.Contains(p.Logs(), "without kafka.tls") {
 		t.Error("no warning about OAUTHBEARER without TLS")
+	}
+	out, code, _ := runBin(t, bin, []string{"CXONE_CLIENT_SECRET=" + cxonetest.DefaultClientSecret}, "check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "WARN kafka: kafka.sasl.oauthbearer without kafka.tls") || !strings.Contains(out, "(SASL OAUTHBEARER)") {
+		t.Errorf("check over OAUTHBEARER: exit %d, want 0 with a warning about clear text:\n%s", code, out)
 	}
 	t.Logf("OAUTHBEARER via token_command: %d accepted, lag 0, in %s", n, took.Round(time.Millisecond))
 }

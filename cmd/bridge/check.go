@@ -99,6 +99,9 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 		return false
 	}
 	c.report(true, "config", "%s", path)
+	for _, w := range cfg.Kafka.SecurityWarnings() {
+		fmt.Fprintf(c.w, "WARN kafka: %s\n", w) // not counted: the setting works
+	}
 	if _, err := transform.New(cfg.TransformConfig()); err != nil {
 		c.report(false, "schemas", "%v", err)
 	} else {
