@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Bounds of a credentials command (token_command, credentials_command).
@@ -32,8 +31,8 @@ func runCommand(ctx context.Context, what string, argv []string) ([]byte, error)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		return nil, fmt.Errorf("%s %s: no answer within %s", what, argv[0], commandTimeout)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s %s: did not finish in time (at most %s): %w", what, argv[0], commandTimeout, ctx.Err())
 	case err != nil:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -51,7 +50,7 @@ func stderrNote(b []byte) string {
 	if s == "" {
 		return ""
 	}
-	if utf8.RuneCountInString(s) >= stderrExcerpt {
+	if len(b) >= stderrExcerpt { // limitedBuffer cut it
 		s += "…"
 	}
 	return "; stderr: " + s
