@@ -26,6 +26,9 @@ func runCommand(ctx context.Context, what string, argv []string) ([]byte, error)
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// A child the command left behind may hold its output open: stop
+	// waiting for it shortly after the command is killed.
+	cmd.WaitDelay = time.Second
 	var out, errOut limitedBuffer
 	out.max, errOut.max = maxCommandOutput+1, stderrExcerpt
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -291,6 +291,12 @@ func TestRunCommand(t *testing.T) {
 		strings.Contains(err.Error(), "secret-on-stdout") || !strings.Contains(err.Error(), "kafka.sasl.token_command") {
 		t.Fatalf("failing command: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := runCommand(ctx, "test", []string{"sh", "-c", "sleep 20 & sleep 20"}); err == nil || !strings.Contains(err.Error(), "did not finish in time") || time.Since(start) > 5*time.Second {
+		t.Fatalf("hanging command: %v after %s", err, time.Since(start))
+	}
 	if _, err := runCommand(context.Background(), "test", []string{"/nonexistent/get-token"}); err == nil {
 		t.Fatal("missing program: no error")
 	}
