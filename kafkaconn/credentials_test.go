@@ -294,7 +294,7 @@ func TestRunCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, err := runCommand(ctx, "test", []string{"sh", "-c", "sleep 20 & sleep 20"}); err == nil || !strings.Contains(err.Error(), "did not finish in time") || time.Since(start) > 5*time.Second {
+	if _, err := runCommand(ctx, "test", []string{"sh", "-c", "sleep 5 & sleep 5"}); err == nil || !strings.Contains(err.Error(), "did not finish in time") || time.Since(start) > 2500*time.Millisecond {
 		t.Fatalf("hanging command: %v after %s", err, time.Since(start))
 	}
 	if _, err := runCommand(context.Background(), "test", []string{"/nonexistent/get-token"}); err == nil {
