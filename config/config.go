@@ -63,6 +63,9 @@ type Kafka struct {
 	// (after the fair-share pause) is fetched again, so it is far below
 	// franz-go's default of 5s.
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
+	// TLS and SASL secure the connection to the brokers (kafkasec.go).
+	TLS  KafkaTLS  `yaml:"tls"`
+	SASL KafkaSASL `yaml:"sasl"`
 }
 
 // Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
@@ -250,6 +253,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.Kafka.FetchMaxWait, 100*time.Millisecond)
 	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
 	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
+	c.Kafka.applySecurityDefaults()
 	setDefault(&c.Consumer.Ordering, "key")
 	if c.Consumer.MaxInFlight == 0 {
 		c.Consumer.MaxInFlight = 256

@@ -61,8 +61,9 @@ func WithLookupEnv(fn func(string) (string, bool)) Option {
 	return func(o *loadOptions) { o.lookupEnv = fn }
 }
 
-// WithoutCredentials makes Load accept a file whose CXone credentials are
-// missing or refer to unset environment variables. Commands that never
+// WithoutCredentials makes Load accept a file whose CXone or Kafka
+// credentials are missing or refer to unset environment variables, and
+// whose secret files are not readable. Commands that never
 // contact CXone (dry-run) use it so that operators need no secrets to test
 // their mappings.
 func WithoutCredentials() Option {
@@ -77,6 +78,12 @@ var credentialPaths = map[string]bool{
 	"cxone.auth.access_key_id":          true,
 	"cxone.auth.access_key_secret":      true,
 	"cxone.auth.access_key_secret_file": true,
+	// Kafka credentials: dry-run does not contact Kafka either.
+	"kafka.sasl.username":              true,
+	"kafka.sasl.password":              true,
+	"kafka.sasl.aws.access_key_id":     true,
+	"kafka.sasl.aws.secret_access_key": true,
+	"kafka.sasl.aws.session_token":     true,
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration in

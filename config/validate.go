@@ -27,6 +27,7 @@ func (c *Config) validate(w *walker) {
 		}
 	}
 	c.validateKafka(w)
+	c.validateKafkaSecurity(w)
 	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
 		w.add("cxone.events_path", "must start with /")
 	}

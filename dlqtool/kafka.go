@@ -23,25 +23,28 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 )
 
 // KafkaOpts are the client options for the DLQ tools derived from the
-// bridge configuration: brokers, client id (with "-dlq" appended) and the
-// fetch bounds. Unlike the bridge's own options they name no consumer
+// bridge configuration: the connection (brokers, TLS, SASL:
+// kafkaconn.Options), the client id with "-dlq" appended and the fetch
+// bounds. The error is kafkaconn.Options's. Unlike the bridge's own options they name no consumer
 // group: inspect joins none and replay joins its own.
-func KafkaOpts(cfg *config.Config) []kgo.Opt {
+func KafkaOpts(cfg *config.Config) ([]kgo.Opt, error) {
 	k := cfg.Kafka
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
-		kgo.ClientID(k.ClientID + "-dlq"),
+	opts, err := kafkaconn.Options(k)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, kgo.ClientID(k.ClientID+"-dlq"))
 	if k.FetchMaxBytes > 0 {
 		opts = append(opts, kgo.FetchMaxBytes(int32(k.FetchMaxBytes)))
 	}
 	if k.FetchMaxPartitionBytes > 0 {
 		opts = append(opts, kgo.FetchMaxPartitionBytes(int32(k.FetchMaxPartitionBytes)))
 	}
-	return opts
+	return opts, nil
 }
 
 // DLQTopics lists the dead-letter topics of the configuration's routes that

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -100,7 +101,11 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		Observer:           opt.Observer,
 	}
 	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped}
-	c, err := consumer.New(cc, handler, append(kafkaOpts(cfg), opt.KafkaOpts...)...)
+	kopts, err := kafkaOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := consumer.New(cc, handler, append(kopts, opt.KafkaOpts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,18 +134,23 @@ func consumeTopics(cfg *config.Config) (topics []string, regex bool) {
 	return topics, regex
 }
 
-func kafkaOpts(cfg *config.Config) []kgo.Opt {
+// kafkaOpts are the consumer's client options: the connection (brokers,
+// client id, TLS, SASL: kafkaconn.Options) and the group and fetch
+// settings.
+func kafkaOpts(cfg *config.Config) ([]kgo.Opt, error) {
 	k := cfg.Kafka
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
+	conn, err := kafkaconn.Options(k)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(conn,
 		kgo.ConsumerGroup(k.GroupID),
-		kgo.ClientID(k.ClientID),
 		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.RebalanceTimeout(k.RebalanceTimeout),
 		kgo.FetchMaxBytes(int32(k.FetchMaxBytes)),
 		kgo.FetchMaxPartitionBytes(int32(k.FetchMaxPartitionBytes)),
 		kgo.FetchMaxWait(k.FetchMaxWait),
-	}
+	)
 	if k.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(k.InstanceID))
 	}
@@ -149,7 +159,7 @@ func kafkaOpts(cfg *config.Config) []kgo.Opt {
 	} else {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
-	return opts
+	return opts, nil
 }
 
 // Topics returns what the consumer subscribes to.

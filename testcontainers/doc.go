@@ -5,6 +5,8 @@
 //     broker+controller KRaft nodes), with KillNode (SIGKILL), StopNode
 //     (SIGTERM) and StartNode (restart on the same storage), CreateTopic and
 //     ConsumerGroupDescribe (Kafka's own ConsumerGroupCommand).
+//     With Security(users...), the nodes also serve SASL_SSL (SCRAM over TLS,
+//     a throwaway CA: NewPKI) and SASL_PLAINTEXT OAUTHBEARER listeners.
 //   - StartCXone: the CXone-compatible test server (sink/cxonetest).
 //   - BuildBridge / StartBridge: the real bridge binary, built once per test
 //     binary and run as a process with signals, exit codes, logs and RSS.

@@ -44,9 +44,10 @@ const EnvKafkaJVMOpts = "BRIDGE_TEST_KAFKA_JVM_OPTS"
 type Option func(*options)
 
 type options struct {
-	nodes int
-	heap  string
-	extra map[string]string
+	nodes    int
+	heap     string
+	extra    map[string]string
+	security *security // nil: PLAINTEXT only (security.go)
 }
 
 // Nodes sets the number of combined broker+controller nodes (default 1).
@@ -106,6 +107,8 @@ type node struct {
 	serverLog      string
 	stdoutLog      string
 	port, ctrlPort int
+	// With Security: the SASL_SSL and SASL_PLAINTEXT (OAUTHBEARER) ports.
+	securePort, oauthPort int
 
 	mu       sync.Mutex
 	proc     *Process // nil or exited when not running
@@ -293,7 +296,11 @@ var errPortTaken = errors.New("a listener port was taken before the broker bound
 
 func (k *Kafka) boot() error {
 	n := k.opts.nodes
-	ports, err := freePorts(2 * n)
+	perNode := 2
+	if k.opts.security != nil {
+		perNode = 4
+	}
+	ports, err := freePorts(perNode * n)
 	if err != nil {
 		return err
 	}
@@ -303,12 +310,18 @@ func (k *Kafka) boot() error {
 	k.nodes = make([]*node, n)
 	var voters []string
 	for i := range n {
-		nd := &node{id: i, port: ports[2*i], ctrlPort: ports[2*i+1], dir: filepath.Join(k.dir, "node-"+strconv.Itoa(i))}
+		nd := &node{id: i, port: ports[perNode*i], ctrlPort: ports[perNode*i+1], dir: filepath.Join(k.dir, "node-"+strconv.Itoa(i))}
+		if perNode == 4 {
+			nd.securePort, nd.oauthPort = ports[perNode*i+2], ports[perNode*i+3]
+		}
 		nd.props = filepath.Join(nd.dir, "server.properties")
 		nd.serverLog = filepath.Join(nd.dir, "server.log")
 		nd.stdoutLog = filepath.Join(nd.dir, "stdout.log")
 		k.nodes[i] = nd
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i, nd.ctrlPort))
+	}
+	if err := k.setupSecurity(); err != nil {
+		return err
 	}
 	for _, nd := range k.nodes {
 		_ = os.RemoveAll(nd.dir) // a previous attempt
@@ -397,6 +410,7 @@ func (k *Kafka) serverProperties(nd *node, voters []string) string {
 		"share.coordinator.threads":         "1",
 		"controlled.shutdown.enable":        "true",
 	}
+	k.securityProperties(nd, p)
 	for key, v := range k.opts.extra {
 		p[key] = v
 	}
@@ -471,6 +485,7 @@ func (k *Kafka) format(nd *node) error {
 	cds, _ := k.cdsArgs(false)
 	args := append(append(append([]string{}, shortJVM...), cds...), k.jvmArgs(filepath.Join(nd.dir, "log4j2.properties"))...)
 	args = append(args, "kafka.tools.StorageTool", "format", "--cluster-id", k.clusterID, "--config", nd.props)
+	args = append(args, k.scramFormatArgs()...)
 	cmd := exec.CommandContext(ctx, k.java, args...)
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Dir = nd.dir

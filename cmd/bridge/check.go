@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -100,6 +101,9 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 		return false
 	}
 	c.report(true, "config", "%s", path)
+	for _, w := range cfg.Kafka.SecurityWarnings() {
+		fmt.Fprintf(c.w, "WARN kafka: %s\n", w) // not counted: the setting works
+	}
 	if _, err := transform.New(cfg.TransformConfig()); err != nil {
 		c.report(false, "schemas", "%v", err)
 	} else {
@@ -111,8 +115,14 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 }
 
 func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {
-	// The consumer-group options are left out: check must not join the group.
-	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ClientID(cfg.Kafka.ClientID)}
+	// The connection options only (brokers, TLS, SASL): check must not
+	// join the group.
+	opts, err := kafkaconn.Options(cfg.Kafka)
+	if err != nil {
+		c.report(false, "brokers", "%v", err)
+		c.skipped("topics", "no Kafka client")
+		return
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		c.report(false, "brokers", "%v", err)
@@ -126,11 +136,15 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 
 	md, err := adm.BrokerMetadata(kctx)
 	if err != nil {
-		c.report(false, "brokers", "%s unreachable: %v", strings.Join(cfg.Kafka.Brokers, ","), err)
+		if err = kafkaconn.Explain(cfg.Kafka, err); kafkaconn.IsFatal(err) {
+			c.report(false, "brokers", "%s: %v", strings.Join(cfg.Kafka.Brokers, ","), err)
+		} else {
+			c.report(false, "brokers", "%s unreachable: %v", strings.Join(cfg.Kafka.Brokers, ","), err)
+		}
 		c.skipped("topics", "brokers unreachable")
 		return
 	}
-	c.report(true, "brokers", "%d broker(s) reachable via %s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","))
+	c.report(true, "brokers", "%d broker(s) reachable via %s%s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","), securityNote(cfg.Kafka))
 
 	all, err := adm.ListTopics(kctx)
 	if err != nil {
@@ -266,3 +280,23 @@ func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// securityNote says how the brokers were reached, e.g. " (TLS, SASL
+// SCRAM-SHA-512 as bridge)"; empty for a plaintext connection.
+func securityNote(k config.Kafka) string {
+	var parts []string
+	if k.TLS.Enabled {
+		parts = append(parts, "TLS")
+	}
+	if k.SASL.Mechanism != "" {
+		s := "SASL " + strings.ToUpper(k.SASL.Mechanism)
+		if k.SASL.Username != "" {
+			s += " as " + k.SASL.Username
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

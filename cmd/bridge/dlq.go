@@ -9,6 +9,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlqtool"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 )
 
 const dlqExitStatus = `
@@ -84,12 +85,16 @@ The DLQ topics are those of the configuration's routes (dlq.topic), or
 			if err != nil {
 				return err
 			}
+			kopts, err := dlqtool.KafkaOpts(cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			var reports []*dlqtool.InspectReport
 			malformed := int64(0)
 			for _, t := range topics {
-				rep, err := dlqtool.Inspect(cmd.Context(), dlqtool.InspectOptions{KafkaOpts: dlqtool.KafkaOpts(cfg), Topic: t, Show: show})
+				rep, err := dlqtool.Inspect(cmd.Context(), dlqtool.InspectOptions{KafkaOpts: kopts, Topic: t, Show: show})
 				if err != nil {
-					return &exitError{code: 1, err: fmt.Errorf("inspect %s: %w", t, err)}
+					return &exitError{code: 1, err: fmt.Errorf("inspect %s: %w", t, kafkaconn.Explain(cfg.Kafka, err))}
 				}
 				reports = append(reports, rep)
 				malformed += rep.Malformed
@@ -207,7 +212,9 @@ what would be replayed, with samples; it writes and commits nothing.
 			if err := o.Filter.Validate(); err != nil {
 				return bad(err)
 			}
-			o.KafkaOpts = dlqtool.KafkaOpts(cfg)
+			if o.KafkaOpts, err = dlqtool.KafkaOpts(cfg); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			o.SessionTimeout = sessionTimeout
 			if !noProgress {
 				o.Progress = cmd.ErrOrStderr()
@@ -229,7 +236,7 @@ what would be replayed, with samples; it writes and commits nothing.
 			}
 			switch {
 			case runErr != nil:
-				return &exitError{code: 1, err: runErr}
+				return &exitError{code: 1, err: kafkaconn.Explain(cfg.Kafka, runErr)}
 			case sum.Failed():
 				return &exitError{code: 1, err: fmt.Errorf("%d records refused, %d malformed: see the list above", sum.Refused, sum.Malformed)}
 			}

@@ -8,10 +8,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/metrics"
 	"github.com/cxone-bridge/bridge/pipeline"
 )
@@ -28,8 +30,13 @@ dead-lettered.
 SIGTERM or SIGINT: stop fetching, let in-flight records finish within
 consumer.drain_timeout, commit, leave the group. A second signal exits at once.
 
+With kafka.tls or kafka.sasl configured, run first connects to one broker:
+credentials the broker refuses, or a certificate that does not verify, end
+the process at once (exit 1) with an error naming the cause.
+
 Exit status: 0 after a clean shutdown, 1 when the bridge failed while
-running, 2 on bad configuration, 130 on a second signal.`,
+running (or could not authenticate to Kafka), 2 on bad configuration, 130
+on a second signal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgPath)
@@ -41,6 +48,12 @@ running, 2 on bad configuration, 130 on a second signal.`,
 			defer cancel()
 			stopSignals := onSignals(cancel, log)
 			defer stopSignals()
+			for _, w := range cfg.Kafka.SecurityWarnings() {
+				log.Warn(w)
+			}
+			if err := probeKafka(ctx, cfg.Kafka, log); err != nil {
+				return &exitError{code: 1, err: err}
+			}
 			m := metrics.New(buildVersion())
 			b, err := pipeline.New(cfg, log, m.Options())
 			if err != nil {
@@ -122,4 +135,31 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// kafkaProbeTimeout bounds the connection probe of run.
+const kafkaProbeTimeout = 15 * time.Second
+
+// probeKafka fails fast on a secured cluster that refuses the bridge: it
+// returns an error only for a fatal problem (kafkaconn.IsFatal: refused
+// credentials, an unverifiable certificate). Unreachable brokers are only
+// logged: the consumer keeps trying, as it does without security. Plain
+// connections are not probed.
+func probeKafka(ctx context.Context, k config.Kafka, log *slog.Logger) error {
+	if !k.TLS.Enabled && k.SASL.Mechanism == "" {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, kafkaProbeTimeout)
+	defer cancel()
+	start := time.Now()
+	err := kafkaconn.Probe(pctx, k)
+	switch {
+	case err == nil:
+		log.Info("kafka connection verified", "tls", k.TLS.Enabled, "sasl", k.SASL.Mechanism, "took", time.Since(start).Round(time.Millisecond).String())
+		return nil
+	case kafkaconn.IsFatal(err):
+		return err
+	}
+	log.Warn("kafka connection probe failed; starting anyway, the consumer keeps retrying", "err", err)
+	return nil
 }

@@ -1,0 +1,269 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// KafkaTLS encrypts the connection to the brokers and, with a client
+// certificate, authenticates the bridge (mTLS).
+type KafkaTLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the brokers' certificates;
+	// empty: the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate and its key (PEM),
+	// both or neither. They are re-read when they change on disk.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the brokers' certificates
+	// (default: each broker's host name).
+	ServerName string `yaml:"server_name"`
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// InsecureSkipVerify turns certificate verification off. Never in
+	// production; the bridge logs a warning at start.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// KafkaSASL authenticates the bridge to the brokers.
+type KafkaSASL struct {
+	// Mechanism is empty (no SASL), plain, scram-sha-256, scram-sha-512,
+	// oauthbearer or aws-msk-iam (case-insensitive; stored lower-case).
+	Mechanism string `yaml:"mechanism"`
+	// Username with Password or PasswordFile: plain and scram-*.
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TokenFile or TokenCommand (argv, no shell): oauthbearer.
+	TokenFile    string   `yaml:"token_file"`
+	TokenCommand []string `yaml:"token_command"`
+	// AWS: aws-msk-iam.
+	AWS KafkaAWS `yaml:"aws"`
+}
+
+// KafkaAWS holds the credentials of aws-msk-iam. All empty: the standard
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN variables.
+type KafkaAWS struct {
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey Secret `yaml:"secret_access_key"`
+	SessionToken    Secret `yaml:"session_token"`
+	// CredentialsCommand (argv, no shell) prints AWS credential_process
+	// JSON, e.g. [aws, configure, export-credentials, --format, process].
+	CredentialsCommand []string `yaml:"credentials_command"`
+}
+
+// SASL mechanisms of kafka.sasl.mechanism.
+const (
+	SASLPlain       = "plain"
+	SASLScram256    = "scram-sha-256"
+	SASLScram512    = "scram-sha-512"
+	SASLOAuthBearer = "oauthbearer"
+	SASLAWSMSKIAM   = "aws-msk-iam"
+)
+
+// DefaultTLSMinVersion is the default kafka.tls.min_version.
+const DefaultTLSMinVersion = "1.2"
+
+// Environment variables aws-msk-iam falls back on.
+const (
+	EnvAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvAWSSessionToken    = "AWS_SESSION_TOKEN"
+)
+
+func (k *Kafka) applySecurityDefaults() {
+	setDefault(&k.TLS.MinVersion, DefaultTLSMinVersion)
+	k.SASL.Mechanism = strings.ToLower(strings.TrimSpace(k.SASL.Mechanism))
+}
+
+// SecurityWarnings lists settings that work but weaken security, for the
+// commands to log at start. They never contain a secret.
+func (k Kafka) SecurityWarnings() []string {
+	var out []string
+	if k.TLS.Enabled && k.TLS.InsecureSkipVerify {
+		out = append(out, "kafka.tls.insecure_skip_verify is true: the brokers' certificates are NOT verified; anyone on the network path can impersonate them and read the credentials")
+	}
+	if !k.TLS.Enabled && (k.SASL.Mechanism == SASLPlain || k.SASL.Mechanism == SASLOAuthBearer) {
+		out = append(out, "kafka.sasl."+k.SASL.Mechanism+" without kafka.tls: the credentials cross the network in clear text")
+	}
+	return out
+}
+
+// validateKafkaSecurity checks kafka.tls and kafka.sasl, resolves their
+// file paths against the configuration's folder and reads every file once,
+// so that a missing or malformed file is a load error, not a failure at
+// the first connection. File contents are never echoed.
+func (c *Config) validateKafkaSecurity(w *walker) {
+	t := &c.Kafka.TLS
+	p := "kafka.tls"
+	if !t.Enabled {
+		for key, v := range map[string]bool{
+			"ca_file": t.CAFile != "", "cert_file": t.CertFile != "", "key_file": t.KeyFile != "",
+			"server_name": t.ServerName != "", "insecure_skip_verify": t.InsecureSkipVerify,
+		} {
+			if v {
+				w.add(p+"."+key, "is set but kafka.tls.enabled is false; set enabled: true to use TLS")
+			}
+		}
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		w.add(p+".min_version", "must be 1.2 or 1.3; got %q", t.MinVersion)
+	}
+	if t.CAFile != "" {
+		t.CAFile = c.resolve(t.CAFile)
+		if data, ok := c.readFile(w, p+".ca_file", t.CAFile, false); ok {
+			if _, err := ParseCAPEM(data); err != nil {
+				w.add(p+".ca_file", "%v", err)
+			}
+		}
+	}
+	switch {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		w.add(p, "set both cert_file and key_file, or neither")
+	case t.CertFile != "":
+		t.CertFile, t.KeyFile = c.resolve(t.CertFile), c.resolve(t.KeyFile)
+		cert, okc := c.readFile(w, p+".cert_file", t.CertFile, false)
+		key, okk := c.readFile(w, p+".key_file", t.KeyFile, true)
+		if okc && okk {
+			if _, err := tls.X509KeyPair(cert, key); err != nil {
+				// crypto/tls names what is wrong (no PEM data, key does
+				// not match) and never quotes the key.
+				w.add(p+".cert_file", "with key_file: %v", err)
+			}
+		}
+	}
+	c.validateSASL(w)
+}
+
+// ParseCAPEM parses a PEM bundle of CA certificates; it fails unless the
+// data holds at least one certificate and nothing unparsable.
+func ParseCAPEM(data []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %v", n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("no PEM certificate found")
+	}
+	return pool, nil
+}
+
+func (c *Config) validateSASL(w *walker) {
+	s := &c.Kafka.SASL
+	p := "kafka.sasl"
+	skip := w.opts.skipCredentials
+	userPass := s.Username != "" || s.Password != "" || s.PasswordFile != ""
+	token := s.TokenFile != "" || len(s.TokenCommand) > 0
+	aws := s.AWS.AccessKeyID != "" || s.AWS.SecretAccessKey != "" || s.AWS.SessionToken != "" || len(s.AWS.CredentialsCommand) > 0
+	notFor := func(set bool, keys string) {
+		if set {
+			w.add(p, "%s are not used by mechanism %s; remove them", keys, s.Mechanism)
+		}
+	}
+	switch s.Mechanism {
+	case "":
+		if userPass || token || aws {
+			w.add(p+".mechanism", "is required when other kafka.sasl keys are set: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam")
+		}
+	case SASLPlain, SASLScram256, SASLScram512:
+		notFor(token, "token_file and token_command")
+		notFor(aws, "the aws keys")
+		if s.Username == "" && !skip {
+			w.add(p+".username", "is required for %s", s.Mechanism)
+		}
+		switch {
+		case s.Password != "" && s.PasswordFile != "":
+			w.add(p+".password_file", "set either password or password_file, not both")
+		case s.PasswordFile != "":
+			s.PasswordFile = c.resolve(s.PasswordFile)
+			if data, ok := c.readFile(w, p+".password_file", s.PasswordFile, true); ok && strings.TrimRight(string(data), "\r\n") == "" {
+				w.add(p+".password_file", "is empty")
+			}
+		case s.Password == "" && !skip:
+			w.add(p+".password", "is required for %s (or set kafka.sasl.password_file)", s.Mechanism)
+		}
+	case SASLOAuthBearer:
+		notFor(userPass, "username and password")
+		notFor(aws, "the aws keys")
+		switch {
+		case s.TokenFile != "" && len(s.TokenCommand) > 0:
+			w.add(p+".token_file", "set either token_file or token_command, not both")
+		case s.TokenFile != "":
+			s.TokenFile = c.resolve(s.TokenFile)
+			c.readFile(w, p+".token_file", s.TokenFile, true)
+		case len(s.TokenCommand) > 0:
+			checkCommand(w, p+".token_command", s.TokenCommand)
+		default:
+			w.add(p, "oauthbearer needs a token source: set token_file or token_command")
+		}
+	case SASLAWSMSKIAM:
+		notFor(userPass, "username and password")
+		notFor(token, "token_file and token_command")
+		a := &s.AWS
+		if !c.Kafka.TLS.Enabled {
+			w.add(p+".mechanism", "aws-msk-iam needs TLS (MSK's IAM listener is TLS only): set kafka.tls.enabled: true")
+		}
+		static := a.AccessKeyID != "" || a.SecretAccessKey != "" || a.SessionToken != ""
+		switch {
+		case len(a.CredentialsCommand) > 0 && static:
+			w.add(p+".aws.credentials_command", "set either credentials_command or the access keys, not both")
+		case len(a.CredentialsCommand) > 0:
+			checkCommand(w, p+".aws.credentials_command", a.CredentialsCommand)
+		case static:
+			if a.AccessKeyID == "" && !skip {
+				w.add(p+".aws.access_key_id", "is required with secret_access_key")
+			}
+			if a.SecretAccessKey == "" && !skip {
+				w.add(p+".aws.secret_access_key", "is required with access_key_id")
+			}
+		case !skip:
+			id, _ := w.opts.lookupEnv(EnvAWSAccessKeyID)
+			key, _ := w.opts.lookupEnv(EnvAWSSecretAccessKey)
+			if id == "" || key == "" {
+				w.add(p+".aws", "no credentials: set credentials_command, access_key_id and secret_access_key, or the environment variables %s and %s", EnvAWSAccessKeyID, EnvAWSSecretAccessKey)
+			}
+		}
+	default:
+		w.add(p+".mechanism", "must be plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam; got %q", s.Mechanism)
+	}
+}
+
+// checkCommand reports an empty program name in an argv list.
+func checkCommand(w *walker, path string, argv []string) {
+	if strings.TrimSpace(argv[0]) == "" {
+		w.add(path, "the first element must name the program to run")
+	}
+}
+
+// readFile reads a file named by the configuration, reporting a problem at
+// path when it cannot. A secret file that cannot be read is not a problem
+// under WithoutCredentials.
+func (c *Config) readFile(w *walker, path, file string, secret bool) ([]byte, bool) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if !(secret && w.opts.skipCredentials) {
+			w.add(path, "%s", fileProblem(err, file))
+		}
+		return nil, false
+	}
+	return data, true
+}
