@@ -242,6 +242,8 @@ type Consumer struct {
 	// order they became ready (see worker).
 	ready       []*lane
 	stopWorkers bool
+	nWorkers    int // workers started (on demand, at most MaxInFlight)
+	idle        int // workers waiting for a ready lane
 	parts       map[tp]*partition
 	lanes       map[laneKey]*lane
 	inflight    int // dispatched, unfinished (running or waiting)
@@ -250,7 +252,7 @@ type Consumer struct {
 	paused      bool
 	closing     bool
 	nextGen     uint64
-	workers     sync.WaitGroup // the MaxInFlight workers
+	workers     sync.WaitGroup // the workers (see worker)
 
 	// pauseMu serialises partition pauses and resumes (reconcilePauses).
 	pauseMu sync.Mutex
@@ -423,10 +425,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.commitLoop(commitCtx)
 	}()
 
-	c.workers.Add(c.cfg.MaxInFlight)
-	for range c.cfg.MaxInFlight {
-		go c.worker()
-	}
 	err := c.pollLoop(ctx)
 
 	// Shutdown: no more polls. Let dispatched records finish, bounded.
@@ -557,6 +555,11 @@ func (c *Consumer) dispatch(rec *kgo.Record) {
 	l = &lane{key: lk, queue: []*item{it}}
 	c.lanes[lk] = l
 	c.ready = append(c.ready, l)
+	if len(c.ready) > c.idle && c.nWorkers < c.cfg.MaxInFlight {
+		c.nWorkers++
+		c.workers.Add(1)
+		go c.worker()
+	}
 	c.workCond.Signal()
 }
 
@@ -644,8 +647,9 @@ func (c *Consumer) newPartition(key tp) *partition {
 	return p
 }
 
-// worker handles records until the consumer stops. Run starts MaxInFlight
-// of them, so at most MaxInFlight records are handled at once. A worker
+// worker handles records until the consumer stops. Workers are started on
+// demand, when a lane becomes ready and no worker is idle, up to
+// MaxInFlight, so at most MaxInFlight records are handled at once. A worker
 // takes the lane at the head of ready, handles that lane's first record and,
 // while the lane has more, puts it back at the tail: records of one lane run
 // one after another, lanes take turns in the order they became ready, and
@@ -658,23 +662,39 @@ func (c *Consumer) newPartition(key tp) *partition {
 func (c *Consumer) worker() {
 	defer c.workers.Done()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for {
 		for len(c.ready) == 0 && !c.stopWorkers {
+			c.idle++
 			c.workCond.Wait()
+			c.idle--
 		}
 		if len(c.ready) == 0 {
+			c.mu.Unlock()
 			return // stopping, and nothing left to skip
 		}
 		l := c.ready[0]
 		c.ready[0] = nil
 		c.ready = c.ready[1:]
-		it := l.queue[0]
-		skip := c.abandonLocked(it)
-		if !skip {
-			c.active++
-			it.part.active++
+		// Records that must not start (their partition was dropped, or
+		// shutdown gave up on them) are passed over in one go, so their
+		// budget is released now rather than one turn at a time.
+		for len(l.queue) > 0 && c.abandonLocked(l.queue[0]) {
+			it := l.queue[0]
+			if it.queued {
+				it.queued = false
+				it.part.queued--
+			}
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
+			c.finish(it, false, false)
 		}
+		if len(l.queue) == 0 {
+			delete(c.lanes, l.key)
+			continue
+		}
+		it := l.queue[0]
+		c.active++
+		it.part.active++
 		changed := false
 		if it.queued {
 			it.queued = false
@@ -686,16 +706,11 @@ func (c *Consumer) worker() {
 			c.reconcilePauses()
 		}
 
-		finished, dead := false, false
-		if !skip {
-			finished, dead = c.process(it)
-		}
+		finished, dead := c.process(it)
 
 		c.mu.Lock()
-		if !skip {
-			c.active--
-			it.part.active--
-		}
+		c.active--
+		it.part.active--
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
 		c.finish(it, finished, dead)
