@@ -78,6 +78,9 @@ type Options struct {
 	// CPUProfile, when set, is a file the bridge process's CPU profile
 	// (pprof) of the throughput phase is written to.
 	CPUProfile string
+	// HeapProfile, when set, is a file the bridge process's heap profile
+	// (pprof, in use at the end of the throughput phase) is written to.
+	HeapProfile string
 	// StallTimeout ends a phase with an error when no event was accepted
 	// for that long. Default 30s.
 	StallTimeout time.Duration

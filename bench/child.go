@@ -176,10 +176,15 @@ func (ch *child) lifeCPU() float64 {
 // profile fetches a CPU profile of secs seconds from the child's pprof
 // endpoint into file; the result arrives on the channel.
 func (ch *child) profile(ctx context.Context, file string, secs int) <-chan error {
+	return ch.fetchProfile(ctx, file, fmt.Sprintf("profile?seconds=%d", secs))
+}
+
+// fetchProfile fetches /debug/pprof/<what> into file.
+func (ch *child) fetchProfile(ctx context.Context, file, what string) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		done <- func() error {
-			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", ch.addr, secs)
+			url := fmt.Sprintf("http://%s/debug/pprof/%s", ch.addr, what)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err
@@ -207,7 +212,8 @@ func (ch *child) profile(ctx context.Context, file string, secs int) <-chan erro
 }
 
 // stop sends SIGTERM, waits for a clean exit and returns the peak RSS in
-// bytes. A bridge that does not exit 0 within a minute is an error.
+// bytes: VmHWM of /proc/<pid>/status, read just before the signal (the
+// drain that follows allocates next to nothing). A bridge that does not exit 0 within a minute is an error.
 func (ch *child) stop() (int64, error) {
 	hwm := procHWM(ch.cmd.Process.Pid)
 	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -224,14 +230,20 @@ func (ch *child) stop() (int64, error) {
 	if ch.waitErr != nil {
 		return 0, fmt.Errorf("bench: the bridge exited with %v; log:\n%s", ch.waitErr, ch.logTail())
 	}
+	if hwm > 0 {
+		return hwm, nil
+	}
+	// No /proc: getrusage's maxrss. On Linux it would be wrong: exec
+	// carries the forking process's peak over into the child's maxrss
+	// (and Go forks with CLONE_VM, so that is this harness's peak).
 	if ru, ok := ch.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		maxrss := int64(ru.Maxrss)
 		if runtime.GOOS != "darwin" {
-			maxrss *= 1024 // kilobytes on Linux and the BSDs
+			maxrss *= 1024 // kilobytes on the BSDs
 		}
-		hwm = max(hwm, maxrss)
+		return maxrss, nil
 	}
-	return hwm, nil
+	return 0, nil
 }
 
 // procHWM reads VmHWM (peak resident set) of pid, in bytes; 0 if unknown.

@@ -189,6 +189,11 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, fmt.Errorf("bench: bridge throughput phase: %w", err)
 	}
 	res.MeanInFlight, res.MeanBuffered = stopGauges()
+	if o.HeapProfile != "" && full {
+		if err := <-ch.fetchProfile(ctx, o.HeapProfile, "heap"); err != nil {
+			return nil, fmt.Errorf("bench: heap profile: %w", err)
+		}
+	}
 	if cpu1, ok := ch.cpu(); ok && procCPU && int64(len(recs)) > done0 {
 		res.CPUScope = "bridge process, throughput phase (/proc/<pid>/stat)"
 		res.CPUSecondsPer1000 = (cpu1 - cpu0) / float64(int64(len(recs))-done0) * 1000
@@ -325,7 +330,7 @@ metrics:
 log:
   level: info
   format: json
-`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), o.CPUProfile != "")
+`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), o.CPUProfile != "" || o.HeapProfile != "")
 	file := filepath.Join(e.dir, topic+".yaml")
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
 		return "", nil, fmt.Errorf("bench: %w", err)

@@ -126,6 +126,7 @@ stalled, crashed, or a baseline failed), 2 on bad flags.`,
 	fl.StringSliceVar(&o.Brokers, "brokers", nil, "a Kafka cluster to use instead of the in-process one")
 	fl.StringVar(&o.Binary, "bridge-binary", "", "the bridge executable to measure (default: this one)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write the bridge process's CPU profile of the throughput phase to this file")
+	fl.StringVar(&o.HeapProfile, "memprofile", "", "write the bridge process's heap profile at the end of the throughput phase to this file")
 	fl.StringVar(&jsonFile, "json", "", "write the results as JSON to this file")
 	fl.BoolVar(&sweep, "sweep", false, "measure a grid of --concurrency × --latencies")
 	fl.StringVar(&concurrency, "concurrency", joinInts(sw.Concurrency), "the sweep's max_in_flight values")
