@@ -223,6 +223,15 @@ type Result struct {
 	// 1,000 events of the throughput phase (CPUScope says how it was taken).
 	CPUSecondsPer1000 float64 `json:"cpu_s_per_1000"`
 	CPUScope          string  `json:"cpu_scope"`
+	// Where the rest of the machine's CPU went, per 1,000 events, so that a
+	// ratio below 1 can be read on a machine whose cores all parts share:
+	// HarnessCPUPer1000 is this process (the test server) during the
+	// bridge's throughput phase, KafkaCPUPer1000 the embedded Kafka process
+	// then, and WireHarnessCPUPer1000 this process (the test server and the
+	// bare loop) during the wire-ceiling runs. Linux only; 0 elsewhere.
+	HarnessCPUPer1000     float64 `json:"harness_cpu_s_per_1000,omitempty"`
+	KafkaCPUPer1000       float64 `json:"kafka_cpu_s_per_1000,omitempty"`
+	WireHarnessCPUPer1000 float64 `json:"wire_harness_cpu_s_per_1000,omitempty"`
 	// RSSPeakMB is the bridge process's peak resident set (VmHWM), in MB
 	// (10⁶ bytes).
 	RSSPeakMB float64 `json:"rss_peak_mb"`
@@ -290,6 +299,10 @@ func (r *Result) Print(w io.Writer) {
 			fmt.Sprintf("produce → accepted, %d events offered at %s (max %.1f ms)", r.LatencyEvents, eps(r.OfferedEPS), r.MaxMs))
 	}
 	row("CPU per 1,000 events", fmt.Sprintf("%.3f s", r.CPUSecondsPer1000), r.CPUScope)
+	if r.HarnessCPUPer1000 > 0 {
+		row("  the rest, per 1,000", fmt.Sprintf("%.3f s", r.HarnessCPUPer1000+r.KafkaCPUPer1000),
+			fmt.Sprintf("test server %.3f s + embedded Kafka %.3f s; the wire loop's run: server + loop %.3f s", r.HarnessCPUPer1000, r.KafkaCPUPer1000, r.WireHarnessCPUPer1000))
+	}
 	row("peak RSS", fmt.Sprintf("%.1f MB", r.RSSPeakMB), "bridge process (VmHWM)")
 	row("duplicates / DLQ", fmt.Sprintf("%d / %d", r.Duplicates, r.DLQ), "both 0 in a healthy run")
 }

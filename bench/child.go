@@ -147,8 +147,11 @@ func (ch *child) logTail() string {
 // cpu returns the child's user+system CPU seconds so far, from
 // /proc/<pid>/stat (USER_HZ is 100 on every Linux ABI); ok is false where
 // there is no /proc, and then only the whole life's rusage is known.
-func (ch *child) cpu() (secs float64, ok bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(ch.cmd.Process.Pid), "stat"))
+func (ch *child) cpu() (secs float64, ok bool) { return procCPU(ch.cmd.Process.Pid) }
+
+// procCPU reads the user+system CPU seconds of pid from /proc/<pid>/stat.
+func procCPU(pid int) (secs float64, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return 0, false
 	}

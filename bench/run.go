@@ -147,12 +147,17 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 
 	// 1. Wire ceiling, measured before and after the bridge so that drift
 	// in the machine's load is shared evenly.
+	var wireCPU float64 // harness CPU per 1,000 requests, mean of the two runs
 	wire := func(when string) (float64, error) {
 		fmt.Fprintf(o.Out, "wire ceiling (%s): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
 		e.srv.Reset()
 		ph := e.rec.start(tagThroughput, len(reqs), false)
+		self0, _ := procCPU(os.Getpid())
 		if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs, o.MaxInFlight); err != nil {
 			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
+		}
+		if self1, ok := procCPU(os.Getpid()); ok {
+			wireCPU += (self1 - self0) / float64(len(reqs)) * 1000 / 2
 		}
 		return ph.rate(), nil
 	}
@@ -176,7 +181,9 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, err
 	}
 	defer ch.kill()
-	cpu0, procCPU := ch.cpu()
+	cpu0, procOK := ch.cpu()
+	self0, _ := procCPU(os.Getpid())
+	kafka0 := e.kafkaCPU()
 	done0 := ph.count.Load() // accepted before the CPU sample (a handful at most)
 	var prof <-chan error
 	if o.CPUProfile != "" && full {
@@ -194,9 +201,16 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 			return nil, fmt.Errorf("bench: heap profile: %w", err)
 		}
 	}
-	if cpu1, ok := ch.cpu(); ok && procCPU && int64(len(recs)) > done0 {
+	if cpu1, ok := ch.cpu(); ok && procOK && int64(len(recs)) > done0 {
+		per := func(secs float64) float64 { return secs / float64(int64(len(recs))-done0) * 1000 }
 		res.CPUScope = "bridge process, throughput phase (/proc/<pid>/stat)"
-		res.CPUSecondsPer1000 = (cpu1 - cpu0) / float64(int64(len(recs))-done0) * 1000
+		res.CPUSecondsPer1000 = per(cpu1 - cpu0)
+		if self1, ok := procCPU(os.Getpid()); ok {
+			res.HarnessCPUPer1000 = per(self1 - self0)
+		}
+		if kafka0 > 0 {
+			res.KafkaCPUPer1000 = per(e.kafkaCPU() - kafka0)
+		}
 	}
 	if prof != nil {
 		if err := <-prof; err != nil {
@@ -209,6 +223,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, err
 	}
 	res.WireCeilingEPS = (res.WireBeforeEPS + res.WireAfterEPS) / 2
+	res.WireHarnessCPUPer1000 = wireCPU
 
 	// 3. Latency at a fixed offered rate below saturation.
 	if full && o.LatencyDuration > 0 {
@@ -265,6 +280,16 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	res.ElapsedSeconds = time.Since(started).Seconds()
 	return res, nil
+}
+
+// kafkaCPU is the embedded Kafka process's CPU seconds so far (0 when the
+// cluster is external or there is no /proc).
+func (e *env) kafkaCPU() float64 {
+	if e.kafkaProc == nil {
+		return 0
+	}
+	s, _ := procCPU(e.kafkaProc.cmd.Process.Pid)
+	return s
 }
 
 func (e *env) createTopics(ctx context.Context, topic string, partitions int) error {
