@@ -65,6 +65,16 @@ func newEnv(ctx context.Context, o *Options) (e *env, err error) {
 			return nil, fmt.Errorf("bench: find the bridge executable: %w", err)
 		}
 	}
+	// The children run in a temporary folder: a relative path would not
+	// resolve there.
+	if e.binary, err = filepath.Abs(e.binary); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if o.KafkaBinary != "" {
+		if o.KafkaBinary, err = filepath.Abs(o.KafkaBinary); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	e.srv = cxonetest.NewServer(cxonetest.WithRecordLimit(0), cxonetest.WithOnAccepted(e.rec.accepted))
 	if len(o.Brokers) > 0 {
 		e.brokers, e.kafka = o.Brokers, "cluster at "+strings.Join(o.Brokers, ",")
@@ -160,6 +170,13 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 			wireCPU += (self1 - self0) / float64(len(reqs)) * 1000 / 2
 		}
 		return ph.rate(), nil
+	}
+	// A short warm-up first: the first run of a fresh process (connection
+	// set-up, heap growth) is otherwise measurably slower than later ones.
+	e.srv.Reset()
+	e.rec.start(tagThroughput, 0, false)
+	if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs[:min(len(reqs), 2000)], o.MaxInFlight); err != nil {
+		return nil, fmt.Errorf("bench: wire warm-up: %w", err)
 	}
 	if res.WireBeforeEPS, err = wire("before"); err != nil {
 		return nil, err
