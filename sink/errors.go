@@ -280,3 +280,62 @@ func newFieldError(field, msg string) FieldError {
 		Message: truncateUTF8(strings.ToValidUTF8(msg, "\uFFFD"), maxFieldErrorLen),
 	}
 }
+
+// answerID is the fast path of reading CXone's answer {"id":"…"}: when body
+// is exactly one object whose only member is "id" with a string value that
+// has no escapes (white space allowed between tokens), it returns the value
+// and true. Anything else returns false, and the caller decodes with
+// encoding/json. FuzzAnswerID checks it never disagrees with encoding/json.
+// (encoding/json spent about 3% of the bridge's CPU on this at 0 ms.)
+func answerID(body []byte) (string, bool) {
+	i := 0
+	space := func() {
+		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+			i++
+		}
+	}
+	lit := func(s string) bool {
+		if len(body)-i < len(s) || string(body[i:i+len(s)]) != s {
+			return false
+		}
+		i += len(s)
+		return true
+	}
+	space()
+	if !lit("{") {
+		return "", false
+	}
+	space()
+	if !lit(`"id"`) {
+		return "", false
+	}
+	space()
+	if !lit(":") {
+		return "", false
+	}
+	space()
+	if !lit(`"`) {
+		return "", false
+	}
+	start := i
+	for i < len(body) && body[i] != '"' {
+		if c := body[i]; c == '\\' || c < 0x20 || c >= 0x80 {
+			return "", false // escapes, control bytes, non-ASCII: encoding/json's job
+		}
+		i++
+	}
+	if i == len(body) {
+		return "", false
+	}
+	id := string(body[start:i])
+	i++
+	space()
+	if !lit("}") {
+		return "", false
+	}
+	space()
+	if i != len(body) {
+		return "", false
+	}
+	return id, true
+}

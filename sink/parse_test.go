@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -218,4 +219,51 @@ func TestSecretRedacted(t *testing.T) {
 	if string(cfg.ClientSecret) != secret {
 		t.Fatal("conversion must give the value back")
 	}
+}
+
+func TestAnswerID(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		id   string
+		fast bool
+	}{
+		{`{"id":"evt-1"}`, "evt-1", true},
+		{" {\n \"id\" : \"a b\" }\t", "a b", true},
+		{`{"id":""}`, "", true},
+		{`{"id":"a\"b"}`, "", false},       // escape: encoding/json decides
+		{`{"id":"é"}`, "", false},          // non-ASCII: encoding/json decides
+		{`{"id":"x","id":"y"}`, "", false}, // a second member
+		{`{"status":"ok","id":"x"}`, "", false},
+		{`{"id":1}`, "", false},
+		{`{"id":"x"} {}`, "", false},
+		{`{"id":"x"`, "", false},
+		{``, "", false},
+	} {
+		id, ok := answerID([]byte(tc.body))
+		if ok != tc.fast || id != tc.id {
+			t.Errorf("%q: got (%q, %v), want (%q, %v)", tc.body, id, ok, tc.id, tc.fast)
+		}
+	}
+}
+
+// FuzzAnswerID: whenever the fast path answers, encoding/json agrees.
+func FuzzAnswerID(f *testing.F) {
+	for _, s := range []string{`{"id":"evt-1"}`, ` { "id" : "x" } `, `{"id":"a\u0041"}`, `{"id":"x","id":"y"}`, `{"id":null}`, `{"ID":"x"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		id, ok := answerID(body)
+		if !ok {
+			return
+		}
+		var ans struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json refuses it: %v", body, err)
+		}
+		if ans.ID != id {
+			t.Fatalf("%q: fast path %q, encoding/json %q", body, id, ans.ID)
+		}
+	})
 }

@@ -383,7 +383,11 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		var ans struct {
 			ID string `json:"id"`
 		}
-		if !truncated && json.Unmarshal(body, &ans) != nil {
+		if truncated {
+			// no id
+		} else if id, ok := answerID(body); ok {
+			ans.ID = id
+		} else if json.Unmarshal(body, &ans) != nil {
 			ans.ID = ""
 		}
 		if ans.ID == "" {
