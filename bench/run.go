@@ -517,41 +517,15 @@ func (p *phase) percentiles() (p50, p99, p999, mx float64) {
 
 // produceAll writes recs to Kafka and waits until all are acknowledged.
 func produceAll(ctx context.Context, brokers []string, recs []*kgo.Record) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(len(recs)+1))
-	if err != nil {
-		return fmt.Errorf("bench: producer: %w", err)
-	}
-	defer cl.Close()
-	var failed atomic.Pointer[error]
-	for _, r := range recs {
-		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				failed.CompareAndSwap(nil, &err)
-			}
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return fmt.Errorf("bench: produce: %w", err)
-	}
-	if p := failed.Load(); p != nil {
-		return fmt.Errorf("bench: produce: %w", *p)
-	}
-	return nil
+	return produce(ctx, brokers, recs, 5*time.Millisecond, nil)
 }
 
 // producePaced writes recs at rate per second, open loop: record i is
 // produced at start + i/rate whatever happened to the earlier ones, and
 // its produce time is noted in ph for the latency.
 func producePaced(ctx context.Context, brokers []string, recs []*kgo.Record, rate float64, ph *phase) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(len(recs)+1))
-	if err != nil {
-		return fmt.Errorf("bench: producer: %w", err)
-	}
-	defer cl.Close()
-	var failed atomic.Pointer[error]
 	start := time.Now()
-	for i, r := range recs {
+	return produce(ctx, brokers, recs, 0, func(i int) error {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		if d := time.Until(due); d > time.Millisecond {
 			// Pacing an open-loop load generator, not synchronisation:
@@ -563,6 +537,25 @@ func producePaced(ctx context.Context, brokers []string, recs []*kgo.Record, rat
 			}
 		}
 		ph.produced[i].Store(time.Now().UnixNano())
+		return nil
+	})
+}
+
+// produce writes recs with the given linger, calling before(i) (when set)
+// ahead of record i, and waits until all are acknowledged.
+func produce(ctx context.Context, brokers []string, recs []*kgo.Record, linger time.Duration, before func(i int) error) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(linger), kgo.MaxBufferedRecords(len(recs)+1))
+	if err != nil {
+		return fmt.Errorf("bench: producer: %w", err)
+	}
+	defer cl.Close()
+	var failed atomic.Pointer[error]
+	for i, r := range recs {
+		if before != nil {
+			if err := before(i); err != nil {
+				return err
+			}
+		}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.CompareAndSwap(nil, &err)
