@@ -123,7 +123,7 @@ stalled, crashed, or a baseline failed), 2 on bad flags.`,
 	fl.DurationVar(&o.LatencyDuration, "latency-duration", o.LatencyDuration, "how long the latency phase produces (negative: skip it)")
 	fl.BoolVar(&noTutorial, "no-tutorial", false, "skip the tutorial's one-at-a-time contrast")
 	fl.DurationVar(&o.TutorialDuration, "tutorial-duration", o.TutorialDuration, "how long the one-at-a-time contrast runs")
-	fl.StringSliceVar(&o.Brokers, "brokers", nil, "a Kafka cluster to use instead of the in-process one")
+	fl.StringSliceVar(&o.Brokers, "brokers", nil, "a Kafka cluster (plaintext) to use instead of the embedded one")
 	fl.StringVar(&o.Binary, "bridge-binary", "", "the bridge executable to measure (default: this one)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write the bridge process's CPU profile of the throughput phase to this file")
 	fl.StringVar(&o.HeapProfile, "memprofile", "", "write the bridge process's heap profile at the end of the throughput phase to this file")
