@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -54,6 +55,30 @@ type Publisher struct {
 	cool      cooldown
 	br        *breaker
 	bufs      sync.Pool
+
+	// Header values shared by every request: net/http only reads a
+	// request's header, so one slice can serve concurrent requests.
+	userAgent []string
+	bearer    atomic.Pointer[bearerHeader] // Authorization of the last token used
+}
+
+// bearerHeader is the Authorization value of one token.
+type bearerHeader struct {
+	token string
+	value []string
+}
+
+var jsonHeader = []string{"application/json"}
+
+// authorization returns the Authorization header value for token, built
+// once per token rather than once per request.
+func (p *Publisher) authorization(token string) []string {
+	if b := p.bearer.Load(); b != nil && b.token == token {
+		return b.value
+	}
+	b := &bearerHeader{token: token, value: []string{"Bearer " + token}}
+	p.bearer.Store(b)
+	return b.value
 }
 
 // New returns a Publisher for cfg. Zero fields of cfg take their defaults
@@ -71,9 +96,10 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		return nil, err
 	}
 	p := &Publisher{
-		cfg: cfg,
-		log: cfg.Logger,
-		hc:  o.httpClient,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		hc:        o.httpClient,
+		userAgent: []string{cfg.UserAgent},
 	}
 	if p.hc == nil {
 		hc, err := newHTTPClient(cfg)
@@ -336,10 +362,10 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		return Result{}, &Error{Class: ClassSystemic, Err: fmt.Errorf("building request: %w", err)}, nil
 	}
 	h := make(http.Header, 7)
-	h["Authorization"] = []string{"Bearer " + token}
-	h["Content-Type"] = []string{"application/json"}
-	h["Accept"] = []string{"application/json"}
-	h["User-Agent"] = []string{p.cfg.UserAgent}
+	h["Authorization"] = p.authorization(token)
+	h["Content-Type"] = jsonHeader
+	h["Accept"] = jsonHeader
+	h["User-Agent"] = p.userAgent
 	h["X-Idempotency-Key"] = []string{ev.IdempotencyKey}
 	h["X-Correlation-Id"] = []string{ev.CorrelationID}
 	if ev.Traceparent != "" {
