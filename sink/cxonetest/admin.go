@@ -38,12 +38,24 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Merge: members present in the JSON replace the current values.
+		// A targets list replaces the current list as a whole: decoding into
+		// the current elements would merge each new target into the old
+		// one at its index, so they are decoded into a fresh list.
 		f := h.Faults()
+		oldTargets := f.Targets
+		f.Targets = nil
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&f); err != nil {
 			writeJSON(w, http.StatusBadRequest, errBody("invalid_faults", err.Error()))
 			return
+		}
+		var present struct {
+			Targets json.RawMessage `json:"targets"` // nil if absent; "null" if null
+		}
+		json.NewDecoder(bytes.NewReader(raw)).Decode(&present) // the value decoded above: no error
+		if present.Targets == nil {
+			f.Targets = oldTargets
 		}
 		if err := h.SetFaults(f); err != nil {
 			writeJSON(w, http.StatusBadRequest, errBody("invalid_faults", err.Error()))

@@ -1,6 +1,7 @@
 package cxonetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // Faults are the misbehaviours the server injects; the zero value injects
 // none. They can be set with WithFaults, Handler.SetFaults and the admin API.
+// All but Targets hit every events request (or every token request) alike;
+// Targets hit only the events that match them.
 type Faults struct {
 	// Latency is added to every events answer; with LatencyMax > Latency the
 	// latency is uniform in [Latency, LatencyMax].
@@ -63,7 +66,7 @@ type Faults struct {
 	ForceCount  int `json:"force_count,omitempty"`
 
 	// RetryAfter goes with injected 429 and 503 answers (forced, random,
-	// outage). For 429, 0 means 1s and a negative value means no header; for
+	// outage, target). For 429, 0 means 1s and a negative value means no header; for
 	// 503, 0 means no header. RetryAfterDate sends it as an HTTP date
 	// (rounded up to the next whole second) instead of delta-seconds.
 	RetryAfter     Duration `json:"retry_after,omitempty"`
@@ -75,11 +78,68 @@ type Faults struct {
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	RateBurst int     `json:"rate_burst,omitempty"`
 
+	// Targets are faults for the events that match them only; every other event
+	// is answered as usual. The first matching target applies. They are
+	// checked for events that passed the content and shape checks, before
+	// dedupe (step 7 of the package doc): a matching event is never recorded
+	// as accepted and its idempotency key is not marked as ingested. Through
+	// the admin API a "targets" list replaces the current one; [] or null
+	// clears it.
+	Targets []Target `json:"targets,omitempty"`
+
 	// TokenTTL is the lifetime of issued tokens; 0 means 1h.
 	TokenTTL Duration `json:"token_ttl,omitempty"`
 	// TokenStatus, when set, makes the token endpoint refuse every request
 	// with that status (e.g. 503: token endpoint down; 401: refusing).
 	TokenStatus int `json:"token_status,omitempty"`
+}
+
+// Target selects events and says how to answer them (Faults.Targets).
+//
+// A status answer is an injected fault like the others: a JSON error body,
+// counted in Stats.Faults (Stats.RateLimited for 429, which opens a 429
+// window as other injected 429s do) and in Stats.Targeted; 429 and 503 carry
+// Retry-After as Faults.RetryAfter says.
+//
+// A held (Hang) request counts in Stats.Hung while it is held, and in
+// Stats.Targeted once its hold ends. When the targets change so that it no
+// longer matches (or matches a status target), it goes on from the target
+// check as if it had just arrived there: usually dedupe, then 202 and the
+// configured latency. If its client gives up first (the request's context
+// ends, e.g. on Server.Close), it is never answered and its arrival is
+// recorded with status 0. If the http.Server serving the Handler begins a
+// graceful Shutdown, it is answered 503 with Connection: close, so that the
+// shutdown does not wait for it.
+type Target struct {
+	// Match: at least one must be set; every one that is set must match.
+	BodyContains   string `json:"body_contains,omitempty"`   // substring of the raw request body
+	EventType      string `json:"event_type,omitempty"`      // the body's eventType, exactly
+	IdempotencyKey string `json:"idempotency_key,omitempty"` // the X-Idempotency-Key header, exactly
+	// Status answers a matching event with this status (default 503 when Hang is false).
+	Status int `json:"status,omitempty"`
+	// Hang never answers a matching event: the request is held until the client gives up
+	// (its context ends), the server closes, or the targets are changed so that it no
+	// longer matches — then it is processed as usual (so a "stuck" event is released at once
+	// when the test lifts the fault, and accepted).
+	Hang bool `json:"hang,omitempty"`
+}
+
+// matches reports whether the event (its idempotency key, raw body and
+// eventType) matches t.
+func (t *Target) matches(key string, body []byte, eventType string) bool {
+	return (t.IdempotencyKey == "" || t.IdempotencyKey == key) &&
+		(t.EventType == "" || t.EventType == eventType) &&
+		(t.BodyContains == "" || bytes.Contains(body, []byte(t.BodyContains)))
+}
+
+// matchTarget returns the first target that matches the event, or nil.
+func matchTarget(targets []Target, key string, body []byte, eventType string) *Target {
+	for i := range targets {
+		if targets[i].matches(key, body, eventType) {
+			return &targets[i]
+		}
+	}
+	return nil
 }
 
 func (f Faults) validate() error {
@@ -95,6 +155,17 @@ func (f Faults) validate() error {
 	for _, st := range []int{f.OutageStatus, f.ForceStatus, f.TokenStatus} {
 		if st != 0 && (st < 100 || st > 599) {
 			errs = append(errs, fmt.Errorf("bad status %d", st))
+		}
+	}
+	for i, t := range f.Targets {
+		if t.BodyContains == "" && t.EventType == "" && t.IdempotencyKey == "" {
+			errs = append(errs, fmt.Errorf("targets[%d]: no matcher: set body_contains, event_type or idempotency_key", i))
+		}
+		if t.Status != 0 && (t.Status < 100 || t.Status > 599) {
+			errs = append(errs, fmt.Errorf("targets[%d]: bad status %d (want 100-599)", i, t.Status))
+		}
+		if t.Hang && t.Status != 0 {
+			errs = append(errs, fmt.Errorf("targets[%d]: hang and status exclude each other", i))
 		}
 	}
 	if f.ForceCount < 0 || f.RateLimit < 0 || f.RateBurst < 0 || f.TokenTTL < 0 || f.OutageFor < 0 {

@@ -24,7 +24,9 @@ import (
 )
 
 // Stats are the server's counters. Every events request counts in Requests
-// and in at most one of the other events counters.
+// and in at most one of the other events counters, except Targeted, which
+// counts again the requests that a target (Faults.Targets) matched, and Hung,
+// which is a gauge.
 type Stats struct {
 	Requests      int64 `json:"requests"`       // events endpoint requests
 	Accepted      int64 `json:"accepted"`       // new events accepted
@@ -34,12 +36,24 @@ type Stats struct {
 	Forbidden     int64 `json:"forbidden"`      // 403: token lacks the write scope
 	RateLimited   int64 `json:"rate_limited"`   // 429 answers, injected ones included
 	EarlyRetries  int64 `json:"early_retries"`  // requests that came before a 429's Retry-After instant
-	Faults        int64 `json:"faults"`         // injected errors other than 429 (forced, random, outage)
+	Faults        int64 `json:"faults"`         // injected errors other than 429 (forced, random, outage, target)
 	TokenRequests int64 `json:"token_requests"` // token endpoint requests
 	TokensIssued  int64 `json:"tokens_issued"`
 	TokenFailures int64 `json:"token_failures"` // token requests refused
 	// DiscoveryRequests counts requests to the two .well-known documents.
 	DiscoveryRequests int64 `json:"discovery_requests"`
+	// Targeted counts the events requests that a target matched, each once,
+	// when it leaves the target check: answered by a status target (then
+	// also counted in Faults, or RateLimited for 429), or held by a Hang
+	// target until the hold ended (released and then answered as usual,
+	// abandoned by its client, or ended by the server's Shutdown). A held
+	// request counts only when its hold ends, so a test can wait for a held
+	// request's handler to be done by polling Targeted (or Hung).
+	Targeted int64 `json:"targeted"`
+	// Hung is a gauge, not a counter: the events requests held by a Hang
+	// target right now. It goes up when a hold begins and down when it ends;
+	// Reset leaves it as it is.
+	Hung int64 `json:"hung"`
 }
 
 // Event is an accepted event as recorded.
@@ -58,9 +72,10 @@ type Event struct {
 // Arrival is one events request that carried an idempotency key.
 type Arrival struct {
 	At        time.Time `json:"at"`
-	Status    int       `json:"status"`
+	Status    int       `json:"status"` // 0: held and never answered (its client gave up)
 	Duplicate bool      `json:"duplicate,omitempty"`
 	ID        string    `json:"id,omitempty"`
+	Hung      bool      `json:"hung,omitempty"` // held by a Hang target before its answer
 }
 
 // RateLimit records one 429 answer.
@@ -113,6 +128,7 @@ type Handler struct {
 	issuer        string
 	tokens        map[string]token
 	faults        Faults
+	faultsChanged chan struct{} // closed and replaced whenever the faults change
 	limiter       *rate.Limiter
 	dupStatus     int
 	grace         time.Duration
@@ -126,6 +142,10 @@ type Handler struct {
 	keys       map[string]*keyState
 	rateLimits []RateLimit
 	windows    []int // indexes in rateLimits whose AllowedAt may still be ahead
+
+	// shutdowns: per http.Server that served a held request, a channel
+	// closed when it begins Shutdown.
+	shutdowns map[*http.Server]chan struct{}
 }
 
 // NewHandler returns a Handler with the default registrations unless
@@ -214,11 +234,13 @@ func (h *Handler) Faults() Faults {
 	defer h.mu.Unlock()
 	f := h.faults
 	f.ErrorRates = cloneMap(f.ErrorRates)
+	f.Targets = slices.Clone(f.Targets)
 	return f
 }
 
 // SetFaults replaces the faults. OutageFor > 0 sets the outage window to
-// [now, now+OutageFor).
+// [now, now+OutageFor). Requests held by a Hang target check the new
+// targets at once.
 func (h *Handler) SetFaults(f Faults) error {
 	if err := f.validate(); err != nil {
 		return err
@@ -236,8 +258,17 @@ func (h *Handler) setFaultsLocked(f Faults) {
 		f.OutageFor = 0
 	}
 	f.ErrorRates = cloneMap(f.ErrorRates)
+	if len(f.Targets) == 0 {
+		f.Targets = nil // the events hot path tests len(Targets) only
+	} else {
+		f.Targets = slices.Clone(f.Targets) // never changed in place: held requests read it unlocked
+	}
 	old := h.faults
 	h.faults = f
+	if h.faultsChanged != nil {
+		close(h.faultsChanged) // held requests check the new targets
+	}
+	h.faultsChanged = make(chan struct{})
 	if f.RateLimit <= 0 {
 		h.limiter = nil
 	} else if h.limiter == nil || old.RateLimit != f.RateLimit || old.RateBurst != f.RateBurst {
@@ -273,7 +304,7 @@ func (h *Handler) RevokeTokens() {
 func (h *Handler) Reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.stats = Stats{}
+	h.stats = Stats{Hung: h.stats.Hung} // a gauge: the held requests are still held
 	h.events = nil
 	h.keys = map[string]*keyState{}
 	h.rateLimits = nil
@@ -408,17 +439,24 @@ func (h *Handler) lookupClient(id, secret string) (client, bool) {
 // ---- events endpoint ----
 
 type answer struct {
-	status     int
+	status     int // 0: no answer, the client is gone
 	body       any
 	retryAfter string
 	wwwAuth    string
+	connClose  bool
 }
 
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	a, ev := h.answerEvent(r, arrived)
+	if a.status == 0 {
+		return // held by a target until the client gave up: nobody to answer
+	}
 	if err := h.sleepLatency(r.Context()); err != nil {
 		return // client gone
+	}
+	if a.connClose {
+		w.Header().Set("Connection", "close")
 	}
 	if a.retryAfter != "" {
 		w.Header().Set("Retry-After", a.retryAfter)
@@ -463,10 +501,10 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 	key := r.Header.Get("X-Idempotency-Key")
 	h.mu.Lock()
 	h.stats.Requests++
-	a, clientID, decided := h.gateLocked(r, now)
+	a, clientID, holder, decided := h.gateLocked(r, now)
 	h.mu.Unlock()
 	if decided {
-		h.noteArrival(key, now, a.status, false, "")
+		h.noteArrival(key, Arrival{At: now, Status: a.status})
 		return a, ""
 	}
 
@@ -476,11 +514,22 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 		h.mu.Lock()
 		h.stats.Rejected++
 		h.mu.Unlock()
-		h.noteArrival(key, now, a.status, false, "")
+		h.noteArrival(key, Arrival{At: now, Status: a.status})
 		return a, ""
 	}
 
 	h.mu.Lock()
+	held := false
+	if len(h.faults.Targets) > 0 {
+		targets, changed := h.faults.Targets, h.faultsChanged
+		h.mu.Unlock()
+		a, held, decided = h.applyTargets(r, key, body, clientID, holder, now, targets, changed)
+		if decided {
+			h.noteArrival(key, Arrival{At: now, Status: a.status, Hung: held})
+			return a, ""
+		}
+		h.mu.Lock()
+	}
 	defer h.mu.Unlock()
 	ks := h.keys[key]
 	if ks == nil {
@@ -489,7 +538,7 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 	}
 	if ks.id != "" {
 		h.stats.Duplicates++
-		ks.add(Arrival{At: now, Status: h.dupStatus, Duplicate: true, ID: ks.id})
+		ks.add(Arrival{At: now, Status: h.dupStatus, Duplicate: true, ID: ks.id, Hung: held})
 		if h.dupStatus == http.StatusConflict {
 			return answer{status: http.StatusConflict, body: map[string]any{"id": ks.id, "error": "already_ingested",
 				"message": "an event with this X-Idempotency-Key was already ingested"}}, ks.id
@@ -497,7 +546,7 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 		return answer{status: h.dupStatus, body: map[string]string{"id": ks.id}}, ks.id
 	}
 	ks.id = uuid.NewString()
-	ks.add(Arrival{At: now, Status: http.StatusAccepted, ID: ks.id})
+	ks.add(Arrival{At: now, Status: http.StatusAccepted, ID: ks.id, Hung: held})
 	h.stats.Accepted++
 	if h.recordLimit > 0 {
 		hdr := r.Header.Clone()
@@ -528,7 +577,7 @@ func (ks *keyState) add(a Arrival) {
 	}
 }
 
-func (h *Handler) noteArrival(key string, at time.Time, status int, dup bool, id string) {
+func (h *Handler) noteArrival(key string, a Arrival) {
 	if key == "" {
 		return
 	}
@@ -539,23 +588,110 @@ func (h *Handler) noteArrival(key string, at time.Time, status int, dup bool, id
 		ks = &keyState{}
 		h.keys[key] = ks
 	}
-	ks.add(Arrival{At: at, Status: status, Duplicate: dup, ID: id})
+	ks.add(a)
+}
+
+// applyTargets is the target check (step 7 of the package doc) for a valid
+// event, given the current targets (non-empty) and the channel closed when
+// they change. decided reports that a target answered the event (status 0:
+// it was held until its client gave up); otherwise the event goes on to
+// dedupe. held reports that a Hang target held it first. It never holds
+// h.mu while waiting.
+func (h *Handler) applyTargets(r *http.Request, key string, body validBody, clientID, holder string, now time.Time,
+	targets []Target, changed <-chan struct{}) (a answer, held, decided bool) {
+	var shutdown <-chan struct{}
+	for {
+		t := matchTarget(targets, key, body.raw, body.eventType)
+		switch {
+		case t == nil && !held:
+			return answer{}, false, false
+		case t == nil: // released: processed as usual
+			h.mu.Lock()
+			h.stats.Hung--
+			h.stats.Targeted++
+			h.mu.Unlock()
+			return answer{}, true, false
+		case !t.Hang:
+			st := t.Status
+			if st == 0 {
+				st = http.StatusServiceUnavailable
+			}
+			h.mu.Lock()
+			a = h.injectLocked(st, now, clientID, holder, "target")
+			h.stats.Targeted++
+			if held {
+				h.stats.Hung--
+			}
+			h.mu.Unlock()
+			return a, held, true
+		}
+		if !held {
+			held = true
+			shutdown = h.shutdownSignal(r)
+			h.mu.Lock()
+			h.stats.Hung++
+			h.mu.Unlock()
+		}
+		select {
+		case <-changed:
+			h.mu.Lock()
+			targets, changed = h.faults.Targets, h.faultsChanged
+			h.mu.Unlock()
+		case <-r.Context().Done():
+			h.mu.Lock()
+			h.stats.Hung--
+			h.stats.Targeted++
+			h.mu.Unlock()
+			return answer{}, true, true
+		case <-shutdown:
+			h.mu.Lock()
+			h.stats.Hung--
+			h.stats.Targeted++
+			h.stats.Faults++
+			h.mu.Unlock()
+			return answer{status: http.StatusServiceUnavailable, connClose: true,
+				body: errBody("service_unavailable", "server shutting down")}, true, true
+		}
+	}
+}
+
+// shutdownSignal returns a channel closed when the http.Server serving r
+// begins a graceful Shutdown (nil, never ready, if r does not name its
+// server), so that held requests do not keep the shutdown waiting.
+func (h *Handler) shutdownSignal(r *http.Request) <-chan struct{} {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.shutdowns[srv]
+	if !ok {
+		c = make(chan struct{})
+		if h.shutdowns == nil {
+			h.shutdowns = map[*http.Server]chan struct{}{}
+		}
+		h.shutdowns[srv] = c
+		srv.RegisterOnShutdown(sync.OnceFunc(func() { close(c) }))
+	}
+	return c
 }
 
 // gateLocked applies the checks that come before the content: outage, auth,
 // 429 windows, injected faults, rate limit. decided reports an answer.
-func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID string, decided bool) {
+// holder identifies the client's process for 429 windows (see RateLimit).
+func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID, holder string, decided bool) {
 	f := &h.faults
 	if r.Method != http.MethodPost {
 		h.stats.Rejected++
-		return answer{status: http.StatusMethodNotAllowed, body: errBody("method_not_allowed", "POST required")}, "", true
+		return answer{status: http.StatusMethodNotAllowed, body: errBody("method_not_allowed", "POST required")}, "", "", true
 	}
 	if !f.OutageUntil.IsZero() && !now.Before(f.OutageFrom) && now.Before(f.OutageUntil) {
 		st := f.OutageStatus
 		if st == 0 {
 			st = http.StatusServiceUnavailable
 		}
-		return h.injectLocked(st, now, "", "", "outage"), "", true
+		return h.injectLocked(st, now, "", "", "outage"), "", "", true
 	}
 
 	// Authorization.
@@ -566,18 +702,18 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 	case !ok || value == "":
 		h.stats.Unauthorized++
 		return answer{status: http.StatusUnauthorized, body: errBody("invalid_token", "bearer token required"),
-			wwwAuth: `Bearer realm="cxone"`}, "", true
+			wwwAuth: `Bearer realm="cxone"`}, "", "", true
 	case !known || !now.Before(tok.expires):
 		h.stats.Unauthorized++
 		return answer{status: http.StatusUnauthorized, body: errBody("invalid_token", "token unknown or expired"),
-			wwwAuth: `Bearer realm="cxone", error="invalid_token"`}, "", true
+			wwwAuth: `Bearer realm="cxone", error="invalid_token"`}, "", "", true
 	case !slices.Contains(tok.scopes, WriteScope):
 		h.stats.Forbidden++
 		return answer{status: http.StatusForbidden, body: errBody("insufficient_scope", "token lacks "+WriteScope),
-			wwwAuth: `Bearer realm="cxone", error="insufficient_scope", scope="` + WriteScope + `"`}, tok.clientID, true
+			wwwAuth: `Bearer realm="cxone", error="insufficient_scope", scope="` + WriteScope + `"`}, tok.clientID, "", true
 	}
 	clientID = tok.clientID
-	holder := clientID + " " + value
+	holder = clientID + " " + value
 
 	// 429 windows of this holder (client id and token: one process).
 	var until time.Time
@@ -605,13 +741,13 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		h.stats.EarlyRetries++
 	}
 	if !until.IsZero() {
-		return h.rateLimitLocked(clientID, holder, now, until, true), clientID, true
+		return h.rateLimitLocked(clientID, holder, now, until, true), clientID, holder, true
 	}
 
 	// Injected faults.
 	if f.ForceCount > 0 && f.ForceStatus != 0 {
 		f.ForceCount--
-		return h.injectLocked(f.ForceStatus, now, clientID, holder, "forced"), clientID, true
+		return h.injectLocked(f.ForceStatus, now, clientID, holder, "forced"), clientID, holder, true
 	}
 	if len(f.ErrorRates) > 0 {
 		u := mrand.Float64()
@@ -624,7 +760,7 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		for _, st := range codes {
 			acc += f.ErrorRates[st]
 			if u < acc {
-				return h.injectLocked(st, now, clientID, holder, "random"), clientID, true
+				return h.injectLocked(st, now, clientID, holder, "random"), clientID, holder, true
 			}
 		}
 	}
@@ -632,10 +768,10 @@ func (h *Handler) gateLocked(r *http.Request, now time.Time) (a answer, clientID
 		res := h.limiter.ReserveN(now, 1)
 		if d := res.DelayFrom(now); d > 0 {
 			res.CancelAt(now)
-			return h.rateLimitLocked(clientID, holder, now, now.Add(d), false), clientID, true
+			return h.rateLimitLocked(clientID, holder, now, now.Add(d), false), clientID, holder, true
 		}
 	}
-	return answer{}, clientID, false
+	return answer{}, clientID, holder, false
 }
 
 // injectLocked builds an injected error answer.

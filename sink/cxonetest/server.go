@@ -50,13 +50,22 @@
 //     string), attributes (object with _correlationId, a non-empty string
 //     equal to X-Correlation-Id, and _publishedAt, RFC 3339) and timestamp
 //     (RFC 3339);
-//  7. dedupe by X-Idempotency-Key: a new key is accepted with 202 and a new
+//  7. targets (Faults.Targets): the first target that the event matches (by
+//     a substring of the raw body, the eventType, the X-Idempotency-Key)
+//     answers it with its status (default 503; a JSON error body, 429 and
+//     503 as in step 4), or holds it (Hang) without an answer until the
+//     client gives up or the targets change so that it no longer matches,
+//     then it goes on here as if it had just arrived. A matched event is not
+//     accepted and its key is not marked as ingested;
+//  8. dedupe by X-Idempotency-Key: a new key is accepted with 202 and a new
 //     {"id"}; a known key is counted as a duplicate, not recorded as a second
 //     event, and answered with the first id: 200 by default, or 409 with
 //     WithDuplicateStatus(409). The body of a repeated key is not compared.
 //
 // Every answer is JSON. Latency (Faults.Latency, LatencyMax) is added to every
-// events answer.
+// events answer (after a hold, too). A held request that its client gave up
+// is never answered; when the http.Server serving the Handler begins a
+// graceful Shutdown, held requests are answered 503 with Connection: close.
 //
 // # Admin API
 //
@@ -68,6 +77,7 @@
 //	GET  /_sim/rate-limits  every 429 answered, its allowed instant and early arrivals
 //	GET  /_sim/faults       current faults
 //	POST|PUT /_sim/faults   merge the JSON object into the current faults
+//	                        (a "targets" list replaces the current one; [] clears it)
 //	POST /_sim/revoke       invalidate every issued token
 //	POST /_sim/credentials  rotate: {"client_id","client_secret"} and/or
 //	                        {"access_key_id","access_key_secret"}; only the
@@ -125,5 +135,6 @@ func newServer(opts ...Option) *Server {
 }
 
 // Close closes the listener and every connection at once; requests in flight
-// (for example sleeping a latency fault) are cancelled.
+// (for example sleeping a latency fault, or held by a Hang target) are
+// cancelled.
 func (s *Server) Close() { s.srv.Close() }

@@ -467,6 +467,7 @@ func FuzzEvents(f *testing.F) {
 func FuzzFaultsJSON(f *testing.F) {
 	f.Add(`{"latency":"5ms","latency_max":"10ms","error_rates":{"503":0.1}}`)
 	f.Add(`{"outage_for":3,"retry_after":"-1s","rate_limit":1e308}`)
+	f.Add(`{"targets":[{"body_contains":"x","status":429},{"event_type":"T","hang":true},{"status":0}]}`)
 	h := NewHandler()
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/_sim/faults", strings.NewReader(body))
