@@ -5,6 +5,12 @@
 // A DLQ record is a new record, never the consumed one re-produced: it
 // keeps the original key, value and headers byte for byte, and appends the
 // envelope headers, all named with the prefix "cxone-bridge." (Prefix).
+// Its Kafka timestamp is the time it was dead-lettered (the
+// "cxone-bridge.failed.at" header), not the source record's, which the
+// envelope keeps in "cxone-bridge.source.timestamp": time-based retention
+// of the dead-letter topic then counts from when the record got there, and
+// a topic with a message.timestamp.before.max.ms limit accepts it however
+// old the source record is.
 // The format is versioned by the header "cxone-bridge.version"; this is
 // version 1, documented in docs/dlq.md. Readers must ignore envelope headers
 // they do not know, and writers only add headers within a version.
@@ -98,7 +104,15 @@ type Envelope struct {
 // through the DLQ, are dropped, except that the replay count is kept),
 // followed by the envelope. The record has no partition set: with the
 // default partitioner the key decides it, as for the source.
+//
+// The record's timestamp is failedAt, the instant also written to
+// HeaderFailedAt, both cut to the millisecond that Kafka stores; src's
+// timestamp goes to HeaderTimestamp only. A DLQ record must not carry the
+// source timestamp: after a long catch-up the dead-letter topic's
+// retention would delete it soon after the source offset was committed,
+// and a topic with message.timestamp.before.max.ms would refuse it.
 func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *kgo.Record {
+	failedAt = time.UnixMilli(failedAt.UnixMilli()).UTC()
 	replays := 0
 	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+15)
 	for _, h := range src.Headers {
@@ -128,7 +142,7 @@ func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *k
 	add(HeaderOffset, strconv.FormatInt(src.Offset, 10))
 	add(HeaderTimestamp, src.Timestamp.UTC().Format(time.RFC3339Nano))
 	add(HeaderAttempts, strconv.Itoa(f.Attempts))
-	add(HeaderFailedAt, failedAt.UTC().Format(time.RFC3339Nano))
+	add(HeaderFailedAt, failedAt.Format(time.RFC3339Nano))
 	if f.CorrelationID != "" {
 		add(HeaderCorrelationID, f.CorrelationID)
 	}
@@ -141,7 +155,7 @@ func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *k
 		Key:       src.Key,
 		Value:     src.Value,
 		Headers:   headers,
-		Timestamp: src.Timestamp,
+		Timestamp: failedAt,
 	}
 }
 

@@ -59,6 +59,45 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestNewRecordTimestamp: a DLQ record's Kafka timestamp is the failure
+// time (the failed.at header), not the source's, which stays in the
+// source.timestamp header. Retention of the DLQ topic must count from the
+// failure, and a topic with message.timestamp.before.max.ms must accept
+// the record.
+func TestNewRecordTimestamp(t *testing.T) {
+	source := time.Date(2026, 11, 20, 8, 30, 0, 123e6, time.UTC)
+	failed := time.Date(2026, 11, 27, 10, 0, 0, 456789012, time.FixedZone("CET", 3600)) // sub-millisecond on purpose
+	src := &kgo.Record{Topic: "orders", Partition: 1, Offset: 7, Key: []byte("k"), Value: []byte("v"), Timestamp: source}
+	out := dlq.NewRecord(src, "orders.dlq", &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema"}, failed)
+	wantTS := time.UnixMilli(failed.UnixMilli()) // what Kafka stores: milliseconds
+	if !out.Timestamp.Equal(wantTS) {
+		t.Errorf("DLQ record timestamp = %s, want the failure time %s", out.Timestamp.Format(time.RFC3339Nano), wantTS.Format(time.RFC3339Nano))
+	}
+	if out.Timestamp.Equal(source) {
+		t.Errorf("DLQ record carries the source timestamp %s", source)
+	}
+	if !src.Timestamp.Equal(source) {
+		t.Errorf("source record changed: timestamp %s", src.Timestamp)
+	}
+	env, _, err := dlq.Parse(out.Headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !env.Timestamp.Equal(source) {
+		t.Errorf("%s = %s, want the source timestamp %s", dlq.HeaderTimestamp, env.Timestamp, source)
+	}
+	// The header and the Kafka timestamp are the same instant, also after
+	// Kafka keeps only the milliseconds.
+	if !env.FailedAt.Equal(out.Timestamp) || !env.FailedAt.Equal(time.UnixMilli(out.Timestamp.UnixMilli())) {
+		t.Errorf("%s = %s, Kafka timestamp %s: not the same instant", dlq.HeaderFailedAt, env.FailedAt.Format(time.RFC3339Nano), out.Timestamp.Format(time.RFC3339Nano))
+	}
+	for _, h := range out.Headers {
+		if h.Key == dlq.HeaderFailedAt && string(h.Value) != "2026-11-27T09:00:00.456Z" {
+			t.Errorf("%s = %q, want UTC to the millisecond", h.Key, h.Value)
+		}
+	}
+}
+
 func TestParseMalformed(t *testing.T) {
 	h := func(kv ...string) []kgo.RecordHeader {
 		var out []kgo.RecordHeader

@@ -80,6 +80,11 @@ type Problem struct {
 // ShownRecord is one DLQ record as inspect --show prints it. Key, value
 // and header values are shown as text, with bytes that are not printable
 // UTF-8 escaped as \xNN.
+//
+// Timestamp is the DLQ record's Kafka timestamp: the failure time, as in
+// the envelope's failed_at (older bridges wrote the source timestamp
+// there; the envelope's source_timestamp is the source time in either
+// case).
 type ShownRecord struct {
 	Partition    int32       `json:"partition"`
 	Offset       int64       `json:"offset"`
@@ -330,7 +335,7 @@ func (rep *InspectReport) WriteText(w io.Writer) error {
 
 func (s *ShownRecord) writeText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n--- partition %d offset %d (%s)\n", s.Partition, s.Offset, s.Timestamp.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(&b, "\n--- partition %d offset %d (timestamp %s)\n", s.Partition, s.Offset, s.Timestamp.UTC().Format(time.RFC3339Nano))
 	if e := s.Envelope; e != nil {
 		fmt.Fprintf(&b, "error:        %s / %s", e.Class, e.Reason)
 		if e.HTTPStatus != 0 {

@@ -11,7 +11,14 @@
 // the group's offsets in one Kafka transaction per batch
 // (kgo.GroupTransactSession): a replay that is interrupted, even by
 // SIGKILL, resumes where its last committed batch ended, and no record is
-// replayed twice.
+// replayed twice. A replayed record carries the timestamp of its source
+// record (the envelope's source timestamp), not the DLQ record's, which is
+// the failure time: the event it makes is the one its source record made.
+//
+// Times the tools report or filter by are the envelope's: inspect's first
+// and last failure and replay's FailedFrom/FailedUntil (--since/--until)
+// are the failure time (cxone-bridge.failed.at), never a record's Kafka
+// timestamp.
 package dlqtool
 
 import (

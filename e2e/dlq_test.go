@@ -439,7 +439,7 @@ func dlqRecord(i int, src, class, reason string, failedAt time.Time) *kgo.Record
 func dlqKillMidReplay(t *testing.T, k *tc.Kafka, bin string) {
 	e := newDLQEnv(t, k, bin, "kill")
 	const n = 400
-	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour) // recent: the test broker keeps 7 days
 	var recs []*kgo.Record
 	for i := range n {
 		r := dlqRecord(i, e.topic, dlq.ClassInvalid, "schema", base)
@@ -493,7 +493,7 @@ func dlqKillMidReplay(t *testing.T, k *tc.Kafka, bin string) {
 func dlqFilters(t *testing.T, k *tc.Kafka, bin string) {
 	e := newDLQEnv(t, k, bin, "filters")
 	const n = 60
-	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour) // recent: the test broker keeps 7 days
 	class := func(i int) string { return []string{dlq.ClassInvalid, dlq.ClassRejected}[i%2] }
 	reason := func(i int) string {
 		if class(i) == dlq.ClassRejected {
