@@ -2,140 +2,223 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
-// errNotCounted is reported to the breaker for tries whose outcome says
-// nothing about CXone's health: the caller's context ended, or a 429 (the
-// shared cooldown already slows everyone; a rate limit is not an outage).
-var errNotCounted = errors.New("not counted by the breaker")
+// outcome is what one try tells the breaker about CXone.
+type outcome int
 
-// breaker wraps gobreaker's two-step breaker with context-aware waiting.
+const (
+	// outcomeNone: nothing. The caller's context ended, or a 429 (the
+	// shared cooldown handles rate limits; a quota is not an outage).
+	outcomeNone outcome = iota
+	// outcomeHealthy: CXone answered: it accepted the event, or refused the
+	// event itself (a 422 says nothing bad about CXone's health).
+	outcomeHealthy
+	// outcomeFailed: a transient or systemic failure.
+	outcomeFailed
+)
+
+// breaker is the circuit breaker in front of CXone. It measures CXone, not
+// one event:
 //
-// gobreaker answers "no" at once while open (ErrOpenState) or while the
-// half-open probe slots are taken (ErrTooManyRequests). Publish must not burn
-// its retries on that, so acquire waits instead:
+//   - Closed: every try goes. A failed try counts only if it is the first
+//     failure of its event since that event last went through (the caller
+//     says so with repeat): an event failing six tries in a row is one
+//     failure, and FailuresToOpen failures of distinct events in a row, with
+//     no healthy answer in between, open the breaker. A healthy answer
+//     resets the count; a repeated failure neither counts nor resets.
+//   - Open: nothing goes; callers wait. After OpenTimeout a timer moves the
+//     breaker to half-open by itself, so recovery never depends on a caller
+//     being there to ask (after the partitions holding the waiting records
+//     were lost, say).
+//   - Half-open: up to HalfOpenMaxRequests probes go at once; that many
+//     healthy answers in a row close the breaker, any failure opens it
+//     again. An event suspected of being poison (its own failures are not
+//     bad luck; see health) is not chosen as a probe while the breaker has
+//     been half-open for less than OpenTimeout: the probe is to measure
+//     CXone, and a poison record would keep the breaker open for every
+//     other one. After that, any event may probe, so a breaker whose only
+//     callers are suspects still closes when CXone answers.
 //
-//   - open: until the open timeout has passed (gobreaker moves to half-open
-//     lazily, on the next Allow), then asks again;
-//   - half-open with the probe slots taken: until a probe finishes or the
-//     state changes (signalled on the changed channel), with a periodic
-//     re-check as a safety net against a missed wake-up;
-//   - always: until ctx is done.
-//
-// Outcomes are mapped for gobreaker as follows: success and ClassRejected
-// count as successes (a 422 says nothing about CXone's health); transient and
-// systemic count as failures; errNotCounted is excluded.
+// Outcomes of tries that started under an earlier state (generation) are
+// ignored. Every change of state goes to onState, called with b.mu held (it
+// must return quickly), then wakes the waiters.
 type breaker struct {
-	cb          *gobreaker.TwoStepCircuitBreaker[struct{}]
-	openTimeout time.Duration
-	poll        time.Duration
+	failuresToOpen int
+	openTimeout    time.Duration
+	maxProbes      int
+	log            *slog.Logger
+	onState        func(from, to BreakerState)
 
-	openUntil atomic.Int64 // UnixNano, set when the breaker opens
-	notClosed atomic.Bool
-
-	mu      sync.Mutex
-	changed chan struct{}
+	mu       sync.Mutex
+	st       BreakerState
+	gen      uint64    // changes with every transition
+	since    time.Time // when st was entered
+	failures int       // closed: distinct events failed in a row
+	probes   int       // half-open: probes in flight
+	passed   int       // half-open: healthy probes in a row
+	timer    *time.Timer
+	stopped  bool
+	changed  chan struct{} // closed and replaced at every transition and freed probe slot
 }
 
 func newBreaker(cfg BreakerConfig, log *slog.Logger, onState func(from, to BreakerState)) *breaker {
-	b := &breaker{
-		openTimeout: cfg.OpenTimeout,
-		poll:        min(cfg.OpenTimeout, time.Second),
-		changed:     make(chan struct{}),
+	return &breaker{
+		failuresToOpen: cfg.FailuresToOpen,
+		openTimeout:    cfg.OpenTimeout,
+		maxProbes:      cfg.HalfOpenMaxRequests,
+		log:            log,
+		onState:        onState,
+		since:          time.Now(),
+		changed:        make(chan struct{}),
 	}
-	failures := uint32(cfg.FailuresToOpen)
-	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "cxone",
-		MaxRequests: uint32(cfg.HalfOpenMaxRequests),
-		Timeout:     cfg.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		IsSuccessful: func(err error) bool {
-			return err == nil || errors.Is(err, ErrRejected)
-		},
-		IsExcluded: func(err error) bool { return errors.Is(err, errNotCounted) },
-		// Called with gobreaker's lock held: only atomics, our own lock and the
-		// user's callback (documented as "return quickly") run here.
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			f, t := fromGobreaker(from), fromGobreaker(to)
-			if t == BreakerOpen {
-				b.openUntil.Store(time.Now().Add(b.openTimeout).UnixNano())
-			}
-			b.notClosed.Store(t != BreakerClosed)
-			level := slog.LevelInfo
-			if t == BreakerOpen {
-				level = slog.LevelWarn
-			}
-			log.Log(context.Background(), level, "cxone circuit breaker state changed", "from", f.String(), "to", t.String())
-			if onState != nil {
-				onState(f, t)
-			}
-			b.signal()
-		},
-	})
-	return b
 }
 
-func fromGobreaker(s gobreaker.State) BreakerState {
-	switch s {
-	case gobreaker.StateOpen:
-		return BreakerOpen
-	case gobreaker.StateHalfOpen:
-		return BreakerHalfOpen
-	}
-	return BreakerClosed
+// permit is one try let through by acquire.
+type permit struct {
+	gen   uint64
+	probe bool
 }
 
-func (b *breaker) state() BreakerState { return fromGobreaker(b.cb.State()) }
-
-func (b *breaker) changedCh() <-chan struct{} {
+func (b *breaker) state() BreakerState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.changed
+	return b.st
 }
 
-func (b *breaker) signal() {
+// acquire blocks until the breaker lets one try through, and returns its
+// permit, to be passed to release exactly once. suspect tells that the
+// event is suspected of being poison (see breaker). It returns ctx.Err() if
+// ctx ends first; waiting never counts as a try.
+func (b *breaker) acquire(ctx context.Context, suspect bool) (permit, error) {
+	for {
+		b.mu.Lock()
+		var wait time.Duration // 0: until the next change
+		switch b.st {
+		case BreakerClosed:
+			p := permit{gen: b.gen}
+			b.mu.Unlock()
+			return p, nil
+		case BreakerHalfOpen:
+			suspectsAllowed := time.Since(b.since) >= b.openTimeout
+			if b.probes < b.maxProbes && (!suspect || suspectsAllowed) {
+				b.probes++
+				p := permit{gen: b.gen, probe: true}
+				b.mu.Unlock()
+				return p, nil
+			}
+			if suspect && !suspectsAllowed {
+				wait = b.openTimeout - time.Since(b.since)
+			}
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		if err := waitChange(ctx, ch, wait); err != nil {
+			return permit{}, err
+		}
+	}
+}
+
+// waitChange waits for ch to close, for d when d > 0, or for ctx.
+func waitChange(ctx context.Context, ch <-chan struct{}, d time.Duration) error {
+	var tc <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		tc = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+	case <-tc:
+	}
+	return nil
+}
+
+// release reports the outcome of a try let through by p. repeat tells that
+// the try's event had failed already since it last went through.
+func (b *breaker) release(p permit, o outcome, repeat bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p.gen != b.gen {
+		return // started under an earlier state: says nothing about this one
+	}
+	switch b.st {
+	case BreakerClosed:
+		switch {
+		case o == outcomeHealthy:
+			b.failures = 0
+		case o == outcomeFailed && !repeat:
+			b.failures++
+			if b.failures >= b.failuresToOpen {
+				b.setLocked(BreakerOpen)
+			}
+		}
+	case BreakerHalfOpen:
+		b.probes--
+		switch o {
+		case outcomeHealthy:
+			b.passed++
+			if b.passed >= b.maxProbes {
+				b.setLocked(BreakerClosed)
+				return
+			}
+		case outcomeFailed:
+			b.setLocked(BreakerOpen)
+			return
+		}
+		b.wakeLocked() // a probe slot is free
+	}
+}
+
+// setLocked moves to state to. b.mu is held.
+func (b *breaker) setLocked(to BreakerState) {
+	from := b.st
+	b.st = to
+	b.gen++
+	b.since = time.Now()
+	b.failures, b.probes, b.passed = 0, 0, 0
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if to == BreakerOpen && !b.stopped {
+		gen := b.gen
+		b.timer = time.AfterFunc(b.openTimeout, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.gen == gen && b.st == BreakerOpen {
+				b.setLocked(BreakerHalfOpen)
+			}
+		})
+	}
+	level := slog.LevelInfo
+	if to == BreakerOpen {
+		level = slog.LevelWarn
+	}
+	b.log.Log(context.Background(), level, "cxone circuit breaker state changed", "from", from.String(), "to", to.String())
+	if b.onState != nil {
+		b.onState(from, to)
+	}
+	b.wakeLocked()
+}
+
+func (b *breaker) wakeLocked() {
 	close(b.changed)
 	b.changed = make(chan struct{})
-	b.mu.Unlock()
 }
 
-// acquire blocks until the breaker lets one try through, and returns the
-// function that must be called exactly once with the try's outcome. It
-// returns ctx.Err() if ctx ends first; waiting never counts as a try.
-func (b *breaker) acquire(ctx context.Context) (func(error), error) {
-	for {
-		ch := b.changedCh() // before Allow, so a change in between is not missed
-		done, err := b.cb.Allow()
-		if err == nil {
-			return func(outcome error) {
-				done(outcome)
-				if b.notClosed.Load() {
-					b.signal() // a probe finished: wake waiters to try for its slot
-				}
-			}, nil
-		}
-		wait := b.poll
-		if errors.Is(err, gobreaker.ErrOpenState) {
-			// gobreaker compares expiry.Before(now): aim just past it.
-			wait = time.Until(time.Unix(0, b.openUntil.Load())) + time.Millisecond
-			wait = max(wait, time.Millisecond)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-ch:
-		case <-t.C:
-		}
-		t.Stop()
+// stop cancels the open timer; the breaker stays in its state.
+func (b *breaker) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
 	}
 }

@@ -103,17 +103,32 @@ type RateLimitConfig struct {
 	Burst int
 }
 
-// BreakerConfig configures the circuit breaker (github.com/sony/gobreaker/v2).
+// BreakerConfig configures the circuit breaker (see the package documentation).
 type BreakerConfig struct {
-	// FailuresToOpen consecutive transient or systemic failures open the
-	// breaker. Default 5.
+	// FailuresToOpen transient or systemic failures of distinct events in a
+	// row, with no healthy answer in between, open the breaker (an event's
+	// repeated failures count once). Default 5.
 	FailuresToOpen int
-	// OpenTimeout is how long the breaker stays open before letting a probe
-	// through (half-open). Default 30s.
+	// OpenTimeout is how long the breaker stays open before it moves to
+	// half-open by itself and lets probes through. Default 30s.
 	OpenTimeout time.Duration
 	// HalfOpenMaxRequests probes may be in flight while half-open; that many
 	// consecutive successes close the breaker. Default 1.
 	HalfOpenMaxRequests int
+}
+
+// PoisonConfig bounds the effort spent on an event that keeps failing while
+// CXone answers other events (the persistent failure rule: see the package
+// documentation). Both bounds must be reached, and the failures must be
+// unlikely to be bad luck, before Publish gives up with ClassPersistent.
+type PoisonConfig struct {
+	// MinAttempts is the number of failed tries in a row (across Publish
+	// calls) before an event may be given up on. Default 10; a negative
+	// value turns the rule off (an event is then retried for ever).
+	MinAttempts int
+	// MinDuration is the time since the event's first failure before it may
+	// be given up on. Default 1m.
+	MinDuration time.Duration
 }
 
 // Config configures a Publisher. Zero-valued fields take the defaults shown by
@@ -198,6 +213,7 @@ type Config struct {
 	Retry     RetryConfig
 	RateLimit RateLimitConfig
 	Breaker   BreakerConfig
+	Poison    PoisonConfig
 
 	// Logger receives the Publisher's logs. nil means slog.Default().
 	Logger *slog.Logger
@@ -255,6 +271,10 @@ func DefaultConfig() Config {
 			OpenTimeout:         30 * time.Second,
 			HalfOpenMaxRequests: 1,
 		},
+		Poison: PoisonConfig{
+			MinAttempts: 10,
+			MinDuration: time.Minute,
+		},
 	}
 }
 
@@ -308,6 +328,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
 	setDefault(&c.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
 	setDefault(&c.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
+	setDefault(&c.Poison.MinAttempts, d.Poison.MinAttempts)
+	setDefault(&c.Poison.MinDuration, d.Poison.MinDuration)
 	if c.AuthMode == AuthAccessKey && c.Issuer == "" && (c.TokenURL == "" || c.DiscoverAPIEndpoint) {
 		c.Issuer = DefaultIssuer
 	}
@@ -385,6 +407,9 @@ func (c Config) validate(customTokens bool) error {
 	}
 	if c.Breaker.FailuresToOpen < 0 || c.Breaker.HalfOpenMaxRequests < 0 {
 		errs = append(errs, errors.New("Breaker counts must not be negative"))
+	}
+	if c.Poison.MinDuration < 0 {
+		errs = append(errs, errors.New("Poison.MinDuration must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink: invalid config: %w", err)

@@ -54,8 +54,9 @@
 // # Classes
 //
 // Publish returns nil (2xx, or 409 "already ingested") or an *Error whose
-// Class is ClassRejected, ClassTransient or ClassSystemic; errors.Is works with
-// ErrRejected, ErrTransient and ErrSystemic. See Publish for what each
+// Class is ClassRejected, ClassTransient, ClassSystemic or ClassPersistent;
+// errors.Is works with ErrRejected, ErrTransient, ErrSystemic and
+// ErrPersistent. See Publish for what each
 // promises and what the caller should do. An error for a context that ended
 // carries no class: check the class sentinels, not context.DeadlineExceeded,
 // to tell an HTTP timeout (transient) from the caller's own deadline.
@@ -67,22 +68,31 @@
 //
 //  1. Rate limiter (Config.RateLimit). A token bucket shared by all callers
 //     keeps the tenant under its quota; 0 turns it off.
-//  2. Circuit breaker (Config.Breaker). Consecutive transient or systemic
-//     failures (FailuresToOpen) open it. While open, callers wait until
-//     OpenTimeout has passed instead of sending or spending retries; then
-//     HalfOpenMaxRequests probes go through while the others keep waiting; a
-//     successful probe closes it, a failed one opens it again. Every change
-//     goes to Config.OnBreakerState so the consumer can pause fetching while
-//     open and resume when closed. Counting: successes and rejected events
-//     (a 422 says nothing about CXone's health) count as successes; transient
-//     and systemic failures as failures; a 429 and a try cut short by the
-//     caller's context are not counted at all: a 429 is the tenant's quota,
-//     not an outage, and is handled by the cooldown below.
-//  3. 429 cooldown. A 429 sets one shared "not before" instant (now +
+//  2. Circuit breaker (Config.Breaker). It measures CXone, not one event:
+//     FailuresToOpen transient or systemic failures of distinct events in a
+//     row (an event's repeated failures count once; a healthy answer resets
+//     the count) open it. While open, callers wait instead of sending or
+//     spending retries. After OpenTimeout a timer moves it to half-open by
+//     itself (no caller needs to be there); HalfOpenMaxRequests probes go
+//     through while the others keep waiting, and an event suspected of
+//     being poison (see Persistent failures) is not picked as a probe for
+//     the first OpenTimeout of half-open; a successful probe closes it, a
+//     failed one opens it again. Every change goes to Config.OnBreakerState
+//     so the consumer can pause fetching while open and resume otherwise.
+//     Counting: successes and rejected events (a 422 says nothing bad about
+//     CXone's health) are healthy answers; transient and systemic failures
+//     are failures; a 429 and a try cut short by the caller's context are
+//     not counted at all: a 429 is the tenant's quota, not an outage, and is
+//     handled by the cooldown below.
+//  3. Events URL (discovered once, see Discovery) and the token cache.
+//  4. 429 cooldown. A 429 sets one shared "not before" instant (now +
 //     Retry-After, or + Retry.BaseDelay without one) and every caller waits
-//     for it before sending, so one 429 slows all workers, not just the one
-//     that got it. The instant only moves forward.
-//  4. Events URL (discovered once, see Discovery), token cache, then the POST.
+//     for it before every POST (the re-POST after a forced token refresh
+//     included), so one 429 slows all workers, not just the one that got
+//     it. The instant only moves forward. Callers that had to wait are
+//     released over a short window after it (a tenth of the wait, 50ms to
+//     1s), not all at once.
+//  5. The POST.
 //
 // A transient failure is retried after a delay of full jitter,
 // rand[0, min(MaxDelay, BaseDelay·2ⁿ)], or the server's Retry-After (both
@@ -93,6 +103,19 @@
 // and retries it, and it is the breaker, counting those failures, that makes
 // those later calls wait rather than hammer CXone. A rejected event is
 // returned at once.
+//
+// # Persistent failures
+//
+// The Publisher keeps, for every event that is failing now (by idempotency
+// key, across Publish calls), when it first failed and how many tries
+// failed since, and counts the tries of all events that CXone answered and
+// that failed. An event that kept failing while CXone answered others is
+// given up on with ClassPersistent once Config.Poison's bounds are reached
+// (MinAttempts failed tries in a row, MinDuration since the first failure)
+// and the chance of so many failures by bad luck, at the success rate the
+// other events saw meanwhile, is below one in a million (the formula is in
+// health.go). While CXone answers nothing (an outage) no event is ever given
+// up on. The evidence is this Publisher's own.
 //
 // # Secrets
 //

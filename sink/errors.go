@@ -28,6 +28,15 @@ const (
 	// TLS failure). Publish returns it at once without retrying; the caller
 	// pauses, reports not-ready and retries later; never DLQ.
 	ClassSystemic
+	// ClassPersistent: the event kept failing (transient or systemic
+	// answers) while CXone answered other events, past the bounds of
+	// Config.Poison: its failures are its own, not an outage's (see the
+	// package documentation, "Persistent failures"). Status and Excerpt are
+	// those of its last failure, Attempts counts every HTTP request made
+	// for it since its first failure, and Verdict says why. The caller
+	// gives up on it (the bridge dead-letters it). Never returned while no
+	// other event is answered.
+	ClassPersistent
 )
 
 func (c Class) String() string {
@@ -38,6 +47,8 @@ func (c Class) String() string {
 		return "transient"
 	case ClassSystemic:
 		return "systemic"
+	case ClassPersistent:
+		return "persistent"
 	}
 	return "Class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -47,6 +58,8 @@ var (
 	ErrRejected  = errors.New("sink: rejected by CXone")
 	ErrTransient = errors.New("sink: transient failure")
 	ErrSystemic  = errors.New("sink: systemic failure")
+	// ErrPersistent matches a ClassPersistent error.
+	ErrPersistent = errors.New("sink: persistent failure")
 	// ErrInvalidEvent is wrapped (class rejected) when an Event cannot be sent
 	// at all: nil, empty body or key, or a header value with control or
 	// non-ASCII characters.
@@ -61,6 +74,8 @@ func (c Class) sentinel() error {
 		return ErrTransient
 	case ClassSystemic:
 		return ErrSystemic
+	case ClassPersistent:
+		return ErrPersistent
 	}
 	return nil
 }
@@ -89,8 +104,11 @@ type Error struct {
 	RetryAfter time.Duration
 	// Attempts is the number of HTTP requests made for the event.
 	Attempts int
-	// Err is the underlying cause (transport error, token error), if any.
+	// Err is the underlying cause (transport error, token error), if any;
+	// for ClassPersistent, the event's last failure (an *Error).
 	Err error
+	// Verdict, for ClassPersistent only, says why the event was given up on.
+	Verdict *Verdict
 }
 
 const maxExcerptInMessage = 200
@@ -104,6 +122,11 @@ func (e *Error) Error() string {
 	}
 	if e.Attempts > 0 {
 		fmt.Fprintf(&b, " after %d attempt(s)", e.Attempts)
+	}
+	if e.Verdict != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Verdict.String())
+		return b.String() // the last failure (Err) has its own Error()
 	}
 	if e.Err != nil {
 		b.WriteString(": ")

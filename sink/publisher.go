@@ -54,6 +54,7 @@ type Publisher struct {
 	limiter   *rate.Limiter // nil: no client-side limit
 	cool      cooldown
 	br        *breaker
+	health    *health
 	bufs      sync.Pool
 
 	// Header values shared by every request: net/http only reads a
@@ -148,12 +149,15 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), burst)
 	}
 	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState)
+	p.health = newHealth(cfg.Poison)
 	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 512)) }
 	return p, nil
 }
 
-// Close releases idle connections. Publish must not be called afterwards.
+// Close releases idle connections and stops the breaker's timer. Publish
+// must not be called afterwards.
 func (p *Publisher) Close() error {
+	p.br.stop()
 	if p.ownClient {
 		p.hc.CloseIdleConnections()
 	}
@@ -179,16 +183,21 @@ func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
 //     caller keeps the record, pauses, reports not-ready and retries later;
 //     the breaker, which counts these, makes that later call wait while it
 //     is open instead of hammering CXone.
+//   - ClassPersistent: the event has kept failing (transient or systemic)
+//     across this and earlier calls while CXone answered other events, past
+//     Config.Poison's bounds; Verdict says why. Never while nothing else is
+//     answered (an outage). The caller gives up on the event (dead-letters
+//     it); a later Publish of the same key starts afresh.
 //   - ctx ended: an error wrapping ctx.Err() (and no class sentinel). Every
 //     wait (backoff, Retry-After, 429 cooldown, rate limit, open breaker,
 //     token fetch) ends as soon as ctx does.
 //
 // Each try goes through, in order: the client-side rate limiter, the circuit
-// breaker (waiting while it is open, not counting as a try), the shared 429
-// cooldown, the events URL (discovered once when Config.DiscoverAPIEndpoint
-// is set; a discovery failure is systemic), the token cache, then one POST. A 401 drops the token, forces one
-// refresh and repeats the POST once within the same try; a second 401 is
-// systemic.
+// breaker (waiting while it is open, not counting as a try), the events URL
+// (discovered once when Config.DiscoverAPIEndpoint is set; a discovery
+// failure is systemic), the token cache, the shared 429 cooldown, then one
+// POST. A 401 drops the token, forces one refresh and repeats the POST once
+// within the same try, after the cooldown again; a second 401 is systemic.
 func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 	if err := checkEvent(ev); err != nil {
 		return Result{}, err
@@ -210,6 +219,17 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 			return res, nil
 		}
 		cerr.Attempts = attempts
+		if cerr.Class != ClassRejected {
+			if v, ok := p.health.verdict(ev.IdempotencyKey, time.Now()); ok {
+				perr := &Error{Class: ClassPersistent, Status: cerr.Status, Excerpt: cerr.Excerpt, Truncated: cerr.Truncated,
+					Attempts: v.Attempts, Err: cerr, Verdict: &v}
+				p.observe(start, Result{}, perr)
+				p.logFor(ev).Warn("cxone keeps failing this event while accepting others: giving up on it", "status", cerr.Status,
+					"attempts", v.Attempts, "failures", v.Failures, "failing_for", v.Since, "others_answered", v.OthersAnswered,
+					"idempotency_key", ev.IdempotencyKey, "correlation_id", ev.CorrelationID)
+				return Result{}, perr
+			}
+		}
 		if cerr.Class != ClassTransient {
 			p.observe(start, Result{}, cerr)
 		}
@@ -254,33 +274,35 @@ func (p *Publisher) abandoned(ctxErr error, attempts int, last *Error) error {
 	return fmt.Errorf("sink: publish abandoned after %d attempt(s): %w", attempts, ctxErr)
 }
 
-// try makes one try: waits for the rate limiter, breaker and cooldown, then
-// posts (twice if the first answer is a 401). It returns a classified failure
-// (cerr), or err != nil when ctx ended.
+// try makes one try: waits for the rate limiter and the breaker, then
+// posts (twice if the first answer is a 401), after the cooldown. It
+// returns a classified failure (cerr), or err != nil when ctx ended. It
+// tells the breaker and the health record what the try says about CXone.
 func (p *Publisher) try(ctx context.Context, ev *Event, attempts *int) (res Result, cerr *Error, err error) {
 	if err := p.waitLimiter(ctx); err != nil {
 		return Result{}, nil, err
 	}
-	done, err := p.br.acquire(ctx)
+	key := ev.IdempotencyKey
+	permit, err := p.br.acquire(ctx, p.health.suspect(key))
 	if err != nil {
 		return Result{}, nil, err
 	}
-	outcome := errNotCounted
-	defer func() { done(outcome) }()
-
-	if err := p.cool.wait(ctx); err != nil {
-		return Result{}, nil, err
-	}
+	before := *attempts
 	res, cerr, err = p.postWithToken(ctx, ev, attempts)
 	switch {
 	case err != nil:
-		// ctx ended: not CXone's fault; outcome stays errNotCounted.
-	case cerr == nil:
-		outcome = nil
+		// ctx ended: says nothing about CXone.
+		p.br.release(permit, outcomeNone, false)
+	case cerr == nil || cerr.Class == ClassRejected:
+		// Accepted, or refused for itself: CXone is answering.
+		p.health.healthy(key)
+		p.br.release(permit, outcomeHealthy, false)
 	case cerr.Status == http.StatusTooManyRequests:
 		// Rate limited: handled by the shared cooldown, not the breaker.
+		p.br.release(permit, outcomeNone, false)
 	default:
-		outcome = cerr
+		repeat := p.health.failedTry(key, *attempts-before, time.Now())
+		p.br.release(permit, outcomeFailed, repeat)
 	}
 	return res, cerr, err
 }
@@ -319,6 +341,9 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 				return Result{}, nil, ctx.Err()
 			}
 			return Result{}, tokenError(err, p.cfg.MaxResponseBytes), nil
+		}
+		if err := p.cool.wait(ctx); err != nil {
+			return Result{}, nil, err
 		}
 		*attempts++
 		res, cerr, err := p.post(ctx, eventsURL, ev, tok)
@@ -439,7 +464,7 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		if wait == 0 {
 			wait = p.cfg.Retry.BaseDelay
 		}
-		p.cool.extend(time.Now().Add(wait))
+		p.cool.extend(time.Now().Add(wait), wait)
 		p.logFor(ev).Warn("cxone rate limited, all publishers cool down", "retry_after", wait, "correlation_id", ev.CorrelationID)
 	}
 	return Result{}, e, nil

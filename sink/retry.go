@@ -88,34 +88,53 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // cooldown is the shared "not before" instant set by a 429. Every caller of
-// the Publisher waits for it before sending, so one 429 slows all workers,
-// not only the one that received it (DESIGN §4, "429 is global").
+// the Publisher waits for it before every POST (the re-POST after a forced
+// token refresh included), so one 429 slows all workers, not only the one
+// that received it ("429 is global").
+//
+// A caller that had to wait is released at a random instant within a short
+// window after the cool-down ends (a tenth of its length, between 50ms and
+// 1s), not at the instant itself: dozens of workers released together would
+// be the next 429 wave. A caller that finds the cool-down over goes at once.
 type cooldown struct {
-	until atomic.Int64 // UnixNano; 0 = none
+	until  atomic.Int64 // UnixNano; 0 = none
+	spread atomic.Int64 // the release window of the current cool-down
 }
 
-// extend moves the instant to t unless it is already later.
-func (c *cooldown) extend(t time.Time) {
+// extend moves the instant to t unless it is already later; wait is the
+// cool-down's length, which sizes the release window.
+func (c *cooldown) extend(t time.Time, wait time.Duration) {
 	n := t.UnixNano()
 	for {
 		cur := c.until.Load()
-		if cur >= n || c.until.CompareAndSwap(cur, n) {
+		if cur >= n {
+			return
+		}
+		if c.until.CompareAndSwap(cur, n) {
+			c.spread.Store(int64(min(max(wait/10, 50*time.Millisecond), time.Second)))
 			return
 		}
 	}
 }
 
-// wait blocks until the instant has passed; it re-reads the instant after each
-// sleep because another caller may have pushed it further meanwhile.
+// wait blocks until the instant has passed (plus the release jitter if it
+// had to wait); it re-reads the instant after each sleep because another
+// caller may have pushed it further meanwhile.
 func (c *cooldown) wait(ctx context.Context) error {
+	waited, jittered := false, false
 	for {
-		u := c.until.Load()
-		if u == 0 {
-			return nil
+		var d time.Duration
+		if u := c.until.Load(); u != 0 {
+			d = time.Until(time.Unix(0, u))
 		}
-		d := time.Until(time.Unix(0, u))
 		if d <= 0 {
-			return nil
+			if !waited || jittered {
+				return nil
+			}
+			jittered = true
+			d = rand.N(time.Duration(max(c.spread.Load(), 1)))
+		} else {
+			waited, jittered = true, false
 		}
 		if err := sleepCtx(ctx, d); err != nil {
 			return err
