@@ -1,0 +1,291 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// partition is the state of one assignment of one partition.
+//
+// It keeps the records handed out and not finished, in offset order, as a
+// doubly linked list through the items: a record is unlinked the moment it
+// finishes, wherever it is in the list, so a finished record behind a stuck
+// one costs nothing. The watermark (what to commit) is the first record of
+// the list, or next when the list is empty.
+type partition struct {
+	tp
+	gen     uint64 // unique per assignment
+	revoked bool
+	current bool // c.parts holds it: it is this partition's state now
+	ctx     context.Context
+	cancel  context.CancelFunc
+	prev    *partition // the state this one replaced after a data loss, if any
+	head    *item      // lowest unfinished record
+	tail    *item
+	// unfinished counts the list. Abandoned records stay in it (they hold
+	// the watermark) but no longer count against the budgets.
+	unfinished int
+	next       int64 // offset after the last record handed out (or marker seen); -1 before the first
+	epoch      int32 // leader epoch of that record
+	committed  int64 // last committed offset; -1 if none this assignment
+	active     int   // its records being handled now
+	// queued counts its records waiting behind a lane whose first record
+	// is being handled normally; blocked those behind a lane whose first
+	// record has failed and is being retried (see throttle.go).
+	queued  int
+	blocked int
+	// The reasons to pause its fetching (throttle.go), and what was last
+	// asked of the client for it.
+	fair, stuck, ahead bool
+}
+
+// watermark is the offset to commit: the lowest unfinished offset, or the
+// one after the last dispatched record when all are finished.
+func (p *partition) watermark() int64 {
+	if p.head != nil {
+		return p.head.rec.Offset
+	}
+	return p.next
+}
+
+// push appends it (the highest offset so far) to the unfinished list.
+func (p *partition) push(it *item) {
+	it.prev = p.tail
+	if p.tail != nil {
+		p.tail.next = it
+	} else {
+		p.head = it
+	}
+	p.tail = it
+	p.unfinished++
+}
+
+// unlink removes it from the unfinished list.
+func (p *partition) unlink(it *item) {
+	if it.prev != nil {
+		it.prev.next = it.next
+	} else {
+		p.head = it.next
+	}
+	if it.next != nil {
+		it.next.prev = it.prev
+	} else {
+		p.tail = it.prev
+	}
+	it.prev, it.next = nil, nil
+	p.unfinished--
+}
+
+// newPartitionLocked starts the state of a new assignment of key. c.mu is
+// held.
+func (c *Consumer) newPartitionLocked(key tp) *partition {
+	c.nextGen++
+	ctx, cancel := context.WithCancel(c.base)
+	p := &partition{tp: key, gen: c.nextGen, ctx: ctx, cancel: cancel, next: -1, committed: -1, current: true}
+	if old := c.parts[key]; old != nil {
+		old.current = false
+	}
+	c.parts[key] = p
+	return p
+}
+
+// waitIdle waits until no partition selected by sel has an unfinished
+// record (handled, or waiting for its lane or a worker), or timeout passes.
+// It reports whether they drained.
+func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		busy := false
+		for _, p := range c.parts {
+			if sel(p) && p.unfinished > 0 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		c.cond.Wait()
+	}
+}
+
+// commitLoop commits watermarks every CommitInterval.
+func (c *Consumer) commitLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
+			err := c.commit(cctx, nil)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("periodic commit failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// commit commits the watermark of every partition selected by only (all
+// when nil) that moved since its last commit.
+func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	type mark struct {
+		p  *partition
+		wm int64
+	}
+	var marks []mark
+	c.mu.Lock()
+	for key, p := range c.parts {
+		if only != nil && !only[key] {
+			continue
+		}
+		wm := p.watermark()
+		if wm < 0 || wm <= p.committed {
+			continue // nothing new; never back within one assignment
+		}
+		if offsets[key.topic] == nil {
+			offsets[key.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[key.topic][key.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
+		marks = append(marks, mark{p, wm})
+	}
+	c.mu.Unlock()
+	if len(offsets) == 0 {
+		return nil
+	}
+	var firstErr error
+	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			firstErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && firstErr == nil {
+					firstErr = fmt.Errorf("commit %s[%d]: %w", t.Topic, p.Partition, e)
+				}
+			}
+		}
+	})
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		c.stats.commitFailures.Add(1)
+		return firstErr
+	}
+	c.mu.Lock()
+	for _, m := range marks {
+		if m.wm > m.p.committed {
+			m.p.committed = m.wm
+		}
+	}
+	c.mu.Unlock()
+	c.stats.commits.Add(1)
+	return nil
+}
+
+// PartitionLag is the client-side lag of one owned partition.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	// Lag is the last seen high watermark minus the committed offset (or,
+	// before the first commit of this assignment, the next offset to
+	// finish).
+	Lag int64
+}
+
+// Lag returns the client-side lag of every owned partition whose high
+// watermark the consumer has seen in a fetch.
+func (c *Consumer) Lag() []PartitionLag {
+	c.hwmMu.Lock()
+	hwm := make(map[tp]int64, len(c.hwm))
+	for k, v := range c.hwm {
+		hwm[k] = v
+	}
+	c.hwmMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []PartitionLag
+	for key, p := range c.parts {
+		h, ok := hwm[key]
+		if !ok {
+			continue
+		}
+		at := p.committed
+		if at < 0 {
+			at = p.watermark()
+		}
+		if at < 0 {
+			continue
+		}
+		out = append(out, PartitionLag{Topic: key.topic, Partition: key.partition, Lag: max(0, h-at)})
+	}
+	return out
+}
+
+// PartitionState is a snapshot of one owned partition.
+type PartitionState struct {
+	Topic     string
+	Partition int32
+	// Watermark is the offset the next commit would write: the lowest
+	// unfinished record's, or Next when none is unfinished; -1 before the
+	// first record.
+	Watermark int64
+	// Next is the offset after the last record handed out; -1 before the
+	// first.
+	Next int64
+	// Committed is the last offset committed under this assignment, -1 if
+	// none.
+	Committed int64
+	// Unfinished counts the records handed out and not finished.
+	Unfinished int
+	// OldestUnfinished is how long ago the lowest unfinished record was
+	// handed out: how long the partition's commit has been held by it. 0
+	// when none is unfinished.
+	OldestUnfinished time.Duration
+	// Queued and Blocked count the records waiting behind a busy lane and
+	// behind a failing one.
+	Queued, Blocked int
+	// Throttled tells that its fetching is paused by a budget (fair share,
+	// blocked records, records ahead), apart from Pause.
+	Throttled bool
+}
+
+// Partitions returns a snapshot of every owned partition.
+func (c *Consumer) Partitions() []PartitionState {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]PartitionState, 0, len(c.parts))
+	for key, p := range c.parts {
+		s := PartitionState{Topic: key.topic, Partition: key.partition, Watermark: p.watermark(), Next: p.next,
+			Committed: p.committed, Unfinished: p.unfinished, Queued: p.queued, Blocked: p.blocked, Throttled: p.throttled()}
+		if p.head != nil {
+			s.OldestUnfinished = now.Sub(p.head.at)
+		}
+		out = append(out, s)
+	}
+	return out
+}

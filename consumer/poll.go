@@ -1,0 +1,220 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unsafe"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// pollLoop polls while there is room in flight and dispatches to lanes.
+func (c *Consumer) pollLoop(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	defer c.setLoop(loopStopped)
+	// Before the loop reports itself stopped: from now on no record starts
+	// (see Run).
+	defer func() {
+		c.mu.Lock()
+		c.closing = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+	}()
+	for {
+		c.setLoop(loopBusy)
+		c.mu.Lock()
+		if ctx.Err() == nil && c.fullLocked() {
+			c.setLoop(loopWaiting)
+		}
+		for ctx.Err() == nil && c.fullLocked() {
+			c.cond.Wait()
+		}
+		room := c.cfg.MaxBuffered - c.inflight
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil
+		}
+
+		c.setLoop(loopWaiting)
+		fetches := c.cl.PollRecords(ctx, room)
+		c.setLoop(loopBusy)
+		c.noteHighWatermarks(fetches)
+		if fetches.IsClientClosed() {
+			return errors.New("consumer: client closed")
+		}
+		now := time.Now()
+		c.mu.Lock()
+		// Errors first: a data loss resets its partition before the records
+		// that the client re-serves from the reset offset are dispatched.
+		fetches.EachError(func(topic string, p int32, err error) {
+			c.fetchErrorLocked(topic, p, err)
+		})
+		fetches.EachRecord(func(rec *kgo.Record) { c.dispatchLocked(rec, now) })
+		changed := c.rethrottleLocked()
+		c.mu.Unlock()
+		if changed {
+			c.reconcilePauses()
+		}
+		c.cl.AllowRebalance()
+	}
+}
+
+// fullLocked reports whether a budget is spent. c.mu is held.
+func (c *Consumer) fullLocked() bool {
+	return c.inflight >= c.cfg.MaxBuffered || c.bytes >= c.cfg.MaxInFlightBytes
+}
+
+// fetchErrorLocked handles one partition error of a poll. c.mu is held.
+func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	var dl *kgo.ErrDataLoss
+	if !errors.As(err, &dl) {
+		c.log.Error("fetch error", "topic", topic, "partition", partition, "err", err)
+		return
+	}
+	c.stats.dataLoss.Add(1)
+	key := tp{topic, partition}
+	p := c.parts[key]
+	if p == nil || p.next < 0 || dl.ResetTo >= p.next {
+		c.log.Error("kafka lost records of this partition: the client skipped forward", "topic", topic, "partition", partition,
+			"consumed_to", dl.ConsumedTo, "reset_to", dl.ResetTo, "err", err)
+		return
+	}
+	// The log was truncated below what was handed out, and the client
+	// fetches again from ResetTo: the records it serves there are new
+	// records at reused offsets. Start the partition afresh, so that they
+	// are dispatched (not dropped as already seen) and its commit follows
+	// them (even back below what was committed). The old state's records
+	// still in flight are still handled; their completions no longer move
+	// any watermark.
+	c.log.Error("kafka lost records of this partition (log truncated): handling it again from the offset the client reset to",
+		"topic", topic, "partition", partition, "consumed_to", dl.ConsumedTo, "reset_to", dl.ResetTo,
+		"in_flight_of_old_log", p.unfinished, "err", err)
+	np := c.newPartitionLocked(key)
+	np.prev = p
+}
+
+// itemOverhead is what a held record costs besides its key, value and
+// headers (the item, which holds the copied kgo.Record).
+const itemOverhead = int64(unsafe.Sizeof(item{}))
+
+// dispatchLocked hands rec to its lane. c.mu is held.
+func (c *Consumer) dispatchLocked(rec *kgo.Record, now time.Time) {
+	key := tp{rec.Topic, rec.Partition}
+	p := c.parts[key]
+	if p == nil {
+		// Assigned before OnPartitionsAssigned ran for it; cannot happen
+		// with blocked rebalances, but be safe.
+		p = c.newPartitionLocked(key)
+	}
+	if p.next >= 0 && rec.Offset < p.next {
+		// Already handed out under this assignment, and no data loss was
+		// reported: the client never does this. Never silently.
+		c.stats.skipped.Add(1)
+		c.log.Error("record below the partition's position skipped: it was handed out already", "topic", rec.Topic,
+			"partition", rec.Partition, "offset", rec.Offset, "next", p.next)
+		return
+	}
+	p.next = rec.Offset + 1
+	p.epoch = rec.LeaderEpoch
+	if rec.Attrs.IsControl() {
+		return // a transaction marker: nothing to handle, finished at once
+	}
+	it := &item{part: p, at: now}
+	it.rec = detach(rec, &it.copy)
+	it.size = itemOverhead + int64(len(rec.Key)+len(rec.Value))
+	for _, h := range rec.Headers {
+		it.size += int64(len(h.Key) + len(h.Value))
+	}
+	rec = it.rec
+	p.push(it)
+	c.inflight++
+	c.bytes += it.size
+	c.stats.consumed.Add(1)
+	if c.obsDispatch != nil {
+		c.obsDispatch.Dispatched(rec)
+	}
+
+	lk := laneKey{tp: key}
+	switch c.cfg.Ordering {
+	case OrderingKey:
+		lk.key = string(rec.Key)
+	case OrderingNone:
+		c.nextGen++
+		lk.seq = c.nextGen
+	}
+	if l := c.lanes[lk]; l != nil {
+		l.queue = append(l.queue, it)
+		it.setWait(l.waitKind())
+		return
+	}
+	l := &lane{key: lk, queue: []*item{it}}
+	c.lanes[lk] = l
+	c.ready = append(c.ready, l)
+	if len(c.ready) > c.idle && c.nWorkers < c.cfg.MaxInFlight {
+		c.nWorkers++
+		c.workers.Add(1)
+		go c.worker()
+	}
+	c.workCond.Signal()
+}
+
+// detach copies rec into out, out of franz-go's memory, and returns out. A
+// polled record is one element of an array holding every record of its
+// batch, and its key, value and headers point into the fetch response:
+// holding it holds all of those. The copy holds only its own bytes, in one
+// allocation (and its headers' slice).
+func detach(rec *kgo.Record, out *kgo.Record) *kgo.Record {
+	n := len(rec.Key) + len(rec.Value)
+	for _, h := range rec.Headers {
+		n += len(h.Value)
+	}
+	buf := make([]byte, 0, n)
+	take := func(b []byte) []byte {
+		if b == nil {
+			return nil // a null key or value (a tombstone) stays null
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
+	*out = kgo.Record{
+		Key:           take(rec.Key),
+		Value:         take(rec.Value),
+		Timestamp:     rec.Timestamp,
+		Topic:         rec.Topic,
+		Partition:     rec.Partition,
+		Attrs:         rec.Attrs,
+		ProducerEpoch: rec.ProducerEpoch,
+		ProducerID:    rec.ProducerID,
+		LeaderEpoch:   rec.LeaderEpoch,
+		Offset:        rec.Offset,
+		Context:       rec.Context,
+	}
+	if len(rec.Headers) > 0 {
+		out.Headers = make([]kgo.RecordHeader, len(rec.Headers))
+		for i, h := range rec.Headers {
+			out.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: take(h.Value)}
+		}
+	}
+	return out
+}
+
+// noteHighWatermarks remembers each fetched partition's high watermark.
+func (c *Consumer) noteHighWatermarks(fetches kgo.Fetches) {
+	c.hwmMu.Lock()
+	defer c.hwmMu.Unlock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Err == nil && p.HighWatermark >= 0 {
+			c.hwm[tp{p.Topic, p.Partition}] = p.HighWatermark
+		}
+	})
+}
