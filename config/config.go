@@ -14,6 +14,7 @@ package config
 import (
 	"time"
 
+	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -74,7 +75,9 @@ type Consumer struct {
 	MaxInFlight        int           `yaml:"max_in_flight"`
 	MaxBuffered        int           `yaml:"max_buffered"`
 	MaxInFlightBytes   ByteSize      `yaml:"max_in_flight_bytes"`
+	MaxRecordsAhead    int64         `yaml:"max_records_ahead"`
 	CommitInterval     time.Duration `yaml:"commit_interval"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout"`
 	RevokeDrainTimeout time.Duration `yaml:"revoke_drain_timeout"`
 	DrainTimeout       time.Duration `yaml:"drain_timeout"`
 	RetryBackoff       time.Duration `yaml:"retry_backoff"`
@@ -101,6 +104,7 @@ type CXone struct {
 	Retry          Retry         `yaml:"retry"`
 	RateLimit      RateLimit     `yaml:"rate_limit"`
 	Breaker        Breaker       `yaml:"breaker"`
+	Poison         Poison        `yaml:"poison"`
 }
 
 // Retry bounds the retries of transient failures inside one publish.
@@ -123,6 +127,14 @@ type Breaker struct {
 	FailuresToOpen      int           `yaml:"failures_to_open"`
 	OpenTimeout         time.Duration `yaml:"open_timeout"`
 	HalfOpenMaxRequests int           `yaml:"half_open_max_requests"`
+}
+
+// Poison bounds the effort spent on one event that CXone keeps failing
+// while it accepts others, before it is dead-lettered as a persistent
+// failure (docs/reliability.md).
+type Poison struct {
+	MinAttempts int           `yaml:"min_attempts"`
+	MinDuration time.Duration `yaml:"min_duration"`
 }
 
 // EventsURL is the full URL events are POSTed to; with base_url: discover
@@ -264,11 +276,19 @@ func (c *Config) applyDefaults() {
 	if c.Consumer.MaxInFlightBytes == 0 {
 		c.Consumer.MaxInFlightBytes = 64 << 20
 	}
+	if c.Consumer.MaxRecordsAhead == 0 {
+		c.Consumer.MaxRecordsAhead = consumer.DefaultMaxRecordsAhead
+	}
 	setDuration(&c.Consumer.CommitInterval, 5*time.Second)
+	setDuration(&c.Consumer.CommitTimeout, consumer.DefaultCommitTimeout)
 	setDuration(&c.Consumer.RevokeDrainTimeout, min(c.Kafka.RebalanceTimeout/2, 20*time.Second))
 	setDuration(&c.Consumer.DrainTimeout, 20*time.Second)
 	setDuration(&c.Consumer.RetryBackoff, 500*time.Millisecond)
 	setDuration(&c.Consumer.RetryBackoffMax, 30*time.Second)
+	if c.CXone.Poison.MinAttempts == 0 {
+		c.CXone.Poison.MinAttempts = sink.DefaultConfig().Poison.MinAttempts
+	}
+	setDuration(&c.CXone.Poison.MinDuration, sink.DefaultConfig().Poison.MinDuration)
 	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
 	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
 	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
@@ -400,6 +420,7 @@ func (c *Config) SinkConfig() sink.Config {
 			OpenTimeout:         x.Breaker.OpenTimeout,
 			HalfOpenMaxRequests: x.Breaker.HalfOpenMaxRequests,
 		},
+		Poison: sink.PoisonConfig{MinAttempts: x.Poison.MinAttempts, MinDuration: x.Poison.MinDuration},
 	}
 	if sc.BaseURL == BaseURLDiscover {
 		sc.BaseURL, sc.DiscoverAPIEndpoint = "", true

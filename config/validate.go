@@ -110,10 +110,13 @@ func (c *Config) validateKafka(w *walker) {
 	if cs.MaxInFlightBytes < 1<<10 {
 		w.add("consumer.max_in_flight_bytes", "must be at least 1KiB, got %s", cs.MaxInFlightBytes)
 	}
+	if cs.MaxRecordsAhead < 1 || cs.MaxRecordsAhead > 1<<40 {
+		w.add("consumer.max_records_ahead", "must be between 1 and 2^40, got %d", cs.MaxRecordsAhead)
+	}
 	for path, d := range map[string]time.Duration{
 		"consumer.commit_interval": cs.CommitInterval, "consumer.drain_timeout": cs.DrainTimeout,
 		"consumer.retry_backoff": cs.RetryBackoff, "consumer.retry_backoff_max": cs.RetryBackoffMax,
-		"consumer.revoke_drain_timeout": cs.RevokeDrainTimeout,
+		"consumer.revoke_drain_timeout": cs.RevokeDrainTimeout, "consumer.commit_timeout": cs.CommitTimeout,
 	} {
 		positive(path, d)
 	}
@@ -134,6 +137,10 @@ func (c *Config) validateKafka(w *walker) {
 	if x.Breaker.FailuresToOpen < 0 || x.Breaker.HalfOpenMaxRequests < 0 {
 		w.add("cxone.breaker", "failures_to_open and half_open_max_requests must not be negative")
 	}
+	if x.Poison.MinAttempts < -1 {
+		w.add("cxone.poison.min_attempts", "must be -1 (never give up on an event) or at least 1, got %d", x.Poison.MinAttempts)
+	}
+	positive("cxone.poison.min_duration", x.Poison.MinDuration)
 }
 
 // tenantID bounds a CXone tenant id (a GUID in practice).

@@ -29,26 +29,30 @@ import (
 // renaming a metric in the code without updating this list, the rules and
 // the dashboard fails this test.
 var exportedMetrics = map[string]string{
-	"cxone_bridge_build_info":               "gauge",
-	"cxone_bridge_records_consumed_total":   "counter",
-	"cxone_bridge_events_total":             "counter",
-	"cxone_bridge_publish_failures_total":   "counter",
-	"cxone_bridge_publish_duration_seconds": "histogram",
-	"cxone_bridge_retries_total":            "counter",
-	"cxone_bridge_dlq_writes_total":         "counter",
-	"cxone_bridge_dlq_write_failures_total": "counter",
-	"cxone_bridge_breaker_state":            "gauge",
-	"cxone_bridge_fetch_paused":             "gauge",
-	"cxone_bridge_in_flight_records":        "gauge",
-	"cxone_bridge_buffered_records":         "gauge",
-	"cxone_bridge_buffered_bytes":           "gauge",
-	"cxone_bridge_commits_total":            "counter",
-	"cxone_bridge_commit_failures_total":    "counter",
-	"cxone_bridge_rebalances_total":         "counter",
-	"cxone_bridge_partitions_owned":         "gauge",
-	"cxone_bridge_consumer_lag_records":     "gauge",
-	"cxone_bridge_token_refreshes_total":    "counter",
-	"cxone_bridge_ready":                    "gauge",
+	"cxone_bridge_build_info":                "gauge",
+	"cxone_bridge_records_consumed_total":    "counter",
+	"cxone_bridge_events_total":              "counter",
+	"cxone_bridge_publish_failures_total":    "counter",
+	"cxone_bridge_publish_duration_seconds":  "histogram",
+	"cxone_bridge_retries_total":             "counter",
+	"cxone_bridge_dlq_writes_total":          "counter",
+	"cxone_bridge_dlq_write_failures_total":  "counter",
+	"cxone_bridge_breaker_state":             "gauge",
+	"cxone_bridge_fetch_paused":              "gauge",
+	"cxone_bridge_in_flight_records":         "gauge",
+	"cxone_bridge_buffered_records":          "gauge",
+	"cxone_bridge_buffered_bytes":            "gauge",
+	"cxone_bridge_commits_total":             "counter",
+	"cxone_bridge_commit_failures_total":     "counter",
+	"cxone_bridge_rebalances_total":          "counter",
+	"cxone_bridge_partitions_owned":          "gauge",
+	"cxone_bridge_consumer_lag_records":      "gauge",
+	"cxone_bridge_oldest_unfinished_seconds": "gauge",
+	"cxone_bridge_throttled_partitions":      "gauge",
+	"cxone_bridge_data_loss_total":           "counter",
+	"cxone_bridge_records_skipped_total":     "counter",
+	"cxone_bridge_token_refreshes_total":     "counter",
+	"cxone_bridge_ready":                     "gauge",
 }
 
 const (
@@ -383,12 +387,13 @@ func TestDeployment(t *testing.T) {
 	c := s.container
 
 	// Shutdown: the kubelet must not SIGKILL a replica that is still
-	// draining, nor one making its final commit and leaving the group after
-	// the drain: ask for some margin above drain_timeout.
-	const margin = 10 * time.Second
+	// draining, nor one making its final commit (bounded by commit_timeout)
+	// and leaving the group after the drain: ask for a margin above both.
+	const margin = 5 * time.Second
 	grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second
-	if grace < s.cfg.Consumer.DrainTimeout+margin {
-		t.Errorf("terminationGracePeriodSeconds %s must exceed consumer.drain_timeout %s by at least %s", grace, s.cfg.Consumer.DrainTimeout, margin)
+	if need := s.cfg.Consumer.DrainTimeout + s.cfg.Consumer.CommitTimeout + margin; grace < need {
+		t.Errorf("terminationGracePeriodSeconds %s must exceed consumer.drain_timeout %s + consumer.commit_timeout %s by at least %s",
+			grace, s.cfg.Consumer.DrainTimeout, s.cfg.Consumer.CommitTimeout, margin)
 	}
 	if spec.Replicas != 3 {
 		t.Errorf("replicas = %d, want 3", spec.Replicas)

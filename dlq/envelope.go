@@ -61,8 +61,13 @@ const (
 // do (DESIGN §4).
 const (
 	ClassInvalid  = "invalid"  // the record itself is bad; no HTTP call was made
-	ClassRejected = "rejected" // CXone refused it (400, 413, 422, other 4xx)
+	ClassRejected = "rejected" // CXone refused it (400, 413, 422, other 4xx), or kept failing it while accepting others
 )
+
+// ReasonPersistentFailure is the reason of a rejected record that CXone kept
+// failing (5xx, timeouts, 403 ...) while it accepted other records, until
+// the bridge gave up on it (docs/dlq.md).
+const ReasonPersistentFailure = "persistent_failure"
 
 // Bounds on the free-text headers, so that a DLQ record stays small and a
 // huge error answer cannot bloat the topic.

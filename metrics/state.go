@@ -44,6 +44,10 @@ var (
 	descBreaker        = desc("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.")
 	descReady          = desc("ready", "1 when the bridge is ready (group joined, breaker not open, token obtainable).")
 	descLag            = desc("consumer_lag_records", "Client-side lag: last seen high watermark minus committed offset.", "topic", "partition")
+	descOldest         = desc("oldest_unfinished_seconds", "How long the lowest unfinished record of a partition has held its commit (since it was handed out); 0 when none is unfinished.", "topic", "partition")
+	descThrottled      = desc("throttled_partitions", "Partitions whose fetching a budget paused (fair share, records blocked behind a failing key, max_records_ahead).")
+	descDataLoss       = desc("data_loss_total", "Data losses reported by the Kafka client (a partition's log lost records it had consumed); each partition is handled again from where the client reset.")
+	descSkipped        = desc("records_skipped_total", "Records polled at an offset already handed out, with no data loss reported (never expected; each is logged as an error).")
 )
 
 type stateCollector struct {
@@ -52,7 +56,8 @@ type stateCollector struct {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCommits, descCommitFailures, descRebalances, descDLQFailures,
-		descPartitions, descInFlight, descBuffered, descBufferedBytes, descFetchPaused, descBreaker, descReady, descLag} {
+		descPartitions, descInFlight, descBuffered, descBufferedBytes, descFetchPaused, descBreaker, descReady, descLag,
+		descOldest, descThrottled, descDataLoss, descSkipped} {
 		ch <- d
 	}
 }
@@ -71,6 +76,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCommitFailures, st.CommitFailures)
 	counter(descRebalances, st.Rebalances)
 	counter(descDLQFailures, st.DLQFailures)
+	counter(descDataLoss, st.DataLoss)
+	counter(descSkipped, st.Skipped)
+	gauge(descThrottled, float64(st.Throttled))
 	gauge(descPartitions, float64(st.Partitions))
 	gauge(descInFlight, float64(st.InFlight))
 	gauge(descBuffered, float64(st.Buffered))
@@ -81,6 +89,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReady, b2f(ready))
 	for _, l := range cons.Lag() {
 		gauge(descLag, float64(l.Lag), l.Topic, strconv.Itoa(int(l.Partition)))
+	}
+	for _, p := range cons.Partitions() {
+		gauge(descOldest, p.OldestUnfinished.Seconds(), p.Topic, strconv.Itoa(int(p.Partition)))
 	}
 }
 

@@ -91,7 +91,9 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		MaxInFlight:        cfg.Consumer.MaxInFlight,
 		MaxBuffered:        cfg.Consumer.MaxBuffered,
 		MaxInFlightBytes:   int64(cfg.Consumer.MaxInFlightBytes),
+		MaxRecordsAhead:    cfg.Consumer.MaxRecordsAhead,
 		CommitInterval:     cfg.Consumer.CommitInterval,
+		CommitTimeout:      cfg.Consumer.CommitTimeout,
 		RevokeDrainTimeout: cfg.Consumer.RevokeDrainTimeout,
 		DrainTimeout:       cfg.Consumer.DrainTimeout,
 		RetryBackoff:       cfg.Consumer.RetryBackoff,
@@ -211,9 +213,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 }
 
 // followBreaker pauses fetching while the breaker is open and resumes it
-// once the breaker has closed again. Half-open probes come from the
-// records already in flight, which keep retrying while fetching is paused,
-// so the breaker always gets its probe.
+// when the breaker is half-open or closed. The breaker moves from open to
+// half-open by itself after its open timeout, so fetching resumes then
+// even with nothing left in flight (the partitions holding the waiting
+// records were lost or revoked meanwhile): the records fetched are the
+// probes. If a probe fails the breaker opens and fetching pauses again.
+// Each wake-up applies the state current then, so the last change always
+// wins.
 func (b *Bridge) followBreaker(ctx context.Context) {
 	for {
 		select {
@@ -221,10 +227,9 @@ func (b *Bridge) followBreaker(ctx context.Context) {
 			return
 		case <-b.wake:
 		}
-		switch b.breaker.Load().(sink.BreakerState) {
-		case sink.BreakerOpen:
+		if b.breaker.Load().(sink.BreakerState) == sink.BreakerOpen {
 			b.consumer.Pause()
-		case sink.BreakerClosed:
+		} else {
 			b.consumer.Resume()
 		}
 	}

@@ -1,8 +1,10 @@
 // Package pipeline joins the stages: it is the consumer's Handler that
 // turns a Kafka record into a CXone event (transform) and publishes it
-// (sink), and maps every failure onto DESIGN §4's classes: invalid and
-// rejected records are dead-lettered, transient and systemic failures are
-// returned so the consumer retries the record later.
+// (sink), and maps every failure onto its class (docs/reliability.md):
+// invalid and rejected records are dead-lettered, and so are persistent
+// failures (an event CXone kept failing while it accepted others);
+// transient and systemic failures are returned so the consumer retries the
+// record later.
 package pipeline
 
 import (
@@ -76,6 +78,17 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 		return consumer.Outcome{}, nil
 	}
 	var se *sink.Error
+	if errors.As(err, &se) && se.Class == sink.ClassPersistent {
+		// CXone kept failing this event while it answered others: its
+		// failures are its own (the persistent failure rule). Park it with
+		// its last status and every attempt made since its first failure.
+		h.log().Warn("event given up on: CXone keeps failing it while accepting others", append(attrs(rec, ev.CorrelationID),
+			"status", se.Status, "attempts", se.Attempts, "err", err)...)
+		return consumer.Outcome{DLQ: &dlq.Failure{
+			Class: dlq.ClassRejected, Reason: dlq.ReasonPersistentFailure, Message: err.Error(), HTTPStatus: se.Status, Response: se.Excerpt,
+			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
+		}}, nil
+	}
 	if errors.As(err, &se) && se.Class == sink.ClassRejected {
 		reason := "invalid_event"
 		if se.Status != 0 {
