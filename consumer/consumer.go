@@ -197,8 +197,10 @@ type Config struct {
 
 // Observer receives events of the consumer's life.
 type Observer interface {
-	// Finished is called when a record is finished; dlq tells whether it
-	// went to the dead-letter topic.
+	// Finished is called when a record is finished under its partition's
+	// current assignment (not for a partition revoked meanwhile, nor for a
+	// record of a log that a data loss replaced); dlq tells whether it went
+	// to the dead-letter topic.
 	Finished(rec *kgo.Record, dlq bool)
 }
 

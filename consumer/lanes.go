@@ -138,7 +138,11 @@ func (c *Consumer) worker() {
 		}
 		if len(l.queue) == 0 {
 			delete(c.lanes, l.key)
-			c.applyThrottles(touched)
+			if c.throttleTouchedLocked(touched) {
+				c.mu.Unlock()
+				c.reconcilePauses()
+				c.mu.Lock()
+			}
 			continue
 		}
 		it := l.queue[0]
@@ -146,9 +150,12 @@ func (c *Consumer) worker() {
 		touched = append(touched, it.part)
 		c.active++
 		it.part.active++
-		c.applyThrottles(touched) // unlocks and locks c.mu if pauses change
+		changed := c.throttleTouchedLocked(touched)
 
 		c.mu.Unlock()
+		if changed {
+			c.reconcilePauses()
+		}
 		finished, dead := c.process(l, it)
 		c.mu.Lock()
 
@@ -168,7 +175,11 @@ func (c *Consumer) worker() {
 		} else {
 			c.ready = append(c.ready, l) // this worker takes the next head at once if it is alone
 		}
-		c.applyThrottles(touched)
+		if c.throttleTouchedLocked(touched) {
+			c.mu.Unlock()
+			c.reconcilePauses()
+			c.mu.Lock()
+		}
 	}
 }
 
@@ -241,8 +252,11 @@ func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
 		}
 		if attempt == 0 {
 			c.mu.Lock()
-			c.applyThrottles(l.setFailing(true))
+			changed := c.throttleTouchedLocked(l.setFailing(true))
 			c.mu.Unlock()
+			if changed {
+				c.reconcilePauses()
+			}
 		}
 		c.stats.retries.Add(1)
 		if c.obsRetry != nil {

@@ -110,8 +110,13 @@ func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bo
 	for {
 		busy := false
 		for _, p := range c.parts {
-			if sel(p) && p.unfinished > 0 {
-				busy = true
+			if !sel(p) {
+				continue
+			}
+			for q := p; q != nil && !busy; q = q.prev { // and the states a data loss replaced
+				busy = q.unfinished > 0
+			}
+			if busy {
 				break
 			}
 		}

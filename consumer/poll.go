@@ -52,11 +52,16 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		c.mu.Lock()
 		// Errors first: a data loss resets its partition before the records
 		// that the client re-serves from the reset offset are dispatched.
+		reset := false
 		fetches.EachError(func(topic string, p int32, err error) {
-			c.fetchErrorLocked(topic, p, err)
+			if c.fetchErrorLocked(topic, p, err) {
+				reset = true
+			}
 		})
 		fetches.EachRecord(func(rec *kgo.Record) { c.dispatchLocked(rec, now) })
-		changed := c.rethrottleLocked()
+		// A reset partition may have been throttled (paused in the client)
+		// under its old state: reconcile even if no flag changed.
+		changed := c.rethrottleLocked() || reset
 		c.mu.Unlock()
 		if changed {
 			c.reconcilePauses()
@@ -70,15 +75,16 @@ func (c *Consumer) fullLocked() bool {
 	return c.inflight >= c.cfg.MaxBuffered || c.bytes >= c.cfg.MaxInFlightBytes
 }
 
-// fetchErrorLocked handles one partition error of a poll. c.mu is held.
-func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) {
+// fetchErrorLocked handles one partition error of a poll and reports
+// whether it started the partition afresh (a data loss). c.mu is held.
+func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) (reset bool) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return
+		return false
 	}
 	var dl *kgo.ErrDataLoss
 	if !errors.As(err, &dl) {
 		c.log.Error("fetch error", "topic", topic, "partition", partition, "err", err)
-		return
+		return false
 	}
 	c.stats.dataLoss.Add(1)
 	key := tp{topic, partition}
@@ -86,20 +92,24 @@ func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) {
 	if p == nil || p.next < 0 || dl.ResetTo >= p.next {
 		c.log.Error("kafka lost records of this partition: the client skipped forward", "topic", topic, "partition", partition,
 			"consumed_to", dl.ConsumedTo, "reset_to", dl.ResetTo, "err", err)
-		return
+		return false
 	}
 	// The log was truncated below what was handed out, and the client
 	// fetches again from ResetTo: the records it serves there are new
 	// records at reused offsets. Start the partition afresh, so that they
 	// are dispatched (not dropped as already seen) and its commit follows
-	// them (even back below what was committed). The old state's records
-	// still in flight are still handled; their completions no longer move
-	// any watermark.
+	// them (even back below what was committed: the new state's watermark
+	// is ResetTo until its first record arrives, so a commit in between
+	// does not leave the group past the reset point). The old state's
+	// records still in flight are still handled; their completions no
+	// longer move any watermark.
 	c.log.Error("kafka lost records of this partition (log truncated): handling it again from the offset the client reset to",
 		"topic", topic, "partition", partition, "consumed_to", dl.ConsumedTo, "reset_to", dl.ResetTo,
 		"in_flight_of_old_log", p.unfinished, "err", err)
 	np := c.newPartitionLocked(key)
 	np.prev = p
+	np.next, np.epoch = dl.ResetTo, dl.ResetToEpoch
+	return true
 }
 
 // itemOverhead is what a held record costs besides its key, value and

@@ -63,12 +63,12 @@ func (c *Consumer) rethrottleLocked() bool {
 	return changed
 }
 
-// applyThrottles re-evaluates the partitions whose counters changed and,
-// if any throttle changed, reconciles the client's pauses: c.mu is held on
-// entry and on return, but released meanwhile in that case.
-func (c *Consumer) applyThrottles(touched []*partition) {
+// throttleTouchedLocked re-evaluates the partitions whose counters changed
+// and reports whether a throttle changed; the caller then reconciles the
+// client's pauses (reconcilePauses) once it released c.mu. c.mu is held.
+func (c *Consumer) throttleTouchedLocked(touched []*partition) bool {
 	if len(touched) == 0 {
-		return
+		return false
 	}
 	share := c.share()
 	changed := false
@@ -77,11 +77,7 @@ func (c *Consumer) applyThrottles(touched []*partition) {
 			changed = true
 		}
 	}
-	if changed {
-		c.mu.Unlock()
-		c.reconcilePauses()
-		c.mu.Lock()
-	}
+	return changed
 }
 
 // appliedPauses is what the consumer last asked of the client.

@@ -103,15 +103,15 @@ func (b *breaker) acquire(ctx context.Context, suspect bool) (permit, error) {
 			b.mu.Unlock()
 			return p, nil
 		case BreakerHalfOpen:
-			suspectsAllowed := time.Since(b.since) >= b.openTimeout
-			if b.probes < b.maxProbes && (!suspect || suspectsAllowed) {
+			left := b.openTimeout - time.Since(b.since) // until suspects may probe too
+			if b.probes < b.maxProbes && (!suspect || left <= 0) {
 				b.probes++
 				p := permit{gen: b.gen, probe: true}
 				b.mu.Unlock()
 				return p, nil
 			}
-			if suspect && !suspectsAllowed {
-				wait = b.openTimeout - time.Since(b.since)
+			if suspect && left > 0 {
+				wait = left
 			}
 		}
 		ch := b.changed
@@ -191,7 +191,7 @@ func (b *breaker) setLocked(to BreakerState) {
 		b.timer = time.AfterFunc(b.openTimeout, func() {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			if b.gen == gen && b.st == BreakerOpen {
+			if b.gen == gen && b.st == BreakerOpen && !b.stopped {
 				b.setLocked(BreakerHalfOpen)
 			}
 		})

@@ -8,7 +8,12 @@
 //		BaseURL:      "https://api-us-1.cxone.com",
 //		ClientID:     id,
 //		ClientSecret: sink.Secret(secret),
-//		OnBreakerState: func(from, to sink.BreakerState) { states <- to },
+//		OnBreakerState: func(from, to sink.BreakerState) {
+//			select { // called under the breaker's lock: never block
+//			case states <- to:
+//			default:
+//			}
+//		},
 //	})
 //	res, err := p.Publish(ctx, &sink.Event{IdempotencyKey: k, CorrelationID: c, Body: body})
 //

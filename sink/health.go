@@ -70,6 +70,7 @@ type streak struct {
 	fails     int       // failed tries since
 	attempts  int       // HTTP requests made for it since its first failure
 	touched   time.Time // last failure
+	gen       uint64    // the breaker generation in which its failure was last counted
 }
 
 const (
@@ -126,9 +127,11 @@ func (h *health) dropLocked(key string) {
 }
 
 // failedTry records a failed try of key that made attempts HTTP requests,
-// and reports whether key had failed before (its failure was counted by the
-// breaker already).
-func (h *health) failedTry(key string, attempts int, now time.Time) (repeat bool) {
+// under breaker generation gen, and reports whether key had failed before
+// in that generation (its failure was counted by the breaker already: an
+// event counts once per breaker state, so after the breaker closed again
+// the events that were failing before count anew).
+func (h *health) failedTry(key string, attempts int, now time.Time, gen uint64) (repeat bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.streaks[key]
@@ -139,11 +142,12 @@ func (h *health) failedTry(key string, attempts int, now time.Time) (repeat bool
 		if len(h.streaks) >= h.nextSweep {
 			h.sweepLocked(now)
 		}
-		s = &streak{since: now, answered0: h.answered.Load(), failed0: h.failed.Load()}
+		s = &streak{since: now, answered0: h.answered.Load(), failed0: h.failed.Load(), gen: gen}
 		h.streaks[key] = s
 		h.nstreaks.Store(int64(len(h.streaks)))
 	} else {
-		repeat = true
+		repeat = s.gen == gen
+		s.gen = gen
 	}
 	h.failed.Add(1)
 	s.fails++

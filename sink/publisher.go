@@ -219,7 +219,9 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 			return res, nil
 		}
 		cerr.Attempts = attempts
-		if cerr.Class != ClassRejected {
+		// A 429 says nothing about the event (try records no failure for
+		// it): never the try that gives an event up.
+		if cerr.Class != ClassRejected && cerr.Status != http.StatusTooManyRequests {
 			if v, ok := p.health.verdict(ev.IdempotencyKey, time.Now()); ok {
 				perr := &Error{Class: ClassPersistent, Status: cerr.Status, Excerpt: cerr.Excerpt, Truncated: cerr.Truncated,
 					Attempts: v.Attempts, Err: cerr, Verdict: &v}
@@ -301,7 +303,7 @@ func (p *Publisher) try(ctx context.Context, ev *Event, attempts *int) (res Resu
 		// Rate limited: handled by the shared cooldown, not the breaker.
 		p.br.release(permit, outcomeNone, false)
 	default:
-		repeat := p.health.failedTry(key, *attempts-before, time.Now())
+		repeat := p.health.failedTry(key, *attempts-before, time.Now(), permit.gen)
 		p.br.release(permit, outcomeFailed, repeat)
 	}
 	return res, cerr, err
