@@ -233,14 +233,26 @@ func (p *Process) WaitLog(substr string, timeout time.Duration) {
 // has exited.
 func (p *Process) RSSKiB() int64 { return RSSKiB(p.Pid()) }
 
+// PeakRSSKiB is the process's peak resident set size so far (its high water
+// mark) in KiB from /proc, or 0 when it has exited.
+func (p *Process) PeakRSSKiB() int64 { return PeakRSSKiB(p.Pid()) }
+
 // RSSKiB reads VmRSS of a process from /proc/<pid>/status (0 if unknown).
-func RSSKiB(pid int) int64 {
+func RSSKiB(pid int) int64 { return procStatusKiB(pid, "VmRSS:") }
+
+// PeakRSSKiB reads VmHWM, the peak resident set size since the process
+// started, from /proc/<pid>/status (0 if unknown).
+func PeakRSSKiB(pid int) int64 { return procStatusKiB(pid, "VmHWM:") }
+
+// procStatusKiB reads the field (with its colon) of /proc/<pid>/status, a
+// number of kB; 0 if unknown.
+func procStatusKiB(pid int, field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
 				n, _ := strconv.ParseInt(f[1], 10, 64)
