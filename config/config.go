@@ -105,6 +105,10 @@ type CXone struct {
 	RateLimit      RateLimit     `yaml:"rate_limit"`
 	Breaker        Breaker       `yaml:"breaker"`
 	Poison         Poison        `yaml:"poison"`
+	// AllowedHosts, when set, is the only hosts that discovered endpoints
+	// (token endpoint, API base) may be on: a name, or ".example.com" for
+	// that domain and its subdomains.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Retry bounds the retries of transient failures inside one publish.
@@ -178,6 +182,10 @@ type Correlation struct {
 type DLQ struct {
 	// Topic is a template; {topic} stands for the source topic.
 	Topic string `yaml:"topic"`
+	// IncludeResponse keeps an excerpt of CXone's answer (scrubbed of
+	// secrets, bounded) in the envelope of rejected records; off by
+	// default: an answer may echo the request.
+	IncludeResponse bool `yaml:"include_response"`
 }
 
 // Route maps the records of one topic (or of every topic matching a pattern)
@@ -211,8 +219,10 @@ type Route struct {
 type Metrics struct {
 	// Listen is the listen address, e.g. ":9090"; "off" disables the listener.
 	Listen string `yaml:"listen"`
-	// Pprof serves net/http/pprof under /debug/pprof/ when true.
-	Pprof bool `yaml:"pprof"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on a listener of its
+	// own, PprofListen (default DefaultPprofListen, loopback only).
+	Pprof       bool   `yaml:"pprof"`
+	PprofListen string `yaml:"pprof_listen"`
 	// StallTimeout: /healthz fails when the poll loop spent longer than this
 	// in one step without waiting for records or for room.
 	StallTimeout time.Duration `yaml:"stall_timeout"`
@@ -227,6 +237,7 @@ type Log struct {
 // Defaults. They are documented in docs/config.md; keep the two in step.
 const (
 	DefaultMetricsListen     = ":9090"
+	DefaultPprofListen       = "127.0.0.1:6060"
 	DefaultStallTimeout      = 30 * time.Second
 	DefaultGroupID           = "cxone-bridge"
 	DefaultClientID          = "cxone-bridge"
@@ -326,6 +337,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	setDefault(&c.Metrics.Listen, DefaultMetricsListen)
+	if c.Metrics.Pprof {
+		setDefault(&c.Metrics.PprofListen, DefaultPprofListen)
+	}
 	setDuration(&c.Metrics.StallTimeout, DefaultStallTimeout)
 }
 
@@ -420,7 +434,8 @@ func (c *Config) SinkConfig() sink.Config {
 			OpenTimeout:         x.Breaker.OpenTimeout,
 			HalfOpenMaxRequests: x.Breaker.HalfOpenMaxRequests,
 		},
-		Poison: sink.PoisonConfig{MinAttempts: x.Poison.MinAttempts, MinDuration: x.Poison.MinDuration},
+		Poison:       sink.PoisonConfig{MinAttempts: x.Poison.MinAttempts, MinDuration: x.Poison.MinDuration},
+		AllowedHosts: append([]string(nil), x.AllowedHosts...),
 	}
 	if sc.BaseURL == BaseURLDiscover {
 		sc.BaseURL, sc.DiscoverAPIEndpoint = "", true

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/url"
@@ -68,6 +69,15 @@ func (c *Config) validate(w *walker) {
 	if l := c.Metrics.Listen; l != "off" {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			w.add("metrics.listen", "must be host:port, :port or off; got %q", l)
+		}
+	}
+	if l := c.Metrics.PprofListen; l != "" {
+		if !c.Metrics.Pprof {
+			w.add("metrics.pprof_listen", "is used only with metrics.pprof: true")
+		} else if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			w.add("metrics.pprof_listen", "must be host:port or :port; got %q", l)
+		} else if l == c.Metrics.Listen {
+			w.add("metrics.pprof_listen", "must differ from metrics.listen: pprof has a listener of its own")
 		}
 	}
 	if c.Metrics.StallTimeout < time.Second {
@@ -137,11 +147,20 @@ func (c *Config) validateKafka(w *walker) {
 	if x.Breaker.FailuresToOpen < 0 || x.Breaker.HalfOpenMaxRequests < 0 {
 		w.add("cxone.breaker", "failures_to_open and half_open_max_requests must not be negative")
 	}
+	for i, h := range x.AllowedHosts {
+		if !allowedHost.MatchString(h) {
+			w.add(fmt.Sprintf("cxone.allowed_hosts[%d]", i), "must be a host name (api.example.com) or a domain with a leading dot (.example.com), without scheme, port or path")
+		}
+	}
 	if x.Poison.MinAttempts < -1 {
 		w.add("cxone.poison.min_attempts", "must be -1 (never give up on an event) or at least 1, got %d", x.Poison.MinAttempts)
 	}
 	positive("cxone.poison.min_duration", x.Poison.MinDuration)
 }
+
+// allowedHost is an entry of cxone.allowed_hosts: a lower-case host name,
+// or a domain with a leading dot.
+var allowedHost = regexp.MustCompile(`^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 
 // tenantID bounds a CXone tenant id (a GUID in practice).
 var tenantID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)

@@ -102,7 +102,8 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		Logger:             log,
 		Observer:           opt.Observer,
 	}
-	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped}
+	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped,
+		IncludeResponse: cfg.DLQ.IncludeResponse}
 	kopts, err := kafkaOpts(cfg)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,10 @@ type Handler struct {
 	// OnSkipped, when set, is called for a record deliberately skipped (a
 	// tombstone).
 	OnSkipped func(rec *kgo.Record)
+	// IncludeResponse keeps the excerpt of CXone's answer (already scrubbed
+	// and bounded by the sink) in a rejected record's DLQ envelope
+	// (dlq.include_response); without it the envelope has the status only.
+	IncludeResponse bool
 }
 
 var _ consumer.Handler = (*Handler)(nil)
@@ -85,7 +89,7 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 		h.log().Warn("event given up on: CXone keeps failing it while accepting others", append(attrs(rec, ev.CorrelationID),
 			"status", se.Status, "attempts", se.Attempts, "err", err)...)
 		return consumer.Outcome{DLQ: &dlq.Failure{
-			Class: dlq.ClassRejected, Reason: dlq.ReasonPersistentFailure, Message: err.Error(), HTTPStatus: se.Status, Response: se.Excerpt,
+			Class: dlq.ClassRejected, Reason: dlq.ReasonPersistentFailure, Message: err.Error(), HTTPStatus: se.Status, Response: h.response(se),
 			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
 		}}, nil
 	}
@@ -96,11 +100,19 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 		}
 		h.log().Warn("event rejected by CXone", append(attrs(rec, ev.CorrelationID), "status", se.Status, "err", err)...)
 		return consumer.Outcome{DLQ: &dlq.Failure{
-			Class: dlq.ClassRejected, Reason: reason, Message: err.Error(), HTTPStatus: se.Status, Response: se.Excerpt,
+			Class: dlq.ClassRejected, Reason: reason, Message: err.Error(), HTTPStatus: se.Status, Response: h.response(se),
 			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
 		}}, nil
 	}
 	return consumer.Outcome{}, &consumer.CorrelatedError{Err: err, ID: ev.CorrelationID}
+}
+
+// response is what the DLQ envelope keeps of CXone's answer.
+func (h *Handler) response(se *sink.Error) string {
+	if !h.IncludeResponse {
+		return ""
+	}
+	return se.Excerpt
 }
 
 func (h *Handler) log() *slog.Logger {

@@ -157,6 +157,13 @@ type Config struct {
 	// restarts: it is written after each discovery and read only when a
 	// discovery fails (not when the issuer says the tenant is unknown).
 	DiscoveryCacheFile string
+	// AllowedHosts, when set, lists the only hosts that discovered
+	// endpoints (the token endpoint of the issuer's openid-configuration,
+	// the API base of the tenant's cxone-configuration) may be on: an
+	// entry is a host name, or ".example.com" for that domain and every
+	// subdomain. Configured URLs are not checked (they are the operator's).
+	// Empty: any host (the issuer is trusted).
+	AllowedHosts []string
 	// AllowInsecureHTTP accepts http:// URLs announced by discovery
 	// documents (for a local test server). The configured URLs are checked
 	// by the caller (config validation).
