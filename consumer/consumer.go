@@ -310,8 +310,9 @@ type Consumer struct {
 	inflight    int // dispatched, unfinished (running or waiting)
 	active      int // being handled now; at most MaxInFlight
 	bytes       int64
-	paused      bool // Pause was called (the breaker is open)
-	closing     bool // Run is shutting down: start nothing more
+	paused      bool          // Pause was called (the breaker is open)
+	closing     bool          // Run is shutting down: start nothing more, retry nothing
+	closingCh   chan struct{} // closed when closing is set
 	nextGen     uint64
 	workers     sync.WaitGroup // the workers (see worker)
 
@@ -382,13 +383,14 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		return nil, err
 	}
 	c := &Consumer{
-		cfg:     cfg,
-		handler: h,
-		log:     cfg.Logger,
-		seed:    maphash.MakeSeed(),
-		parts:   map[tp]*partition{},
-		lanes:   map[laneKey]*lane{},
-		hwm:     map[tp]int64{},
+		cfg:       cfg,
+		handler:   h,
+		log:       cfg.Logger,
+		seed:      maphash.MakeSeed(),
+		parts:     map[tp]*partition{},
+		lanes:     map[laneKey]*lane{},
+		hwm:       map[tp]int64{},
+		closingCh: make(chan struct{}),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	c.workCond = sync.NewCond(&c.mu)
@@ -447,7 +449,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Shutdown: no more polls, and no record starts any more (pollLoop set
 	// closing as it returned; workers skip what has not started: it stays
 	// unfinished, holding its partition's commit, for the next run). The
-	// records being handled may finish, bounded by DrainTimeout.
+	// records being handled may finish, bounded by DrainTimeout; one whose
+	// attempt fails is not retried but left for the next run too.
 	if !c.waitActive(c.cfg.DrainTimeout) {
 		c.log.Warn("drain timeout: abandoning the records still being handled; they will be redelivered",
 			"timeout", c.cfg.DrainTimeout, "in_flight", c.Stats().InFlight)

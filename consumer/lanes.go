@@ -250,6 +250,11 @@ func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
 		if ctx.Err() != nil {
 			return false, false
 		}
+		select {
+		case <-c.closingCh:
+			return false, false // shutting down: no retry; left, uncommitted, for the next run
+		default:
+		}
 		if attempt == 0 {
 			c.mu.Lock()
 			changed := c.throttleTouchedLocked(l.setFailing(true))
@@ -268,6 +273,9 @@ func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return false, false
+		case <-c.closingCh:
 			t.Stop()
 			return false, false
 		case <-t.C:

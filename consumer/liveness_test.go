@@ -513,3 +513,39 @@ func TestDataLossHandledAgain(t *testing.T) {
 		t.Errorf("no error log line for the data loss:\n%s", l)
 	}
 }
+
+// At shutdown a record whose attempt failed is not retried: it is left,
+// uncommitted, for the next run, and Run does not wait DrainTimeout for
+// it (a scale-in during a CXone outage must not take the whole drain).
+func TestShutdownRetriesNothing(t *testing.T) {
+	brokers := cluster(t, 1)
+	produce(t, brokers, 3, 3, func(i int) []byte { return []byte(strconv.Itoa(i)) })
+	var attempts atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		if r.Offset == 1 {
+			attempts.Add(1)
+			return consumer.Outcome{}, errors.New("CXone down")
+		}
+		return consumer.Outcome{}, nil
+	})
+	const drain = 20 * time.Second
+	c := newConsumer(t, brokers, "g-noretry", consumer.Config{DrainTimeout: drain, CommitInterval: time.Hour,
+		RetryBackoff: 2 * time.Second, RetryBackoffMax: 2 * time.Second}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	eventually(t, 10*time.Second, "the failing record in its retry backoff", func() bool {
+		return attempts.Load() >= 1 && c.Stats().Finished == 2
+	})
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > drain/4 {
+		t.Errorf("shutdown took %s waiting for a record in its retry backoff (drain timeout %s)", took, drain)
+	}
+	if got := committed(t, brokers, "g-noretry", 0); got != 1 {
+		t.Errorf("committed %d, want 1 (the failing record is left for the next run)", got)
+	}
+}

@@ -22,7 +22,10 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 	// (see Run).
 	defer func() {
 		c.mu.Lock()
-		c.closing = true
+		if !c.closing {
+			c.closing = true
+			close(c.closingCh)
+		}
 		c.workCond.Broadcast()
 		c.mu.Unlock()
 	}()
