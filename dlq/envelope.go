@@ -76,6 +76,67 @@ const (
 	MaxResponseBytes = 2048
 )
 
+// MaxReasonBytes bounds the reason code (cxone-bridge.error.reason).
+const MaxReasonBytes = 64
+
+// MaxReplayCount is the largest replay count the envelope carries. A
+// cxone-bridge.replay.count that is not an integer from 0 to
+// MaxReplayCount (negative, absurd, garbled) is not the bridge's: any
+// producer can write that header, on a source record as on a DLQ record.
+// Parse ignores it (the record reads as never replayed, and
+// Envelope.IgnoredReplayCount keeps what was there) and NewRecord does not
+// copy it, so a forged count can neither make a dead letter unreadable nor
+// unreplayable. The count only guards against a record looping between
+// the DLQ and its topic; a replay refuses records long before this bound
+// (dlqtool: --max-replays, at most MaxReplayCount).
+const MaxReplayCount = 1000
+
+// KnownClass reports whether class is an error class of this version.
+func KnownClass(class string) bool { return class == ClassInvalid || class == ClassRejected }
+
+// ValidTopic reports whether s is a valid Kafka topic name: 1 to 249
+// characters of [a-zA-Z0-9._-], neither "." nor "..".
+func ValidTopic(s string) bool {
+	if len(s) == 0 || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidReason reports whether s is a reason code: 1 to MaxReasonBytes
+// characters of [a-z0-9_].
+func ValidReason(s string) bool {
+	if len(s) == 0 || len(s) > MaxReasonBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// replayCount reads a replay count header value: ok is false when it is
+// not a decimal integer from 0 to MaxReplayCount.
+func replayCount(v string) (n int, ok bool) {
+	if v == "" || len(v) > 4 || v[0] == '+' || v[0] == '-' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i > MaxReplayCount {
+		return 0, false
+	}
+	return i, true
+}
+
 // Failure is why a record goes to the DLQ.
 type Failure struct {
 	Class          string // ClassInvalid or ClassRejected
@@ -99,6 +160,10 @@ type Envelope struct {
 	Timestamp   time.Time
 	FailedAt    time.Time
 	ReplayCount int
+	// IgnoredReplayCount is the cxone-bridge.replay.count header when it
+	// was present but not a count from 0 to MaxReplayCount (forged or
+	// garbled; bounded to 64 bytes of valid UTF-8): ReplayCount is then 0.
+	IgnoredReplayCount string
 	// ValueOmitted is the size of the original value when it was too large
 	// for the DLQ and left out (0 otherwise).
 	ValueOmitted int
@@ -106,7 +171,9 @@ type Envelope struct {
 
 // NewRecord builds the DLQ record for src: src's key, value and headers
 // unchanged (envelope headers src already carried, from an earlier trip
-// through the DLQ, are dropped, except that the replay count is kept),
+// through the DLQ, are dropped, except that the replay count is kept when
+// it is a count Parse accepts: the first cxone-bridge.replay.count header,
+// from 0 to MaxReplayCount; otherwise the count starts again at 0),
 // followed by the envelope. The record has no partition set: with the
 // default partitioner the key decides it, as for the source.
 //
@@ -118,12 +185,13 @@ type Envelope struct {
 // and a topic with message.timestamp.before.max.ms would refuse it.
 func NewRecord(src *kgo.Record, topic string, f *Failure, failedAt time.Time) *kgo.Record {
 	failedAt = time.UnixMilli(failedAt.UnixMilli()).UTC()
-	replays := 0
+	replays, seenReplays := 0, false
 	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+15)
 	for _, h := range src.Headers {
 		if strings.HasPrefix(h.Key, Prefix) {
-			if h.Key == HeaderReplayCount {
-				replays, _ = strconv.Atoi(string(h.Value))
+			if h.Key == HeaderReplayCount && !seenReplays {
+				seenReplays = true
+				replays, _ = replayCount(string(h.Value))
 			}
 			continue
 		}
@@ -179,6 +247,15 @@ var ErrNoEnvelope = errors.New("dlq: record has no envelope headers")
 // record's original headers (those outside the envelope). A record of an
 // unknown newer version, or with a missing or garbled required header, is
 // an error that names the header; it never panics on any input.
+//
+// Any producer can write a DLQ topic, so Parse checks what the tools act
+// on or print (docs/dlq.md, "Validation"): the source topic is a valid
+// Kafka topic name, the class a known one, the reason a code of
+// [a-z0-9_] of at most MaxReasonBytes, partition, offset, attempts and
+// the omitted size non-negative integers, the HTTP status three digits
+// (100-999), the times RFC 3339. A replay count that is not from 0 to
+// MaxReplayCount is ignored, not an error (MaxReplayCount). When several
+// headers have the same name, the first counts.
 func Parse(headers []kgo.RecordHeader) (*Envelope, []kgo.RecordHeader, error) {
 	var env Envelope
 	var orig []kgo.RecordHeader
@@ -236,12 +313,36 @@ func Parse(headers []kgo.RecordHeader) (*Envelope, []kgo.RecordHeader, error) {
 	if env.Version < 1 && len(problems) == 0 {
 		bad(HeaderVersion, "must be at least 1")
 	}
-	env.Class, _ = req(HeaderClass)
-	env.Reason, _ = req(HeaderReason)
+	if v, ok := req(HeaderClass); ok {
+		if KnownClass(v) {
+			env.Class = v
+		} else {
+			bad(HeaderClass, "not a known class ("+ClassInvalid+" or "+ClassRejected+"): "+quote(v))
+		}
+	}
+	if v, ok := req(HeaderReason); ok {
+		if ValidReason(v) {
+			env.Reason = v
+		} else {
+			bad(HeaderReason, "not a reason code (1 to "+strconv.Itoa(MaxReasonBytes)+" of a-z, 0-9, _): "+quote(v))
+		}
+	}
 	env.Message = seen[HeaderMessage]
-	env.HTTPStatus = int(integer(HeaderHTTPStatus, false, 16))
+	if v, ok := seen[HeaderHTTPStatus]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 100 || n > 999 || v[0] == '+' {
+			bad(HeaderHTTPStatus, "not an HTTP status (100 to 999): "+quote(v))
+		} else {
+			env.HTTPStatus = n
+		}
+	}
 	env.Response = seen[HeaderResponse]
-	env.Topic, _ = req(HeaderTopic)
+	if v, ok := req(HeaderTopic); ok {
+		if ValidTopic(v) {
+			env.Topic = v
+		} else {
+			bad(HeaderTopic, "not a valid Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-'; not '.' or '..'): "+quote(v))
+		}
+	}
 	env.Partition = int32(integer(HeaderPartition, true, 32))
 	env.Offset = integer(HeaderOffset, true, 64)
 	env.Timestamp = when(HeaderTimestamp)
@@ -249,7 +350,13 @@ func Parse(headers []kgo.RecordHeader) (*Envelope, []kgo.RecordHeader, error) {
 	env.FailedAt = when(HeaderFailedAt)
 	env.CorrelationID = seen[HeaderCorrelationID]
 	env.IdempotencyKey = seen[HeaderIdempotencyKey]
-	env.ReplayCount = int(integer(HeaderReplayCount, false, 32))
+	if v, ok := seen[HeaderReplayCount]; ok {
+		if n, valid := replayCount(v); valid {
+			env.ReplayCount = n
+		} else {
+			env.IgnoredReplayCount = bound(v, 64)
+		}
+	}
 	env.ValueOmitted = int(integer(HeaderValueOmitted, false, 32))
 	if len(problems) > 0 {
 		return nil, orig, fmt.Errorf("dlq: malformed envelope: %s", strings.Join(problems, "; "))

@@ -4,10 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlq"
 )
 
@@ -131,7 +131,8 @@ func TestDecide(t *testing.T) {
 	src := &kgo.Record{Topic: "orders", Partition: 1, Offset: 9, Key: []byte("k"), Value: []byte("v"), Timestamp: time.Now(),
 		Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: dlq.HeaderReplayCount, Value: []byte("2")}}}
 	d := dlq.NewRecord(src, "orders.dlq", &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema"}, time.Now())
-	o := ReplayOptions{MaxReplays: 3}
+	routes := testRoutes(t, "{topic}.dlq", config.Route{Topic: "orders"})
+	o := ReplayOptions{MaxReplays: 3, Topic: "orders.dlq", Routes: routes}
 	got := o.decide(d)
 	if got.kind != outReplay || got.out.Topic != "orders" || string(got.out.Key) != "k" || string(got.out.Value) != "v" || got.out.Partition != 0 {
 		t.Fatalf("decide = %+v", got)
@@ -156,29 +157,9 @@ func TestDecide(t *testing.T) {
 	}
 	omitted := dlq.NewRecord(src, "orders.dlq", &dlq.Failure{Class: dlq.ClassInvalid, Reason: "too_large"}, time.Now())
 	dlq.OmitValue(omitted, 5<<20)
-	o = ReplayOptions{MaxReplays: 5}
+	o = ReplayOptions{MaxReplays: 5, Topic: "orders.dlq", Routes: routes}
 	if got := o.decide(omitted); got.kind != outRefuse || !strings.Contains(got.why, "left out") {
 		t.Errorf("value omitted: %+v", got)
-	}
-}
-
-func TestPrintable(t *testing.T) {
-	tests := []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"plain {\"a\":1}", 0, "plain {\"a\":1}"},
-		{"a\nb\x1b[2J\\", 0, `a\nb\x1b[2J\\`},
-		{"\xff\xfe", 0, `\xff\xfe`},
-		{"héllo", 2, "h…"}, // no half rune
-		{"héllo", 3, "hé…"},
-		{"abc", 3, "abc"},
-	}
-	for _, tc := range tests {
-		if got := printable([]byte(tc.in), tc.n); got != tc.want {
-			t.Errorf("printable(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
 	}
 }
 
@@ -219,22 +200,6 @@ func FuzzParseTime(f *testing.F) {
 		if _, perr := time.Parse(time.RFC3339Nano, trimmed); perr != nil {
 			if _, perr := time.Parse(time.DateOnly, trimmed); perr != nil && got.After(now) {
 				t.Fatalf("age %q → %v, after now", s, got)
-			}
-		}
-	})
-}
-
-// FuzzPrintable: the output is valid UTF-8 without control characters.
-func FuzzPrintable(f *testing.F) {
-	f.Add([]byte("a\x00\xffé\n"), 3)
-	f.Fuzz(func(t *testing.T, b []byte, n int) {
-		s := printable(b, n%512)
-		if !utf8.ValidString(s) {
-			t.Fatalf("not UTF-8: %q", s)
-		}
-		for _, r := range s {
-			if r < 0x20 || r == 0x7f {
-				t.Fatalf("control character in %q", s)
 			}
 		}
 	})

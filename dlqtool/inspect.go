@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/termsafe"
 )
 
 // InspectOptions configure Inspect.
@@ -51,9 +52,12 @@ type InspectReport struct {
 	ByReason      []ReasonCount    `json:"by_reason"`
 	BySourceTopic map[string]int64 `json:"by_source_topic"`
 	ByReplayCount map[int]int64    `json:"by_replay_count"`
-	ValueOmitted  int64            `json:"value_omitted"`
-	FirstFailure  *time.Time       `json:"first_failure,omitempty"`
-	LastFailure   *time.Time       `json:"last_failure,omitempty"`
+	// ReplayCountIgnored counts the records whose replay count header
+	// was not a count (forged or garbled): they are counted under 0.
+	ReplayCountIgnored int64      `json:"replay_count_ignored,omitempty"`
+	ValueOmitted       int64      `json:"value_omitted"`
+	FirstFailure       *time.Time `json:"first_failure,omitempty"`
+	LastFailure        *time.Time `json:"last_failure,omitempty"`
 	// MalformedRecords lists the first MaxListed malformed records.
 	MalformedRecords []Problem `json:"malformed_records,omitempty"`
 	// Shown are the first InspectOptions.Show records in full.
@@ -77,9 +81,11 @@ type Problem struct {
 	Error     string `json:"error"`
 }
 
-// ShownRecord is one DLQ record as inspect --show prints it. Key, value
-// and header values are shown as text, with bytes that are not printable
-// UTF-8 escaped as \xNN.
+// ShownRecord is one DLQ record as inspect --show prints it. Key, value,
+// headers and the envelope's free-text fields are shown as text escaped
+// by package termsafe (a control character or a byte that is not UTF-8 as
+// \xNN, other characters that are not printable as \uNNNN, a backslash
+// as \\), in JSON as in text.
 //
 // Timestamp is the DLQ record's Kafka timestamp: the failure time, as in
 // the envelope's failed_at (older bridges wrote the source timestamp
@@ -121,16 +127,20 @@ type EnvelopeJS struct {
 	CorrelationID   string    `json:"correlation_id,omitempty"`
 	IdempotencyKey  string    `json:"idempotency_key,omitempty"`
 	ReplayCount     int       `json:"replay_count"`
-	ValueOmitted    int       `json:"value_omitted,omitempty"`
+	// IgnoredReplayCount is the replay count header when it was not a
+	// count and was ignored (ReplayCount is then 0), escaped.
+	IgnoredReplayCount string `json:"replay_count_ignored,omitempty"`
+	ValueOmitted       int    `json:"value_omitted,omitempty"`
 }
 
 func envelopeJS(e *dlq.Envelope) *EnvelopeJS {
 	return &EnvelopeJS{
-		Version: e.Version, Class: e.Class, Reason: e.Reason, Message: printable([]byte(e.Message), 0),
-		HTTPStatus: e.HTTPStatus, Response: printable([]byte(e.Response), 0),
+		Version: e.Version, Class: e.Class, Reason: e.Reason, Message: termsafe.Bytes([]byte(e.Message), dlq.MaxMessageBytes),
+		HTTPStatus: e.HTTPStatus, Response: termsafe.Bytes([]byte(e.Response), dlq.MaxResponseBytes),
 		SourceTopic: e.Topic, SourcePartition: e.Partition, SourceOffset: e.Offset, SourceTimestamp: e.Timestamp,
-		Attempts: e.Attempts, FailedAt: e.FailedAt, CorrelationID: printable([]byte(e.CorrelationID), 0),
-		IdempotencyKey: printable([]byte(e.IdempotencyKey), 0), ReplayCount: e.ReplayCount, ValueOmitted: e.ValueOmitted,
+		Attempts: e.Attempts, FailedAt: e.FailedAt, CorrelationID: termsafe.Bytes([]byte(e.CorrelationID), 256),
+		IdempotencyKey: termsafe.Bytes([]byte(e.IdempotencyKey), 256), ReplayCount: e.ReplayCount,
+		IgnoredReplayCount: termsafe.Bytes([]byte(e.IgnoredReplayCount), 0), ValueOmitted: e.ValueOmitted,
 	}
 }
 
@@ -175,13 +185,16 @@ func Inspect(ctx context.Context, o InspectOptions) (*InspectReport, error) {
 		rep.ByClass[env.Class]++
 		rep.BySourceTopic[env.Topic]++
 		rep.ByReplayCount[env.ReplayCount]++
+		if env.IgnoredReplayCount != "" {
+			rep.ReplayCountIgnored++
+		}
 		if env.ValueOmitted > 0 {
 			rep.ValueOmitted++
 		}
 		k := [2]string{env.Class, env.Reason}
 		rc := reasons[k]
 		if rc == nil {
-			rc = &ReasonCount{Class: env.Class, Reason: env.Reason, Example: printable([]byte(env.Message), 160)}
+			rc = &ReasonCount{Class: env.Class, Reason: env.Reason, Example: termsafe.Bytes([]byte(env.Message), 160)}
 			reasons[k] = rc
 		}
 		rc.Records++
@@ -208,11 +221,11 @@ func Inspect(ctx context.Context, o InspectOptions) (*InspectReport, error) {
 func showRecord(r *kgo.Record, env *dlq.Envelope, orig []kgo.RecordHeader, perr error, excerpt int) ShownRecord {
 	s := ShownRecord{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, ValueBytes: len(r.Value)}
 	if r.Key != nil {
-		k := printable(r.Key, 256)
+		k := termsafe.Bytes(r.Key, 256)
 		s.Key = &k
 	}
 	if r.Value != nil {
-		v := printable(r.Value, excerpt)
+		v := termsafe.Bytes(r.Value, excerpt)
 		s.ValueExcerpt = &v
 	}
 	hs := orig
@@ -224,67 +237,44 @@ func showRecord(r *kgo.Record, env *dlq.Envelope, orig []kgo.RecordHeader, perr 
 	}
 	s.Headers = []Header{}
 	for _, h := range hs {
-		s.Headers = append(s.Headers, Header{Key: printable([]byte(h.Key), 256), Value: printable(h.Value, 256)})
+		s.Headers = append(s.Headers, Header{Key: termsafe.Bytes([]byte(h.Key), 256), Value: termsafe.Bytes(h.Value, 256)})
 	}
 	return s
 }
 
-// printable renders b as text safe for a terminal: printable UTF-8 as is,
-// everything else (control characters, invalid bytes) as \xNN or \n-style
-// escapes, a backslash as \\. With n > 0, at most n bytes of b are shown,
-// and "…" marks a cut.
-func printable(b []byte, n int) string {
-	cut := false
-	if n > 0 && len(b) > n {
-		b, cut = b[:n], true
-		// Do not end inside a rune.
-		j := len(b) - 1
-		for j > 0 && len(b)-j < utf8.UTFMax && !utf8.RuneStart(b[j]) {
-			j--
-		}
-		if !utf8.FullRune(b[j:]) {
-			b = b[:j]
-		}
+// safe is the filter of everything the text output prints that comes
+// from a record, the configuration, a flag or an error.
+func safe(s string) string { return termsafe.String(s) }
+
+// cut bounds s, text already escaped by termsafe, to about n bytes on a
+// character boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&sb, `\x%02x`, b[0])
-		case r == '\\':
-			sb.WriteString(`\\`)
-		case r == '\n':
-			sb.WriteString(`\n`)
-		case r == '\t':
-			sb.WriteString(`\t`)
-		case r == '\r':
-			sb.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&sb, `\x%02x`, r)
-		default:
-			sb.Write(b[:size])
-		}
-		b = b[size:]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	if cut {
-		sb.WriteString("…")
-	}
-	return sb.String()
+	return s[:n] + termsafe.Ellipsis
 }
 
-// WriteJSON writes the reports as one JSON document:
-// {"topics": [report, ...]}.
+// WriteJSON writes v as indented JSON (inspect: {"topics": [report,
+// ...]}), passed through termsafe.JSON: the same document, with DEL, C1
+// controls and bidi characters escaped too (encoding/json escapes C0
+// controls such as ESC as \u001b already).
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termsafe.JSON(b), '\n'))
+	return err
 }
 
 // WriteText writes the report as tables for people.
 func (rep *InspectReport) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "DLQ topic %s: %d records in %d partitions", rep.Topic, rep.Records, rep.Partitions)
+	fmt.Fprintf(tw, "DLQ topic %s: %d records in %d partitions", safe(rep.Topic), rep.Records, rep.Partitions)
 	if rep.Malformed > 0 {
 		fmt.Fprintf(tw, ", %d malformed (envelope missing or garbled)", rep.Malformed)
 	}
@@ -295,18 +285,21 @@ func (rep *InspectReport) WriteText(w io.Writer) error {
 	if rep.ValueOmitted > 0 {
 		fmt.Fprintf(tw, "%d records without their value (too large for the DLQ; read them at the source offset)\n", rep.ValueOmitted)
 	}
+	if rep.ReplayCountIgnored > 0 {
+		fmt.Fprintf(tw, "%d records with a replay count that is not a count (forged or garbled): counted as 0\n", rep.ReplayCountIgnored)
+	}
 	if len(rep.ByClass) > 0 {
 		fmt.Fprintln(tw, "\nCLASS\tRECORDS")
 		for _, k := range sortedByCount(rep.ByClass) {
-			fmt.Fprintf(tw, "%s\t%d\n", k, rep.ByClass[k])
+			fmt.Fprintf(tw, "%s\t%d\n", safe(k), rep.ByClass[k])
 		}
 		fmt.Fprintln(tw, "\nCLASS\tREASON\tRECORDS\tEXAMPLE MESSAGE")
 		for _, rc := range rep.ByReason {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", rc.Class, rc.Reason, rc.Records, printable([]byte(rc.Example), 100))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", safe(rc.Class), safe(rc.Reason), rc.Records, cut(rc.Example, 100))
 		}
 		fmt.Fprintln(tw, "\nSOURCE TOPIC\tRECORDS")
 		for _, k := range sortedByCount(rep.BySourceTopic) {
-			fmt.Fprintf(tw, "%s\t%d\n", k, rep.BySourceTopic[k])
+			fmt.Fprintf(tw, "%s\t%d\n", safe(k), rep.BySourceTopic[k])
 		}
 		fmt.Fprintln(tw, "\nREPLAY COUNT\tRECORDS")
 		for _, k := range slices.Sorted(maps.Keys(rep.ByReplayCount)) {
@@ -316,7 +309,7 @@ func (rep *InspectReport) WriteText(w io.Writer) error {
 	if len(rep.MalformedRecords) > 0 {
 		fmt.Fprintln(tw, "\nMALFORMED\tERROR")
 		for _, p := range rep.MalformedRecords {
-			fmt.Fprintf(tw, "%d@%d\t%s\n", p.Partition, p.Offset, p.Error)
+			fmt.Fprintf(tw, "%d@%d\t%s\n", p.Partition, p.Offset, safe(p.Error))
 		}
 		if n := rep.Malformed - int64(len(rep.MalformedRecords)); n > 0 {
 			fmt.Fprintf(tw, "… and %d more\n", n)
@@ -337,7 +330,7 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n--- partition %d offset %d (timestamp %s)\n", s.Partition, s.Offset, s.Timestamp.UTC().Format(time.RFC3339Nano))
 	if e := s.Envelope; e != nil {
-		fmt.Fprintf(&b, "error:        %s / %s", e.Class, e.Reason)
+		fmt.Fprintf(&b, "error:        %s / %s", safe(e.Class), safe(e.Reason))
 		if e.HTTPStatus != 0 {
 			fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
 		}
@@ -345,8 +338,12 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 		if e.Response != "" {
 			fmt.Fprintf(&b, "response:     %s\n", e.Response)
 		}
-		fmt.Fprintf(&b, "source:       %s partition %d offset %d (%s)\n", e.SourceTopic, e.SourcePartition, e.SourceOffset, e.SourceTimestamp.UTC().Format(time.RFC3339Nano))
-		fmt.Fprintf(&b, "failed at:    %s after %d attempt(s); replay count %d\n", e.FailedAt.UTC().Format(time.RFC3339Nano), e.Attempts, e.ReplayCount)
+		fmt.Fprintf(&b, "source:       %s partition %d offset %d (%s)\n", safe(e.SourceTopic), e.SourcePartition, e.SourceOffset, e.SourceTimestamp.UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(&b, "failed at:    %s after %d attempt(s); replay count %d", e.FailedAt.UTC().Format(time.RFC3339Nano), e.Attempts, e.ReplayCount)
+		if e.IgnoredReplayCount != "" {
+			fmt.Fprintf(&b, " (header \"%s\" ignored: not a count)", e.IgnoredReplayCount)
+		}
+		b.WriteString("\n")
 		if e.CorrelationID != "" || e.IdempotencyKey != "" {
 			fmt.Fprintf(&b, "correlation:  %s  idempotency key: %s\n", e.CorrelationID, e.IdempotencyKey)
 		}
@@ -354,7 +351,7 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 			fmt.Fprintf(&b, "value omitted: %d bytes (read it at the source offset)\n", e.ValueOmitted)
 		}
 	} else {
-		fmt.Fprintf(&b, "MALFORMED:    %s\n", s.Error)
+		fmt.Fprintf(&b, "MALFORMED:    %s\n", safe(s.Error))
 	}
 	key := "(null)"
 	if s.Key != nil {

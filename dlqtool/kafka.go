@@ -11,9 +11,14 @@
 // the group's offsets in one Kafka transaction per batch
 // (kgo.GroupTransactSession): a replay that is interrupted, even by
 // SIGKILL, resumes where its last committed batch ended, and no record is
-// replayed twice. A replayed record carries the timestamp of its source
-// record (the envelope's source timestamp), not the DLQ record's, which is
-// the failure time: the event it makes is the one its source record made.
+// replayed twice. The source topic is only a header that whoever writes
+// the DLQ topic sets: without ReplayOptions.To, a record goes back only to
+// a topic the configuration routes and that is not a dead-letter topic
+// (Routes); others are refused. A replayed record carries the time of the
+// replay as its timestamp (docs/dlq.md).
+//
+// Envelopes are read with dlq.Parse, which validates them; everything the
+// text reports print passes through package termsafe.
 //
 // Times the tools report or filter by are the envelope's: inspect's first
 // and last failure and replay's FailedFrom/FailedUntil (--since/--until)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/termsafe"
 )
 
 // DefaultMaxReplays is the default ReplayOptions.MaxReplays.
@@ -34,9 +35,14 @@ type ReplayOptions struct {
 	KafkaOpts []kgo.Opt
 	// Topic is the DLQ topic to replay.
 	Topic string
-	// To, when set, is the topic every replayed record goes to; otherwise
-	// each goes to the source topic of its envelope.
+	// To, when set, is the topic every replayed record goes to (not a
+	// dead-letter topic: Routes.CheckTo); otherwise each goes to the
+	// source topic of its envelope, if Routes accepts it (Routes.Check).
 	To string
+	// Routes are the configuration's routes (NewRoutes). Without To, a
+	// record whose source topic they do not route, or that is a
+	// dead-letter topic, is refused; with Routes nil, every record is.
+	Routes *Routes
 	// Filter selects the records to replay; the others are skipped (and
 	// committed past).
 	Filter Filter
@@ -51,7 +57,7 @@ type ReplayOptions struct {
 	// bound).
 	Max int64
 	// MaxReplays refuses records whose replay count is at or above it
-	// (0: DefaultMaxReplays).
+	// (0: DefaultMaxReplays; at most dlq.MaxReplayCount).
 	MaxReplays int
 	// Group is the replay's consumer group (default DefaultGroup(Topic)).
 	Group string
@@ -91,7 +97,8 @@ type ReplaySummary struct {
 	// Replayed were produced (dry run: would be).
 	Replayed        int64 `json:"replayed"`
 	SkippedByFilter int64 `json:"skipped_by_filter"`
-	// Refused reached MaxReplays, or lack their value.
+	// Refused reached MaxReplays, lack their value, or name a source
+	// topic the configuration does not route (without To).
 	Refused int64 `json:"refused"`
 	// Malformed have a missing or garbled envelope.
 	Malformed     int64                   `json:"malformed"`
@@ -150,11 +157,15 @@ func (o *ReplayOptions) decide(r *kgo.Record) decision {
 	}
 	d := decision{class: env.Class}
 	dest := cmp.Or(o.To, env.Topic)
+	var unrouted error
+	if o.To == "" {
+		unrouted = o.Routes.Check(env.Topic, o.Topic)
+	}
 	switch {
 	case !o.Filter.Match(r, env):
 		d.kind = outSkip
-	case dest == "":
-		d.kind, d.why = outMalformed, "envelope names no source topic (use --to)"
+	case unrouted != nil:
+		d.kind, d.why = outRefuse, unrouted.Error()
 	case env.ReplayCount >= o.MaxReplays:
 		d.kind, d.why = outRefuse, fmt.Sprintf("replayed %d times already (limit %d)", env.ReplayCount, o.MaxReplays)
 	case env.ValueOmitted > 0:
@@ -240,7 +251,7 @@ func (s *ReplaySummary) merge(t *tally, report io.Writer) {
 			s.Problems = append(s.Problems, p)
 		}
 		if report != nil {
-			fmt.Fprintf(report, "%s partition %d offset %d: %s\n", s.Topic, p.Partition, p.Offset, p.Error)
+			fmt.Fprintf(report, "%s partition %d offset %d: %s\n", termsafe.String(s.Topic), p.Partition, p.Offset, termsafe.String(p.Error))
 		}
 	}
 }
@@ -262,6 +273,14 @@ func Replay(ctx context.Context, o ReplayOptions) (*ReplaySummary, error) {
 	o.Samples = cmp.Or(o.Samples, 5)
 	if err := o.Filter.Validate(); err != nil {
 		return nil, err
+	}
+	if o.MaxReplays < 0 || o.MaxReplays > dlq.MaxReplayCount {
+		return nil, fmt.Errorf("max replays %d: want 1 to %d", o.MaxReplays, dlq.MaxReplayCount)
+	}
+	if o.To != "" {
+		if err := o.Routes.CheckTo(o.To, o.Topic); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	sum := &ReplaySummary{
@@ -485,11 +504,11 @@ func (s *ReplaySummary) WriteText(w io.Writer) error {
 	verb := "replayed"
 	if s.DryRun {
 		verb = "would replay"
-		fmt.Fprintf(tw, "DRY RUN of %s from the position of group %s: nothing written, nothing committed\n", s.Topic, s.Group)
+		fmt.Fprintf(tw, "DRY RUN of %s from the position of group %s: nothing written, nothing committed\n", safe(s.Topic), safe(s.Group))
 	} else {
-		fmt.Fprintf(tw, "replay of %s (group %s, transactional id %s)\n", s.Topic, s.Group, s.TransactionalID)
+		fmt.Fprintf(tw, "replay of %s (group %s, transactional id %s)\n", safe(s.Topic), safe(s.Group), safe(s.TransactionalID))
 	}
-	fmt.Fprintf(tw, "filter: %s; refusing records replayed %d times or more\n", s.Filter, s.MaxReplays)
+	fmt.Fprintf(tw, "filter: %s; refusing records replayed %d times or more\n", safe(s.Filter), s.MaxReplays)
 	fmt.Fprintf(tw, "read %d records in %.1fs: %s %d (%.1f/s), skipped by filter %d, refused %d, malformed %d\n",
 		s.Read, s.Seconds, verb, s.Replayed, s.PerSecond, s.SkippedByFilter, s.Refused, s.Malformed)
 	switch {
@@ -502,26 +521,26 @@ func (s *ReplaySummary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "\nCLASS\t%s\tSKIPPED BY FILTER\tREFUSED\n", upper(verb))
 		for _, k := range slices.Sorted(maps.Keys(s.ByClass)) {
 			c := s.ByClass[k]
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", k, c.Replayed, c.SkippedByFilter, c.Refused)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", safe(k), c.Replayed, c.SkippedByFilter, c.Refused)
 		}
 	}
 	if len(s.ByDestination) > 0 {
 		fmt.Fprintln(tw, "\nDESTINATION\tRECORDS")
 		for _, k := range slices.Sorted(maps.Keys(s.ByDestination)) {
-			fmt.Fprintf(tw, "%s\t%d\n", k, s.ByDestination[k])
+			fmt.Fprintf(tw, "%s\t%d\n", safe(k), s.ByDestination[k])
 		}
 	}
 	if len(s.Problems) > 0 {
 		fmt.Fprintln(tw, "\nNOT REPLAYED\tWHY")
 		for _, p := range s.Problems {
-			fmt.Fprintf(tw, "%d@%d\t%s\n", p.Partition, p.Offset, p.Error)
+			fmt.Fprintf(tw, "%d@%d\t%s\n", p.Partition, p.Offset, safe(p.Error))
 		}
 		if n := s.Refused + s.Malformed - int64(len(s.Problems)); n > 0 {
 			fmt.Fprintf(tw, "… and %s more\n", itoa(n))
 		}
 	}
 	if !s.DryRun && !s.Interrupted && s.SkippedByFilter > 0 {
-		fmt.Fprintf(tw, "\nnote: group %s is now past the %d records the filter skipped; to replay them later, use another --group\n", s.Group, s.SkippedByFilter)
+		fmt.Fprintf(tw, "\nnote: group %s is now past the %d records the filter skipped; to replay them later, use another --group\n", safe(s.Group), s.SkippedByFilter)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

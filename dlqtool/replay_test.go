@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlq"
 )
 
@@ -131,7 +132,7 @@ func TestDeadLettersOutliveTheirSourceTime(t *testing.T) {
 
 	createGroup(t, opts, DefaultGroup("orders.dlq"), "orders.dlq")
 	replayed := time.Now()
-	sum, err := Replay(ctx, ReplayOptions{KafkaOpts: opts, Topic: "orders.dlq"})
+	sum, err := Replay(ctx, ReplayOptions{KafkaOpts: opts, Topic: "orders.dlq", Routes: testRoutes(t, "{topic}.dlq", config.Route{Topic: "orders"})})
 	if err != nil || sum.Replayed != n || sum.ByDestination["orders"] != n {
 		t.Fatalf("replay: %+v, %v", sum, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/cxone-bridge/bridge/termsafe"
 	"github.com/cxone-bridge/bridge/transform"
 )
 
@@ -238,35 +239,43 @@ func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
 	}
 }
 
+// write prints one result. Everything in it can come from the input
+// record (topic, headers, values in the body, error details quoting the
+// record): the text output passes every string through termsafe.String
+// and the body, JSON, through termsafe.JSON (the same JSON, with control,
+// bidi and other non-printable characters as \u escapes); the JSON lines
+// pass through termsafe.JSON too.
 func write(w *bufio.Writer, res *Result, asJSON bool) error {
 	if asJSON {
 		b, err := json.Marshal(res)
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(append(termsafe.JSON(b), '\n'))
 		return err
 	}
+	s := termsafe.String
 	fmt.Fprintf(w, "--- line %d", res.Line)
 	if res.Topic != "" {
-		fmt.Fprintf(w, ": %s[%d]@%d", res.Topic, res.Partition, res.Offset)
+		fmt.Fprintf(w, ": %s[%d]@%d", s(res.Topic), res.Partition, res.Offset)
 	}
 	switch res.Outcome {
 	case OutcomePublish:
-		fmt.Fprintf(w, " → publish\n%s %s\n", res.Request.Method, res.Request.URL)
+		fmt.Fprintf(w, " → publish\n%s %s\n", s(res.Request.Method), s(res.Request.URL))
 		for _, h := range res.Request.Headers {
-			fmt.Fprintf(w, "%s: %s\n", h[0], h[1])
+			fmt.Fprintf(w, "%s: %s\n", s(h[0]), s(h[1]))
 		}
 		if res.Note != "" {
-			fmt.Fprintf(w, "# note: %s\n", res.Note)
+			fmt.Fprintf(w, "# note: %s\n", s(res.Note))
 		}
-		fmt.Fprintf(w, "\n%s\n", res.Request.Body)
+		fmt.Fprintf(w, "\n%s\n", termsafe.JSON(res.Request.Body))
 	case OutcomeDLQ:
-		fmt.Fprintf(w, " → DLQ %s\nclass: %s\nreason: %s\ndetail: %s\ncorrelation id: %s\n", res.DLQTopic, res.Class, res.Reason, res.Detail, res.CorrelationID)
+		fmt.Fprintf(w, " → DLQ %s\nclass: %s\nreason: %s\ndetail: %s\ncorrelation id: %s\n",
+			s(res.DLQTopic), s(res.Class), s(res.Reason), s(res.Detail), s(res.CorrelationID))
 	case OutcomeSkip:
-		fmt.Fprintf(w, " → skip\n%s\n", res.Detail)
+		fmt.Fprintf(w, " → skip\n%s\n", s(res.Detail))
 	default:
-		fmt.Fprintf(w, " → bad input line\n%s\n", res.Detail)
+		fmt.Fprintf(w, " → bad input line\n%s\n", s(res.Detail))
 	}
 	return w.WriteByte('\n')
 }

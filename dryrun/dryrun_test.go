@@ -125,3 +125,66 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRunEscapes: whatever the input record carries (escape sequences,
+// C1 controls, bidi overrides in its topic, headers, value or a bad
+// line), the text output holds no control character but the newlines it
+// writes itself, and the JSON lines stay the same JSON with those
+// characters escaped.
+func TestRunEscapes(t *testing.T) {
+	tr, err := transform.New(transform.Config{
+		Routes: []transform.Route{{Name: "routes[0]", TopicPattern: ".", EventType: "OrderCreated",
+			SchemaFile: "../schemas/order.json", BusinessKey: "/orderId", TimestampField: "/timestamp"}},
+		Correlation: transform.Correlation{Headers: []string{"x-correlation-id"}, MaxLength: 128},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const evil = `\u001b]0;pwned\u0007\u001b[2J\u007f\u009b\u202e`
+	in := strings.Join([]string{
+		`{"topic":"orders` + evil + `","value":{"orderId":"ORD-1234567890","customerId":"C` + evil + `","totalAmount":1,"currency":"USD","timestamp":"2026-01-01T00:00:00Z"},"headers":{"x-correlation-id":"c` + evil + `"}}`,
+		`{"topic":"orders` + evil + `","value":"nope` + evil + `","headers":{"x-correlation-id":"c` + evil + `"}}`,
+		`{"topic":"orders` + evil + `","value":{"orderId":"ORD-1234567890","customerId":"C","totalAmount":1,"currency":"` + evil + `","timestamp":"2026-01-01T00:00:00Z"}}`,
+		"garbage\x1b[2J\u202e",
+	}, "\n")
+	for _, asJSON := range []bool{false, true} {
+		var out bytes.Buffer
+		sum, err := dryrun.Run(strings.NewReader(in), &out, dryrun.Options{
+			Transformer: tr, EventsURL: "https://cxone.example/api/v2/eventbridge/events",
+			DLQTopic: func(s string) string { return s + ".dlq" },
+			Headers: func(ev *transform.Event) [][2]string {
+				return [][2]string{{"X-Correlation-Id", ev.CorrelationID}}
+			},
+			JSON: asJSON,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum != (dryrun.Summary{Records: 4, Publish: 1, DLQ: 2, BadInput: 1}) {
+			t.Errorf("json %v: summary = %+v", asJSON, sum)
+		}
+		for _, r := range out.String() {
+			if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x202e) {
+				t.Fatalf("json %v: output holds %U:\n%s", asJSON, r, out.String())
+			}
+		}
+		if !asJSON {
+			for _, want := range []string{`orders\x1b]0;pwned\x07\x1b[2J\x7f\u009b\u202e[0]@0 → publish`,
+				`"customerId":"C\u001b]0;pwned\u0007\u001b[2J\u007f\u009b\u202e"`, "→ DLQ orders\\x1b]0;pwned", "detail: /currency: '"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("text output lacks %q:\n%s", want, out.String())
+				}
+			}
+			continue
+		}
+		for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var r dryrun.Result
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("line %d: %v\n%s", i, err, line)
+			}
+			if i < 3 && r.Topic != "orders\x1b]0;pwned\a\x1b[2J\x7f\u009b\u202e" {
+				t.Errorf("line %d: topic %q: the JSON does not say the same", i, r.Topic)
+			}
+		}
+	}
+}

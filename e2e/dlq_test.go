@@ -573,10 +573,22 @@ func dlqFilters(t *testing.T, k *tc.Kafka, bin string) {
 
 // dlqMalformed: DLQ records without an envelope or with a garbled one,
 // produced with kcat when it is installed, are reported and skipped by
-// inspect and replay; the good ones are replayed.
+// inspect and replay; the good ones are replayed. A forged record naming
+// a topic the configuration does not route is refused (nothing written
+// there, committed past); one with a forged replay count is replayed as
+// never replayed.
 func dlqMalformed(t *testing.T, k *tc.Kafka, bin string) {
 	e := newDLQEnv(t, k, bin, "malformed")
 	good := dlqRecord(1, e.topic, dlq.ClassInvalid, "schema", time.Now())
+	unrouted := "payments-" + e.topic
+	k.CreateTopic(t, unrouted, 1, 1, nil)
+	forgedTopic := dlqRecord(2, unrouted, dlq.ClassInvalid, "schema", time.Now())
+	forgedCount := dlqRecord(3, e.topic, dlq.ClassInvalid, "schema", time.Now())
+	for i, h := range forgedCount.Headers {
+		if h.Key == dlq.HeaderReplayCount {
+			forgedCount.Headers[i].Value = []byte("99999999999")
+		}
+	}
 	type rec struct {
 		key, value string
 		headers    []kgo.RecordHeader
@@ -607,8 +619,8 @@ func dlqMalformed(t *testing.T, k *tc.Kafka, bin string) {
 		rec{"k5", `{"only":"version"}`, hs(dlq.HeaderVersion, "1")},
 	)
 	var recs []*kgo.Record
-	for range 3 {
-		r := *good
+	for _, g := range []*kgo.Record{good, good, good, forgedTopic, forgedCount} {
+		r := *g
 		r.Topic = e.dlq
 		recs = append(recs, &r)
 	}
@@ -639,8 +651,9 @@ func dlqMalformed(t *testing.T, k *tc.Kafka, bin string) {
 			t.Fatal(err)
 		}
 	}
-	rep := inspectJSON(t, bin, 1, "--config", e.cfg("strict"), "--show", "8")
-	if rep.Records != 8 || rep.Malformed != 5 || len(rep.MalformedRecords) != 5 || rep.ByClass[dlq.ClassInvalid] != 3 || len(rep.Shown) != 8 {
+	rep := inspectJSON(t, bin, 1, "--config", e.cfg("strict"), "--show", "10")
+	if rep.Records != 10 || rep.Malformed != 5 || len(rep.MalformedRecords) != 5 || rep.ByClass[dlq.ClassInvalid] != 5 || len(rep.Shown) != 10 ||
+		rep.ByReplayCount[0] != 5 || rep.BySourceTopic[unrouted] != 1 {
 		t.Fatalf("inspect: %+v", rep)
 	}
 	var errs []string
@@ -653,18 +666,36 @@ func dlqMalformed(t *testing.T, k *tc.Kafka, bin string) {
 			t.Errorf("malformed errors do not mention %q:\n%s", want, all)
 		}
 	}
-	text, _, code := dlqCmd(t, bin, "dlq", "inspect", "--config", e.cfg("strict"), "--show", "8")
+	text, _, code := dlqCmd(t, bin, "dlq", "inspect", "--config", e.cfg("strict"), "--show", "10")
 	if code != 1 || !strings.Contains(text, "MALFORMED") {
 		t.Errorf("inspect text: exit %d\n%s", code, text)
 	}
 	sum := replayJSON(t, bin, 1, "--config", e.cfg("strict"))
-	if sum.Read != 8 || sum.Replayed != 3 || sum.Malformed != 5 || len(sum.Problems) != 5 {
+	if sum.Read != 10 || sum.Replayed != 4 || sum.Malformed != 5 || sum.Refused != 1 || len(sum.Problems) != 6 || sum.ByDestination[unrouted] != 0 {
 		t.Fatalf("replay: %+v", sum)
 	}
-	if got := len(readCommitted(t, k, e.topic)); got != 3 {
-		t.Errorf("%d records replayed to the source, want 3", got)
+	refused := 0
+	for _, p := range sum.Problems {
+		if strings.Contains(p.Error, "source topic "+unrouted+" is not routed") {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("problems do not name the unrouted source topic: %+v", sum.Problems)
+	}
+	replayed := readCommitted(t, k, e.topic)
+	if len(replayed) != 4 {
+		t.Errorf("%d records replayed to the source, want 4", len(replayed))
+	}
+	for _, r := range replayed {
+		if c, _ := header(r, dlq.HeaderReplayCount); c != "1" {
+			t.Errorf("replayed record with replay count %q, want 1", c)
+		}
+	}
+	if n := endSum(t, k, unrouted); n != 0 {
+		t.Errorf("%d records written to the unrouted topic %s", n, unrouted)
 	}
 	if l := groupLag(k, dlqtool.DefaultGroup(e.dlq)); l != 0 {
-		t.Errorf("replay group lag %d, want 0 (malformed records are committed past)", l)
+		t.Errorf("replay group lag %d, want 0 (malformed and refused records are committed past)", l)
 	}
 }

@@ -10,14 +10,17 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/dlqtool"
 	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/sink"
+	"github.com/cxone-bridge/bridge/termsafe"
 	"github.com/cxone-bridge/bridge/transform"
 )
 
@@ -69,21 +72,27 @@ func (c *checker) report(ok bool, item, format string, args ...any) {
 		status = "FAIL"
 		c.fail++
 	}
-	fmt.Fprintf(c.w, "%s %s: %s\n", status, item, oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(c.w, "%s %s: %s\n", status, termsafe.String(item), oneLine(fmt.Sprintf(format, args...)))
 }
 
 func (c *checker) skipped(item, why string) {
 	c.skip++
-	fmt.Fprintf(c.w, "SKIP %s: %s\n", item, why)
+	fmt.Fprintf(c.w, "SKIP %s: %s\n", termsafe.String(item), oneLine(why))
 }
 
-// oneLine keeps a message on one line and bounded.
+// oneLine keeps a message on one line and bounded (300 bytes of the
+// message, cut on a character boundary), with every control character
+// escaped: it can carry outside text (a broker's or CXone's error).
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		n := 300
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
 	}
-	return s
+	return termsafe.String(s)
 }
 
 // runCheck runs every check and reports whether all passed.
@@ -102,7 +111,7 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 	}
 	c.report(true, "config", "%s", path)
 	for _, w := range cfg.Kafka.SecurityWarnings() {
-		fmt.Fprintf(c.w, "WARN kafka: %s\n", w) // not counted: the setting works
+		fmt.Fprintf(c.w, "WARN kafka: %s\n", termsafe.String(w)) // not counted: the setting works
 	}
 	if _, err := transform.New(cfg.TransformConfig()); err != nil {
 		c.report(false, "schemas", "%v", err)
@@ -151,6 +160,13 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 		c.report(false, "topics", "cannot list topics: %v", err)
 		return
 	}
+	// Pattern routes must not count dead-letter topics as sources; the
+	// definition is the one replay uses (dlqtool.Routes.IsDLQ).
+	routes, err := dlqtool.NewRoutes(cfg)
+	if err != nil {
+		c.report(false, "topics", "%v", err)
+		return
+	}
 	var sources []string
 	for _, r := range cfg.Routes {
 		if r.TopicPattern == "" {
@@ -171,7 +187,7 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 		}
 		var matched []string
 		for name := range all {
-			if re.MatchString(name) && !isDLQ(cfg, name) {
+			if re.MatchString(name) && !routes.IsDLQ(name) {
 				matched = append(matched, name)
 			}
 		}
@@ -213,20 +229,6 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 			c.report(true, item, "missing, can be created (validate-only request accepted)")
 		}
 	}
-}
-
-// isDLQ reports whether topic is the dead-letter topic of some other topic
-// of the cluster under cfg's naming (so patterns do not count DLQs as
-// sources).
-func isDLQ(cfg *config.Config, topic string) bool {
-	const marker = "{topic}"
-	t := cfg.DLQ.Topic
-	i := strings.Index(t, marker)
-	if i < 0 {
-		return topic == t
-	}
-	pre, post := t[:i], t[i+len(marker):]
-	return len(topic) > len(pre)+len(post) && strings.HasPrefix(topic, pre) && strings.HasSuffix(topic, post)
 }
 
 // checkToken resolves the CXone endpoints (printing a "discovery" line when

@@ -3,16 +3,24 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/dlqtool"
 	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/termsafe"
 )
 
 const dlqExitStatus = `
+Like run and check, it warns on standard error about
+kafka.tls.insecure_skip_verify and about SASL PLAIN or OAUTHBEARER without
+TLS. Text read from records is printed with control characters escaped
+(\xNN, \uNNNN).
+
 Exit status: 0 when every record read was fine (inspect) or replayed or
 skipped by a filter (replay); 1 when records were refused or malformed
 (missing or garbled envelope), or when the command failed or was
@@ -29,12 +37,17 @@ The operator runbook is docs/runbook.md.`,
 	return cmd
 }
 
-// dlqConfig loads the configuration (no CXone credentials needed) and
-// picks the DLQ topics: the flag's, or those of the routes.
-func dlqConfig(path string, topics []string) (*config.Config, []string, error) {
+// dlqConfig loads the configuration (no CXone credentials needed), prints
+// its Kafka security warnings to stderr (once, as check does: the DLQ
+// tools open Kafka clients with the same settings as run) and picks the
+// DLQ topics: the flag's, or those of the routes.
+func dlqConfig(stderr io.Writer, path string, topics []string) (*config.Config, []string, error) {
 	cfg, err := config.Load(path, config.WithoutCredentials())
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: err}
+	}
+	for _, w := range cfg.Kafka.SecurityWarnings() {
+		fmt.Fprintf(stderr, "WARN kafka: %s\n", termsafe.String(w))
 	}
 	if len(topics) == 0 {
 		topics = dlqtool.DLQTopics(cfg)
@@ -81,7 +94,7 @@ The DLQ topics are those of the configuration's routes (dlq.topic), or
 			if show < 0 {
 				return &exitError{code: 2, err: errors.New("--show must not be negative")}
 			}
-			cfg, topics, err := dlqConfig(cfgPath, topics)
+			cfg, topics, err := dlqConfig(cmd.ErrOrStderr(), cfgPath, topics)
 			if err != nil {
 				return err
 			}
@@ -149,6 +162,13 @@ named in each record's envelope (or to --to TOPIC), from the position of
 its own consumer group (--group, default "<dlq topic>.replay") up to the
 end of the DLQ topic as of the start.
 
+Without --to, a record goes back only to a topic the configuration routes
+(a route's topic, or a topic its topic_pattern matches) that is not a
+dead-letter topic: anyone who can write the DLQ topic can write its
+envelope, and the replay writes with your credentials. A record naming
+another topic is refused and listed, and nothing is written for it. --to
+may name any existing topic except a dead-letter topic.
+
 Each batch of records is produced and the group's offsets are committed in
 one Kafka transaction, so an interrupted replay (Ctrl-C, SIGTERM, even
 SIGKILL) resumes where it stopped when run again, and no record is replayed
@@ -158,7 +178,8 @@ A replayed record keeps the key (and so the partition: the default
 partitioner places it by key), the value and the original headers; the
 envelope headers are removed except cxone-bridge.replay.count, which is
 incremented. Records replayed --max-replays times already are refused, so a
-record that keeps failing cannot loop forever.
+record that keeps failing cannot loop forever (a replay count that is not a
+number from 0 to 1000 is forged or garbled, and read as 0).
 
 Filters (all must hold): --class, --reason (substring of the reason code or
 message), --source-topic, --since/--until (failure time: RFC 3339, a date,
@@ -176,14 +197,14 @@ what would be replayed, with samples; it writes and commits nothing.
 				return err
 			}
 			bad := func(err error) error { return &exitError{code: 2, err: err} }
-			if o.Rate < 0 || o.Max < 0 || o.MaxReplays < 1 || o.Samples < 0 {
-				return bad(errors.New("--rate, --max and --samples must not be negative, --max-replays at least 1"))
+			if o.Rate < 0 || o.Max < 0 || o.MaxReplays < 1 || o.MaxReplays > dlq.MaxReplayCount || o.Samples < 0 {
+				return bad(fmt.Errorf("--rate, --max and --samples must not be negative, --max-replays from 1 to %d", dlq.MaxReplayCount))
 			}
 			var topics []string
 			if topic != "" {
 				topics = []string{topic}
 			}
-			cfg, topics, err := dlqConfig(cfgPath, topics)
+			cfg, topics, err := dlqConfig(cmd.ErrOrStderr(), cfgPath, topics)
 			if err != nil {
 				return err
 			}
@@ -191,6 +212,14 @@ what would be replayed, with samples; it writes and commits nothing.
 				return bad(fmt.Errorf("the configuration names %d DLQ topics %v: choose one with --topic", len(topics), topics))
 			}
 			o.Topic = topics[0]
+			if o.Routes, err = dlqtool.NewRoutes(cfg); err != nil {
+				return bad(err)
+			}
+			if o.To != "" {
+				if err := o.Routes.CheckTo(o.To, o.Topic); err != nil {
+					return bad(err)
+				}
+			}
 			now := time.Now()
 			if since != "" {
 				if o.Filter.FailedFrom, err = dlqtool.ParseTime(since, now); err != nil {
@@ -246,7 +275,7 @@ what would be replayed, with samples; it writes and commits nothing.
 	f := cmd.Flags()
 	f.StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
 	f.StringVar(&topic, "topic", "", "DLQ topic to replay (default: the DLQ topic of the configuration's route)")
-	f.StringVar(&o.To, "to", "", "produce every record to this topic instead of its source topic")
+	f.StringVar(&o.To, "to", "", "produce every record to this topic instead of its source topic (not a DLQ topic)")
 	f.StringSliceVar(&o.Filter.Classes, "class", nil, "only records of this error class: invalid, rejected (repeatable)")
 	f.StringVar(&o.Filter.Reason, "reason", "", "only records whose reason code or message contains this (case-insensitive)")
 	f.StringSliceVar(&o.Filter.SourceTopics, "source-topic", nil, "only records from this source topic (repeatable)")
@@ -257,7 +286,7 @@ what would be replayed, with samples; it writes and commits nothing.
 	f.IntVar(&o.Samples, "samples", 5, "records a dry run shows in full")
 	f.Float64Var(&o.Rate, "rate", 0, "at most this many records per second (0: no limit)")
 	f.Int64Var(&o.Max, "max", 0, "stop after replaying this many records (0: no limit)")
-	f.IntVar(&o.MaxReplays, "max-replays", dlqtool.DefaultMaxReplays, "refuse records replayed this many times already")
+	f.IntVar(&o.MaxReplays, "max-replays", dlqtool.DefaultMaxReplays, "refuse records replayed this many times already (1 to 1000)")
 	f.StringVar(&o.Group, "group", "", `the replay's consumer group (default "<dlq topic>.replay")`)
 	f.StringVar(&o.TransactionalID, "transactional-id", "", "the producer's transactional id (default: the group)")
 	f.DurationVar(&sessionTimeout, "session-timeout", 10*time.Second, "group session timeout; a rerun after a crash waits up to this long")

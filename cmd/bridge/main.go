@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cxone-bridge/bridge/termsafe"
 )
 
 // exitError carries a process exit status out of a subcommand. Commands
@@ -54,6 +56,8 @@ func main() {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	fmt.Fprintln(os.Stderr, "bridge:", err)
+	// The message can carry outside text (a record's envelope, a broker's
+	// or CXone's error): control characters are escaped, line breaks kept.
+	fmt.Fprintln(os.Stderr, "bridge:", termsafe.Lines(err.Error()))
 	os.Exit(code)
 }
