@@ -23,11 +23,34 @@
 # on :9090 (/healthz liveness, /readyz readiness) and checked by the
 # orchestrator's probes (deploy/kubernetes/deployment.yaml).
 
-ARG GO_VERSION=1.26
+# Both base images are pinned by digest (a tag can be moved to another image,
+# a digest cannot), with the tag kept beside it for people: the tag says what
+# the image is, the digest decides which image it is. deploy/deploy_test.go
+# checks that every FROM is pinned.
+#
+# To update (e.g. monthly, or when the distroless or Go images get a security
+# fix), resolve each tag to the digest of its multi-platform index and
+# replace it below:
+#   docker buildx imagetools inspect golang:1.26.8 --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot --format '{{json .Manifest.Digest}}'
+#   (or: crane digest <image:tag>)
+# or let Renovate/Dependabot (docker ecosystem) keep them current. Keep the
+# golang tag in step with the go directive of go.mod: the image sets
+# GOTOOLCHAIN=local and will not download a newer toolchain.
+#
+# NOTE: these two digests were NOT resolved against the registries: the
+# environment in which they were written could not reach docker.io or
+# gcr.io. They are the digests that public, independently maintained
+# Dockerfiles pin for the same tags (golang:1.26.8 multi-platform builders;
+# distroless/static-debian12:nonroot, pinned identically by many projects).
+# A digest cannot point at an image other than the one it hashes, so a
+# wrong one fails the build rather than changing it; still, verify both
+# with the commands above before the first release build, and replace them
+# if they differ from what the registries answer today.
 
 # The build stage runs on the builder's own platform and cross-compiles
 # (pure Go, so no emulation is needed for multi-arch images).
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM golang:1.26.8@sha256:3c3e25a4da13fd0478eed2df1eb35a0e667094a7124d3993a6a1d30f71c17e79 AS build
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
@@ -42,7 +65,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" \
       -o /out/bridge ./cmd/bridge
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -53,7 +76,8 @@ LABEL org.opencontainers.image.title="cxone-bridge" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.source="https://github.com/cxone-bridge/bridge" \
-      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
+      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot" \
+      org.opencontainers.image.base.digest="sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639"
 COPY --from=build /out/bridge /usr/local/bin/bridge
 # The shipped schemas, so that a bridge.yaml mounted alone can refer to
 # schemas/order.json. A ConfigMap mounted over /etc/bridge replaces them.

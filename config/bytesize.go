@@ -25,6 +25,16 @@ var byteUnits = []struct {
 
 // ParseByteSize parses a size such as "1048576", "1MiB" or "64 KB".
 func ParseByteSize(s string) (ByteSize, error) {
+	v, why := parseByteSize(s)
+	if why != "" {
+		return 0, fmt.Errorf("invalid size %q: %s", s, why)
+	}
+	return v, nil
+}
+
+// parseByteSize is ParseByteSize with the reason of a failure, which never
+// quotes s (the loader shows a value from the environment by its name).
+func parseByteSize(s string) (ByteSize, string) {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range byteUnits {
@@ -36,12 +46,12 @@ func ParseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q: want a non-negative whole number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)", s)
+		return 0, "want a non-negative whole number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)"
 	}
 	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, "too large"
 	}
-	return ByteSize(n * mult), nil
+	return ByteSize(n * mult), ""
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.

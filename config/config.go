@@ -8,7 +8,13 @@
 //	cxone.base_url: must be https (set cxone.allow_insecure_http for local testing)
 //
 // Secrets (the CXone client secret) are held as Secret values, which never
-// print themselves; no error produced here contains a secret value.
+// print themselves. No error produced here shows a value that came from the
+// environment or from a file: the loader records which values were expanded
+// from ${NAME} references or read from files, and problems about them show
+// the reference as written (or the file's path) instead, whatever the key.
+// (Redacting such a value from a message after formatting cannot work: a
+// quoted secret holding a quote, a backslash, a newline or non-ASCII text is
+// escaped and no longer matches.)
 package config
 
 import (

@@ -112,13 +112,15 @@ func (c *Config) validateKafkaSecurity(w *walker) {
 		}
 	}
 	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
-		w.add(p+".min_version", "must be 1.2 or 1.3; got %q", t.MinVersion)
+		w.add(p+".min_version", "must be 1.2 or 1.3; got %s", w.quote(p+".min_version", t.MinVersion))
 	}
 	if t.CAFile != "" {
 		t.CAFile = c.resolve(t.CAFile)
 		if data, ok := c.readFile(w, p+".ca_file", t.CAFile, false); ok {
 			if _, err := ParseCAPEM(data); err != nil {
-				w.add(p+".ca_file", "%v", err)
+				// A CA bundle is public, but its parse errors may quote
+				// parts of a certificate: name the file, not its content.
+				w.add(p+".ca_file", "%s in %s", caProblem(err), w.show(p+".ca_file", t.CAFile))
 			}
 		}
 	}
@@ -130,10 +132,8 @@ func (c *Config) validateKafkaSecurity(w *walker) {
 		cert, okc := c.readFile(w, p+".cert_file", t.CertFile, false)
 		key, okk := c.readFile(w, p+".key_file", t.KeyFile, true)
 		if okc && okk {
-			if _, err := tls.X509KeyPair(cert, key); err != nil {
-				// crypto/tls names what is wrong (no PEM data, key does
-				// not match) and never quotes the key.
-				w.add(p+".cert_file", "with key_file: %v", err)
+			if why := keyPairProblem(cert, key); why != "" {
+				w.add(p+".cert_file", "with key_file: %s", why)
 			}
 		}
 	}
@@ -176,7 +176,7 @@ func (c *Config) validateSASL(w *walker) {
 	aws := s.AWS.AccessKeyID != "" || s.AWS.SecretAccessKey != "" || s.AWS.SessionToken != "" || len(s.AWS.CredentialsCommand) > 0
 	notFor := func(set bool, keys string) {
 		if set {
-			w.add(p, "%s are not used by mechanism %s; remove them", keys, s.Mechanism)
+			w.add(p, "%s are not used by mechanism %s; remove them", keys, w.show(p+".mechanism", s.Mechanism))
 		}
 	}
 	switch s.Mechanism {
@@ -188,7 +188,7 @@ func (c *Config) validateSASL(w *walker) {
 		notFor(token, "token_file and token_command")
 		notFor(aws, "the aws keys")
 		if s.Username == "" && !skip {
-			w.add(p+".username", "is required for %s", s.Mechanism)
+			w.add(p+".username", "is required for %s", w.show(p+".mechanism", s.Mechanism))
 		}
 		switch {
 		case s.Password != "" && s.PasswordFile != "":
@@ -199,7 +199,7 @@ func (c *Config) validateSASL(w *walker) {
 				w.add(p+".password_file", "is empty")
 			}
 		case s.Password == "" && !skip:
-			w.add(p+".password", "is required for %s (or set kafka.sasl.password_file)", s.Mechanism)
+			w.add(p+".password", "is required for %s (or set kafka.sasl.password_file)", w.show(p+".mechanism", s.Mechanism))
 		}
 	case SASLOAuthBearer:
 		notFor(userPass, "username and password")
@@ -243,7 +243,7 @@ func (c *Config) validateSASL(w *walker) {
 			}
 		}
 	default:
-		w.add(p+".mechanism", "must be plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam; got %q", s.Mechanism)
+		w.add(p+".mechanism", "must be plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam; got %s", w.quote(p+".mechanism", s.Mechanism))
 	}
 }
 
@@ -256,14 +256,67 @@ func checkCommand(w *walker, path string, argv []string) {
 
 // readFile reads a file named by the configuration, reporting a problem at
 // path when it cannot. A secret file that cannot be read is not a problem
-// under WithoutCredentials.
+// under WithoutCredentials. Problems name the file, never its content.
 func (c *Config) readFile(w *walker, path, file string, secret bool) ([]byte, bool) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		if !(secret && w.opts.skipCredentials) {
-			w.add(path, "%s", fileProblem(err, file))
+			w.add(path, "%s", fileProblem(err, w.show(path, file)))
 		}
 		return nil, false
 	}
 	return data, true
+}
+
+// caProblem is ParseCAPEM's error without what x509 may quote of a
+// certificate (names, URIs).
+func caProblem(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "certificate ") {
+		n, _, _ := strings.Cut(msg, ":")
+		return n + " is not a valid X.509 certificate"
+	}
+	return msg
+}
+
+// keyPairProblem says why cert and key (PEM) are not a matching pair, in
+// words of its own or crypto/tls's fixed messages: never a part of the
+// files. (tls.X509KeyPair lists the PEM block types it skipped, and
+// x509's errors may quote a certificate's names.)
+func keyPairProblem(cert, key []byte) string {
+	var haveCert, haveKey, keyHasCert, keyHasPEM bool
+	for rest := cert; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		haveCert = haveCert || b.Type == "CERTIFICATE"
+	}
+	for rest := key; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		keyHasPEM = true
+		haveKey = haveKey || b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY")
+		keyHasCert = keyHasCert || b.Type == "CERTIFICATE"
+	}
+	switch {
+	case !haveCert:
+		return "no PEM certificate in cert_file"
+	case !haveKey && keyHasCert:
+		return "tls: found a certificate rather than a key in the PEM for the private key"
+	case !keyHasPEM:
+		return "tls: failed to find any PEM data in key input"
+	case !haveKey:
+		return "no PEM private key in key_file"
+	}
+	_, err := tls.X509KeyPair(cert, key)
+	switch {
+	case err == nil:
+		return ""
+	case strings.HasPrefix(err.Error(), "tls: "):
+		return err.Error() // fixed texts: key does not match, cannot be parsed
+	}
+	return "cert_file holds a certificate that cannot be parsed"
 }

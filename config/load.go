@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,7 +124,7 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &Error{File: "bridge.yaml", Problems: []Problem{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
 	}
-	w := walker{opts: &o, lines: map[int]string{}}
+	w := newWalker(&o)
 	cfg := &Config{Dir: dir}
 	if len(doc.Content) == 0 {
 		w.add("", "file is empty")
@@ -138,7 +139,10 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 		return nil, &Error{File: "bridge.yaml", Problems: w.problems}
 	}
 	cfg.applyDefaults()
-	cfg.validate(&w)
+	w.inherit("consumer.max_buffered", "consumer.max_in_flight")
+	w.inherit("consumer.revoke_drain_timeout", "kafka.rebalance_timeout")
+	w.inherit("cxone.auth.token_url", "cxone.base_url")
+	cfg.validate(w)
 	if len(w.problems) > 0 {
 		return nil, &Error{File: "bridge.yaml", Problems: w.problems}
 	}
@@ -149,22 +153,84 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 // it expands ${VAR} references in scalar values, reports keys the type does
 // not have, and notes the key path of every line so that the decoder's
 // "line N: ..." errors can be reported by path.
+//
+// It also records where each value came from. A value expanded from the
+// environment or read from a file is never formatted into a problem, not
+// even quoted: problems show what the file says instead (the reference
+// ${NAME} as written, or the file's path). Such a value may be a secret
+// that landed under the wrong key, and redacting it from a message
+// afterwards cannot work: %q, JSON or YAML quoting escape a secret holding
+// a quote, a backslash, a newline or non-ASCII text, and the escaped form
+// no longer matches. Every problem that shows a value therefore takes it
+// through quote, show or addErr, which know the value's key path.
 type walker struct {
 	opts     *loadOptions
 	problems []Problem
 	lines    map[int]string
-	// envValues maps each value taken from the environment to its
-	// variable's name. Problems never show such a value, only the name: it
-	// may be a secret that landed in the wrong key.
-	envValues map[string]string
+	// present holds the key path of every non-empty value the file sets.
+	present map[string]bool
+	// hidden maps the key path of every value that is not written in the
+	// file as such (expanded from the environment, read from a file, or a
+	// default derived from one of those) to what problems show instead.
+	hidden map[string]string
+	// hiddenLines are the lines holding such values: the decoder's errors
+	// name a line, not a key, and may quote the value.
+	hiddenLines map[int]bool
 }
 
+func newWalker(o *loadOptions) *walker {
+	return &walker{opts: o, lines: map[int]string{}, present: map[string]bool{}, hidden: map[string]string{}, hiddenLines: map[int]bool{}}
+}
+
+// add records a problem. Its arguments must never hold a value of the
+// configuration taken as is: format values with quote or show.
 func (w *walker) add(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	for v, name := range w.envValues {
-		msg = strings.ReplaceAll(msg, v, "${"+name+"}")
+	w.problems = append(w.problems, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// hide records that the value at path did not come from the file, and
+// what problems show instead of it.
+func (w *walker) hide(path string, line int, shown string) {
+	w.hidden[path] = shown
+	if line > 0 {
+		w.hiddenLines[line] = true
 	}
-	w.problems = append(w.problems, Problem{Path: path, Msg: msg})
+}
+
+// quote is how a problem shows the text v of the key at path: Go-quoted,
+// or, when it came from the environment or a file, what the file says
+// instead (e.g. ${NAME}).
+func (w *walker) quote(path, v string) string {
+	if s, ok := w.hidden[path]; ok {
+		return s
+	}
+	return strconv.Quote(v)
+}
+
+// show is quote for any value, unquoted: numbers, durations, sizes, names.
+func (w *walker) show(path string, v any) string {
+	if s, ok := w.hidden[path]; ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// addErr reports err, which a parser returned for the value at path and
+// which may quote that value. For a value from the environment or a file
+// it reports what instead, with what the file says.
+func (w *walker) addErr(path string, err error, what string) {
+	if s, ok := w.hidden[path]; ok {
+		w.add(path, "%s; got %s", what, s)
+		return
+	}
+	w.add(path, "%v", err)
+}
+
+// inherit hides the default of dst when it is computed from a hidden src.
+func (w *walker) inherit(dst, src string) {
+	if s, ok := w.hidden[src]; ok && !w.present[dst] {
+		w.hidden[dst] = "the default derived from " + s
+	}
 }
 
 var (
@@ -183,18 +249,19 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // an explicit empty value: the default applies
 	}
+	w.present[path] = true
 	switch {
 	case t == durationType:
 		w.expand(n, path)
 		if _, err := time.ParseDuration(n.Value); err != nil {
-			w.add(path, "want a duration such as 500ms, 30s or 2m; got %q", n.Value)
+			w.add(path, "want a duration such as 500ms, 30s or 2m; got %s", w.quote(path, n.Value))
 		} else {
 			n.Tag = "!!str"
 		}
 	case t == byteSizeType:
 		w.expand(n, path)
-		if _, err := ParseByteSize(n.Value); err != nil {
-			w.add(path, "%v", err)
+		if _, why := parseByteSize(n.Value); why != "" {
+			w.add(path, "invalid size %s: %s", w.quote(path, n.Value), why)
 		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -230,13 +297,21 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		switch t.Kind() {
 		case reflect.Int, reflect.Int32, reflect.Int64:
 			if _, err := strconv.ParseInt(n.Value, 10, 64); err != nil {
-				w.add(path, "want a whole number, got %q", n.Value)
+				w.add(path, "want a whole number, got %s", w.quote(path, n.Value))
 			} else {
 				n.Tag = "!!int"
 			}
+		case reflect.Float32, reflect.Float64:
+			// Checked here, as the others: the decoder's own error would
+			// quote the value. Written back in a form YAML reads as a float.
+			if f, err := strconv.ParseFloat(n.Value, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				w.add(path, "want a number, got %s", w.quote(path, n.Value))
+			} else {
+				n.Value, n.Tag = strconv.FormatFloat(f, 'g', -1, 64), "!!float"
+			}
 		case reflect.Bool:
 			if b, err := strconv.ParseBool(n.Value); err != nil {
-				w.add(path, "want true or false, got %q", n.Value)
+				w.add(path, "want true or false, got %s", w.quote(path, n.Value))
 			} else {
 				n.Value, n.Tag = strconv.FormatBool(b), "!!bool"
 			}
@@ -250,24 +325,25 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 // envRef matches ${NAME} and ${NAME:-default}; $${ is a literal "${".
 var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
 
-// expand replaces environment references in a scalar value in place.
+// expand replaces environment references in a scalar value in place. A
+// value holding a reference is hidden from problems from then on, whether
+// the variable was set or its default applied: problems show the value as
+// the file writes it (${NAME}, or the whole text quoted when the reference
+// is part of it).
 func (w *walker) expand(n *yaml.Node, path string) {
 	if !strings.Contains(n.Value, "${") {
 		return
 	}
+	raw := n.Value
+	refs := 0
 	var unset []string
-	out := envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+	out := envRef.ReplaceAllStringFunc(raw, func(m string) string {
 		if m == "$${" {
 			return "${"
 		}
+		refs++
 		sub := envRef.FindStringSubmatch(m)
 		if v, ok := w.opts.lookupEnv(sub[1]); ok && v != "" {
-			if w.envValues == nil {
-				w.envValues = map[string]string{}
-			}
-			if len(v) >= 4 { // shorter values are no secrets, and too common to replace
-				w.envValues[v] = sub[1]
-			}
 			return v
 		}
 		if strings.Contains(m, ":-") {
@@ -276,7 +352,14 @@ func (w *walker) expand(n *yaml.Node, path string) {
 		unset = append(unset, sub[1])
 		return ""
 	})
-	if hasBadRef(n.Value) {
+	if refs > 0 {
+		shown := strconv.Quote(raw)
+		if loc := envRef.FindStringIndex(raw); loc[0] == 0 && loc[1] == len(raw) {
+			shown = raw // the value is one reference: ${NAME}
+		}
+		w.hide(path, n.Line, shown)
+	}
+	if hasBadRef(raw) {
 		w.add(path, "malformed environment reference: use ${NAME} or ${NAME:-default}")
 	}
 	for _, name := range unset {
@@ -297,10 +380,16 @@ func hasBadRef(s string) bool {
 // lineRef matches the "line N: " prefix of yaml.v3 decoding errors.
 var lineRef = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// typeErrors turns a decoder error into problems at key paths.
+// typeErrors turns a decoder error into problems at key paths. The
+// decoder quotes values (the first characters of a long one): on a line
+// holding a value from the environment or a file its message is replaced.
 func (w *walker) typeErrors(err error) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
+		if len(w.hiddenLines) > 0 {
+			w.add("", "the file could not be decoded (the message is not shown: it may quote a value from the environment or a file)")
+			return
+		}
 		w.add("", "%v", err)
 		return
 	}
@@ -311,7 +400,11 @@ func (w *walker) typeErrors(err error) {
 	for _, msg := range te.Errors {
 		m := lineRef.FindStringSubmatch(msg)
 		if m == nil {
-			w.add("", "%s", msg)
+			if len(w.hiddenLines) > 0 {
+				w.add("", "a value could not be decoded (the message is not shown: it may quote a value from the environment or a file)")
+			} else {
+				w.add("", "%s", msg)
+			}
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
@@ -319,7 +412,15 @@ func (w *walker) typeErrors(err error) {
 		if !ok {
 			path = "line " + m[1]
 		}
-		if !reported[path] { // the walk already said what is wrong there
+		switch {
+		case reported[path]: // the walk already said what is wrong there
+		case w.hiddenLines[line]:
+			if s, ok := w.hidden[path]; ok {
+				w.add(path, "not a valid value for this key; got %s", s)
+			} else {
+				w.add(path, "line %d holds a value that is not valid for its key (not shown: it came from the environment or a file)", line)
+			}
+		default:
 			w.add(path, "%s", m[2])
 		}
 	}

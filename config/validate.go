@@ -23,9 +23,7 @@ func (c *Config) validate(w *walker) {
 		w.add("kafka.brokers", "at least one broker (host:port) is required")
 	}
 	for i, b := range c.Kafka.Brokers {
-		if err := checkHostPort(b); err != nil {
-			w.add(indexPath("kafka.brokers", i), "%v", err)
-		}
+		checkHostPort(w, indexPath("kafka.brokers", i), b)
 	}
 	c.validateKafka(w)
 	c.validateKafkaSecurity(w)
@@ -36,17 +34,16 @@ func (c *Config) validate(w *walker) {
 	c.validateAuth(w)
 
 	if c.Correlation.MaxLength < 16 || c.Correlation.MaxLength > 1024 {
-		w.add("correlation.max_length", "must be between 16 and 1024, got %d", c.Correlation.MaxLength)
+		w.add("correlation.max_length", "must be between 16 and 1024, got %s", w.show("correlation.max_length", c.Correlation.MaxLength))
 	}
 	for i, h := range c.Correlation.Headers {
 		if !isToken(h) {
-			w.add(indexPath("correlation.headers", i), "%q is not a valid header name", h)
+			p := indexPath("correlation.headers", i)
+			w.add(p, "%s is not a valid header name", w.quote(p, h))
 		}
 	}
 
-	if err := checkTopicTemplate(c.DLQ.Topic); err != nil {
-		w.add("dlq.topic", "%v", err)
-	}
+	checkTopicTemplate(w, "dlq.topic", c.DLQ.Topic)
 
 	if len(c.Routes) == 0 {
 		w.add("routes", "at least one route is required")
@@ -59,36 +56,36 @@ func (c *Config) validate(w *walker) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		w.add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+		w.add("log.level", "must be one of debug, info, warn, error; got %s", w.quote("log.level", c.Log.Level))
 	}
 	switch c.Log.Format {
 	case "json", "text":
 	default:
-		w.add("log.format", "must be json or text; got %q", c.Log.Format)
+		w.add("log.format", "must be json or text; got %s", w.quote("log.format", c.Log.Format))
 	}
 	if l := c.Metrics.Listen; l != "off" {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
-			w.add("metrics.listen", "must be host:port, :port or off; got %q", l)
+			w.add("metrics.listen", "must be host:port, :port or off; got %s", w.quote("metrics.listen", l))
 		}
 	}
 	if l := c.Metrics.PprofListen; l != "" {
 		if !c.Metrics.Pprof {
 			w.add("metrics.pprof_listen", "is used only with metrics.pprof: true")
 		} else if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
-			w.add("metrics.pprof_listen", "must be host:port or :port; got %q", l)
+			w.add("metrics.pprof_listen", "must be host:port or :port; got %s", w.quote("metrics.pprof_listen", l))
 		} else if l == c.Metrics.Listen {
 			w.add("metrics.pprof_listen", "must differ from metrics.listen: pprof has a listener of its own")
 		}
 	}
 	if c.Metrics.StallTimeout < time.Second {
-		w.add("metrics.stall_timeout", "must be at least 1s; got %s", c.Metrics.StallTimeout)
+		w.add("metrics.stall_timeout", "must be at least 1s; got %s", w.show("metrics.stall_timeout", c.Metrics.StallTimeout))
 	}
 }
 
 func (c *Config) validateKafka(w *walker) {
 	k, cs := &c.Kafka, &c.Consumer
 	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
-		w.add("kafka.start_offset", "must be earliest or latest; got %q", k.StartOffset)
+		w.add("kafka.start_offset", "must be earliest or latest; got %s", w.quote("kafka.start_offset", k.StartOffset))
 	}
 	positive := func(path string, d time.Duration) {
 		if d < 0 {
@@ -96,32 +93,32 @@ func (c *Config) validateKafka(w *walker) {
 		}
 	}
 	if k.FetchMaxBytes < 1<<10 || k.FetchMaxBytes > 1<<30 {
-		w.add("kafka.fetch_max_bytes", "must be between 1KiB and 1GiB, got %s", k.FetchMaxBytes)
+		w.add("kafka.fetch_max_bytes", "must be between 1KiB and 1GiB, got %s", w.show("kafka.fetch_max_bytes", k.FetchMaxBytes))
 	}
 	if k.FetchMaxPartitionBytes < 1<<10 || k.FetchMaxPartitionBytes > k.FetchMaxBytes {
-		w.add("kafka.fetch_max_partition_bytes", "must be between 1KiB and kafka.fetch_max_bytes, got %s", k.FetchMaxPartitionBytes)
+		w.add("kafka.fetch_max_partition_bytes", "must be between 1KiB and kafka.fetch_max_bytes, got %s", w.show("kafka.fetch_max_partition_bytes", k.FetchMaxPartitionBytes))
 	}
 	if k.FetchMaxWait < time.Millisecond || k.FetchMaxWait > 30*time.Second {
-		w.add("kafka.fetch_max_wait", "must be between 1ms and 30s, got %s", k.FetchMaxWait)
+		w.add("kafka.fetch_max_wait", "must be between 1ms and 30s, got %s", w.show("kafka.fetch_max_wait", k.FetchMaxWait))
 	}
 	positive("kafka.session_timeout", k.SessionTimeout)
 	positive("kafka.rebalance_timeout", k.RebalanceTimeout)
 	switch cs.Ordering {
 	case "key", "partition", "none":
 	default:
-		w.add("consumer.ordering", "must be key, partition or none; got %q", cs.Ordering)
+		w.add("consumer.ordering", "must be key, partition or none; got %s", w.quote("consumer.ordering", cs.Ordering))
 	}
 	if cs.MaxInFlight < 1 || cs.MaxInFlight > 100000 {
-		w.add("consumer.max_in_flight", "must be between 1 and 100000, got %d", cs.MaxInFlight)
+		w.add("consumer.max_in_flight", "must be between 1 and 100000, got %s", w.show("consumer.max_in_flight", cs.MaxInFlight))
 	}
 	if cs.MaxBuffered < cs.MaxInFlight || cs.MaxBuffered > 1000000 {
-		w.add("consumer.max_buffered", "must be between max_in_flight (%d) and 1000000, got %d", cs.MaxInFlight, cs.MaxBuffered)
+		w.add("consumer.max_buffered", "must be between max_in_flight (%s) and 1000000, got %s", w.show("consumer.max_in_flight", cs.MaxInFlight), w.show("consumer.max_buffered", cs.MaxBuffered))
 	}
 	if cs.MaxInFlightBytes < 1<<10 {
-		w.add("consumer.max_in_flight_bytes", "must be at least 1KiB, got %s", cs.MaxInFlightBytes)
+		w.add("consumer.max_in_flight_bytes", "must be at least 1KiB, got %s", w.show("consumer.max_in_flight_bytes", cs.MaxInFlightBytes))
 	}
 	if cs.MaxRecordsAhead < 1 || cs.MaxRecordsAhead > 1<<40 {
-		w.add("consumer.max_records_ahead", "must be between 1 and 2^40, got %d", cs.MaxRecordsAhead)
+		w.add("consumer.max_records_ahead", "must be between 1 and 2^40, got %s", w.show("consumer.max_records_ahead", cs.MaxRecordsAhead))
 	}
 	for path, d := range map[string]time.Duration{
 		"consumer.commit_interval": cs.CommitInterval, "consumer.drain_timeout": cs.DrainTimeout,
@@ -131,7 +128,7 @@ func (c *Config) validateKafka(w *walker) {
 		positive(path, d)
 	}
 	if cs.RevokeDrainTimeout >= k.RebalanceTimeout {
-		w.add("consumer.revoke_drain_timeout", "must be below kafka.rebalance_timeout (%s), or the group evicts this member while it drains", k.RebalanceTimeout)
+		w.add("consumer.revoke_drain_timeout", "must be below kafka.rebalance_timeout (%s), or the group evicts this member while it drains", w.show("kafka.rebalance_timeout", k.RebalanceTimeout))
 	}
 	x := &c.CXone
 	for path, d := range map[string]time.Duration{
@@ -153,7 +150,7 @@ func (c *Config) validateKafka(w *walker) {
 		}
 	}
 	if x.Poison.MinAttempts < -1 {
-		w.add("cxone.poison.min_attempts", "must be -1 (never give up on an event) or at least 1, got %d", x.Poison.MinAttempts)
+		w.add("cxone.poison.min_attempts", "must be -1 (never give up on an event) or at least 1, got %s", w.show("cxone.poison.min_attempts", x.Poison.MinAttempts))
 	}
 	positive("cxone.poison.min_duration", x.Poison.MinDuration)
 }
@@ -200,11 +197,11 @@ func (c *Config) validateEndpoints(w *walker) {
 		}
 		x.DiscoveryCache = c.resolve(x.DiscoveryCache)
 		if st, err := os.Stat(filepath.Dir(x.DiscoveryCache)); err != nil || !st.IsDir() {
-			w.add("cxone.discovery_cache", "its folder does not exist: %s", filepath.Dir(x.DiscoveryCache))
+			w.add("cxone.discovery_cache", "its folder does not exist: %s", w.show("cxone.discovery_cache", filepath.Dir(x.DiscoveryCache)))
 		}
 	}
 	if x.CAFile != "" {
-		shown := x.CAFile
+		shown := w.show("cxone.ca_file", x.CAFile)
 		x.CAFile = c.resolve(x.CAFile)
 		data, err := os.ReadFile(x.CAFile)
 		switch {
@@ -230,7 +227,7 @@ func (c *Config) validateAuth(w *walker) {
 		}
 	case AuthAccessKey:
 	default:
-		w.add("cxone.auth.mode", "must be %s or %s; got %q", AuthClientCredentials, AuthAccessKey, a.Mode)
+		w.add("cxone.auth.mode", "must be %s or %s; got %s", AuthClientCredentials, AuthAccessKey, w.quote("cxone.auth.mode", a.Mode))
 	}
 	c.secretFile(w, "cxone.auth.client_secret", &a.ClientSecret, &a.ClientSecretFile)
 	if a.Mode == AuthAccessKey {
@@ -265,18 +262,22 @@ func (c *Config) secretFile(w *walker, path string, inline *Secret, file *string
 	if *inline != "" {
 		w.add(path+"_file", "set either %s or %s_file, not both", lastKey(path), lastKey(path))
 	}
+	shown := w.show(path+"_file", *file)
 	p := c.resolve(*file)
 	data, err := os.ReadFile(p)
 	v := strings.TrimRight(string(data), "\r\n")
 	switch {
 	case err != nil && w.opts.skipCredentials:
 	case err != nil:
-		w.add(path+"_file", "%s", fileProblem(err, *file))
+		w.add(path+"_file", "%s", fileProblem(err, shown))
 	case v == "" && !w.opts.skipCredentials:
-		w.add(path+"_file", "is empty: %s", *file)
+		w.add(path+"_file", "is empty: %s", shown)
 	default:
 		*inline = Secret(v)
 		*file = p
+		// The value at path came from the file: a problem about it would
+		// name the file, never show what it holds.
+		w.hide(path, 0, "the content of "+shown)
 	}
 }
 
@@ -298,15 +299,15 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 		w.add(p, "set topic or topic_pattern, not both")
 	case r.Topic != "":
 		if !topicName.MatchString(r.Topic) {
-			w.add(p+".topic", "%q is not a valid Kafka topic name", r.Topic)
+			w.add(p+".topic", "%s is not a valid Kafka topic name", w.quote(p+".topic", r.Topic))
 		}
 		if j, dup := seen[r.Topic]; dup {
-			w.add(p+".topic", "topic %q is already routed by routes[%d]", r.Topic, j)
+			w.add(p+".topic", "topic %s is already routed by routes[%d]", w.quote(p+".topic", r.Topic), j)
 		}
 		seen[r.Topic] = i
 	default:
 		if _, err := regexp.Compile(r.TopicPattern); err != nil {
-			w.add(p+".topic_pattern", "invalid regular expression: %v", err)
+			w.addErr(p+".topic_pattern", fmt.Errorf("invalid regular expression: %v", err), "invalid regular expression")
 		}
 	}
 
@@ -320,19 +321,20 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 		w.add(p, "set exactly one of event_type, event_type_header, event_type_field")
 	}
 	if r.EventType != "" && !eventTypeName.MatchString(r.EventType) {
-		w.add(p+".event_type", "must be 1 to 128 of A-Z a-z 0-9 _ . : -; got %q", r.EventType)
+		w.add(p+".event_type", "must be 1 to 128 of A-Z a-z 0-9 _ . : -; got %s", w.quote(p+".event_type", r.EventType))
 	}
 	if r.EventTypeHeader != "" && !isToken(r.EventTypeHeader) {
-		w.add(p+".event_type_header", "%q is not a valid header name", r.EventTypeHeader)
+		w.add(p+".event_type_header", "%s is not a valid header name", w.quote(p+".event_type_header", r.EventTypeHeader))
 	}
 	checkPointer(w, p+".event_type_field", r.EventTypeField)
 
 	if r.Schema != "" {
+		shown := w.show(p+".schema", r.Schema)
 		r.SchemaPath = c.resolve(r.Schema)
 		if st, err := os.Stat(r.SchemaPath); err != nil {
-			w.add(p+".schema", "%s", fileProblem(err, r.Schema))
+			w.add(p+".schema", "%s", fileProblem(err, shown))
 		} else if st.IsDir() {
-			w.add(p+".schema", "is a folder, want a file: %s", r.Schema)
+			w.add(p+".schema", "is a folder, want a file: %s", shown)
 		}
 	}
 	if r.BusinessKey == "" {
@@ -341,16 +343,16 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 	checkPointer(w, p+".business_key", r.BusinessKey)
 	checkPointer(w, p+".timestamp_field", r.TimestampField)
 	if _, err := transform.ParseKeyTemplate(r.IdempotencyKey); err != nil {
-		w.add(p+".idempotency_key", "%v", err)
+		w.addErr(p+".idempotency_key", err, "must be a key template such as {eventType}:{businessKey}, containing {businessKey}, {key} or a JSON pointer")
 	}
 	if r.MaxValueBytes < 2 || r.MaxValueBytes > 64<<20 {
-		w.add(p+".max_value_bytes", "must be between 2B and 64MiB, got %s", r.MaxValueBytes)
+		w.add(p+".max_value_bytes", "must be between 2B and 64MiB, got %s", w.show(p+".max_value_bytes", r.MaxValueBytes))
 	}
 	if r.MaxDepth < 1 || r.MaxDepth > 10000 {
-		w.add(p+".max_depth", "must be between 1 and 10000, got %d", r.MaxDepth)
+		w.add(p+".max_depth", "must be between 1 and 10000, got %s", w.show(p+".max_depth", r.MaxDepth))
 	}
 	if r.Tombstones != TombstonesSkip && r.Tombstones != TombstonesDLQ {
-		w.add(p+".tombstones", "must be skip or dlq; got %q", r.Tombstones)
+		w.add(p+".tombstones", "must be skip or dlq; got %s", w.quote(p+".tombstones", r.Tombstones))
 	}
 }
 
@@ -361,6 +363,9 @@ func (c *Config) resolve(p string) string {
 	return filepath.Join(c.Dir, p)
 }
 
+// fileProblem says why a file could not be read, naming it as shown (its
+// path as the configuration writes it; ${NAME} when that came from the
+// environment). The error's own text is not used: it holds the path.
 func fileProblem(err error, shown string) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -372,18 +377,23 @@ func fileProblem(err error, shown string) string {
 	if errors.As(err, &pe) {
 		return pe.Err.Error() + ": " + shown
 	}
-	return err.Error()
+	return "cannot be read: " + shown
 }
 
-func checkHostPort(s string) error {
+// checkHostPort reports a broker address that is not host:port.
+func checkHostPort(w *walker, path, s string) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
-		return errors.New("want host:port, got " + strconv.Quote(s))
+		w.add(path, "want host:port, got %s", w.quote(path, s))
+		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return errors.New("port must be 1-65535, got " + strconv.Quote(port))
+		if _, hidden := w.hidden[path]; hidden {
+			w.add(path, "port must be 1-65535, in %s", w.quote(path, s))
+		} else {
+			w.add(path, "port must be 1-65535, got %s", strconv.Quote(port))
+		}
 	}
-	return nil
 }
 
 // checkURL reports a URL that is not absolute http(s), or plain http
@@ -412,7 +422,7 @@ func checkPointer(w *walker, path, ptr string) {
 		return
 	}
 	if _, err := transform.ParsePointer(ptr); err != nil {
-		w.add(path, "%v", err)
+		w.addErr(path, err, "must be a JSON pointer starting with /, such as /orderId (~ escaped as ~0, / as ~1)")
 	}
 }
 
@@ -436,15 +446,15 @@ func isToken(s string) bool {
 }
 
 // checkTopicTemplate validates a DLQ topic template.
-func checkTopicTemplate(t string) error {
+func checkTopicTemplate(w *walker, path, t string) {
 	probe := expandTopic(t, "t")
 	if strings.ContainsAny(probe, "{}") {
-		return errors.New("only the placeholder {topic} is allowed; got " + strconv.Quote(t))
+		w.add(path, "only the placeholder {topic} is allowed; got %s", w.quote(path, t))
+		return
 	}
 	if !topicName.MatchString(probe) {
-		return errors.New(strconv.Quote(t) + " does not make a valid Kafka topic name")
+		w.add(path, "%s does not make a valid Kafka topic name", w.quote(path, t))
 	}
-	return nil
 }
 
 func expandTopic(t, topic string) string { return strings.ReplaceAll(t, "{topic}", topic) }

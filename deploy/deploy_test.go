@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -22,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cxone-bridge/bridge/config"
+	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
 // exportedMetrics are the metrics the bridge exports (README "Operations"),
@@ -203,6 +207,9 @@ type container struct {
 				Name string `yaml:"name"`
 				Key  string `yaml:"key"`
 			} `yaml:"secretKeyRef"`
+			FieldRef *struct {
+				FieldPath string `yaml:"fieldPath"`
+			} `yaml:"fieldRef"`
 		} `yaml:"valueFrom"`
 	} `yaml:"env"`
 	Resources struct {
@@ -222,6 +229,7 @@ type container struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
 		SubPath   string `yaml:"subPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
 }
 
@@ -245,7 +253,10 @@ type deployment struct {
 			Spec struct {
 				TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
 				SecurityContext               struct {
-					RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
+					RunAsNonRoot   *bool  `yaml:"runAsNonRoot"`
+					RunAsUser      *int64 `yaml:"runAsUser"`
+					RunAsGroup     *int64 `yaml:"runAsGroup"`
+					FSGroup        *int64 `yaml:"fsGroup"`
 					SeccompProfile struct {
 						Type string `yaml:"type"`
 					} `yaml:"seccompProfile"`
@@ -264,10 +275,12 @@ type deployment struct {
 						} `yaml:"items"`
 					} `yaml:"configMap"`
 					Secret *struct {
-						SecretName string `yaml:"secretName"`
-						Items      []struct {
+						SecretName  string `yaml:"secretName"`
+						DefaultMode *int   `yaml:"defaultMode"`
+						Items       []struct {
 							Key  string `yaml:"key"`
 							Path string `yaml:"path"`
+							Mode *int   `yaml:"mode"`
 						} `yaml:"items"`
 					} `yaml:"secret"`
 				} `yaml:"volumes"`
@@ -283,13 +296,41 @@ type bridgeSetup struct {
 	container container
 	cfg       *config.Config
 	files     map[string]string // path in the pod → ConfigMap key
+	secrets   map[string]secretFile
 	configArg string
 }
 
-// loadBridge lays the ConfigMap's files out in a temporary folder exactly
-// as the Deployment mounts them, and loads the bridge.yaml the container's
-// --config names with the bridge's own loader: unknown keys, bad values and
-// a schema path that does not resolve all fail here.
+// secretFile is a file of a Secret volume, as mounted in the pod.
+type secretFile struct {
+	volume, secret, key, mountPath string
+	mode                           int // -1: the kubelet's default
+	subPath                        bool
+}
+
+// secretTemplates are the Secrets of secret.example.yaml, by name: their
+// stringData.
+func secretTemplates(t *testing.T, objs []object) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, o := range objs {
+		if o.header.Kind != "Secret" {
+			continue
+		}
+		var sec struct {
+			StringData map[string]string `yaml:"stringData"`
+		}
+		o.decode(t, &sec)
+		out[o.header.Metadata.Name] = sec.StringData
+	}
+	return out
+}
+
+// loadBridge lays the ConfigMap's files and the Secret templates' files out
+// in a temporary folder exactly as the Deployment mounts them, and loads the
+// bridge.yaml the container's --config names with the bridge's own loader,
+// in the environment the Deployment gives the container: unknown keys, bad
+// values, a schema or secret file that does not resolve, and a ${VAR} the
+// container does not get all fail here.
 func loadBridge(t *testing.T, objs []object) bridgeSetup {
 	t.Helper()
 	var s bridgeSetup
@@ -304,34 +345,71 @@ func loadBridge(t *testing.T, objs []object) bridgeSetup {
 	} else {
 		t.Fatalf("Deployment: container args %q have no --config FILE", s.container.Args)
 	}
+	templates := secretTemplates(t, objs)
 
 	var cm struct {
 		Data map[string]string `yaml:"data"`
 	}
 	root := t.TempDir()
+	write := func(inPod, content string) {
+		local := filepath.Join(root, inPod)
+		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(local, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.files = map[string]string{}
+	s.secrets = map[string]secretFile{}
 	for _, m := range s.container.VolumeMounts {
 		for _, v := range pod.Volumes {
-			if v.Name != m.Name || v.ConfigMap == nil {
+			if v.Name != m.Name {
 				continue
 			}
-			find(t, objs, "ConfigMap", v.ConfigMap.Name).decode(t, &cm)
-			if len(v.ConfigMap.Items) == 0 {
-				t.Fatalf("volume %s: list the ConfigMap's items, so the layout is explicit", v.Name)
-			}
-			for _, it := range v.ConfigMap.Items {
-				content, ok := cm.Data[it.Key]
+			switch {
+			case v.ConfigMap != nil:
+				find(t, objs, "ConfigMap", v.ConfigMap.Name).decode(t, &cm)
+				if len(v.ConfigMap.Items) == 0 {
+					t.Fatalf("volume %s: list the ConfigMap's items, so the layout is explicit", v.Name)
+				}
+				for _, it := range v.ConfigMap.Items {
+					content, ok := cm.Data[it.Key]
+					if !ok {
+						t.Fatalf("volume %s: ConfigMap %s has no key %q", v.Name, v.ConfigMap.Name, it.Key)
+					}
+					inPod := filepath.Join(m.MountPath, it.Path)
+					s.files[inPod] = it.Key
+					write(inPod, content)
+				}
+			case v.Secret != nil:
+				data, ok := templates[v.Secret.SecretName]
 				if !ok {
-					t.Fatalf("volume %s: ConfigMap %s has no key %q", v.Name, v.ConfigMap.Name, it.Key)
+					t.Fatalf("volume %s: Secret %q has no template in secret.example.yaml", v.Name, v.Secret.SecretName)
 				}
-				inPod := filepath.Join(m.MountPath, it.Path)
-				s.files[inPod] = it.Key
-				local := filepath.Join(root, inPod)
-				if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-					t.Fatal(err)
+				if len(v.Secret.Items) == 0 {
+					t.Fatalf("volume %s: list the Secret's items, so the layout is explicit", v.Name)
 				}
-				if err := os.WriteFile(local, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
+				for _, it := range v.Secret.Items {
+					content, ok := data[it.Key]
+					if !ok {
+						t.Fatalf("volume %s: key %q is not in the Secret template %s", v.Name, it.Key, v.Secret.SecretName)
+					}
+					mode := -1
+					if v.Secret.DefaultMode != nil {
+						mode = *v.Secret.DefaultMode
+					}
+					if it.Mode != nil {
+						mode = *it.Mode
+					}
+					inPod := filepath.Join(m.MountPath, it.Path)
+					s.secrets[inPod] = secretFile{volume: v.Name, secret: v.Secret.SecretName, key: it.Key, mountPath: m.MountPath, mode: mode, subPath: m.SubPath != ""}
+					if _, err := config.ParseCAPEM([]byte(content)); err != nil && (strings.HasSuffix(it.Path, ".crt") || strings.HasSuffix(it.Path, ".pem")) {
+						// The template holds a placeholder where the
+						// cluster's CA goes; put a CA of the test's there.
+						content = testCA(t)
+					}
+					write(inPod, content)
 				}
 			}
 		}
@@ -340,16 +418,59 @@ func loadBridge(t *testing.T, objs []object) bridgeSetup {
 	if !ok {
 		t.Fatalf("Deployment: --config %s is not a file mounted from a ConfigMap (mounted: %v)", s.configArg, s.files)
 	}
-	// No environment at all: ${VAR} references must either have a default
-	// or be credentials (relaxed by WithoutCredentials).
-	noEnv := func(string) (string, bool) { return "", false }
-	cfg, err := config.Parse([]byte(cm.Data[key]), filepath.Join(root, filepath.Dir(s.configArg)),
-		config.WithoutCredentials(), config.WithLookupEnv(noEnv))
+	// The container's environment: literal values, the Secret templates'
+	// keys, and a stand-in for the pod's own fields.
+	envs := map[string]string{}
+	for _, e := range s.container.Env {
+		switch {
+		case e.ValueFrom == nil:
+			envs[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			r := e.ValueFrom.SecretKeyRef
+			v, ok := templates[r.Name][r.Key]
+			if !ok {
+				t.Fatalf("env %s: Secret %q key %q is not in secret.example.yaml", e.Name, r.Name, r.Key)
+			}
+			envs[e.Name] = v
+		case e.ValueFrom.FieldRef != nil:
+			envs[e.Name] = "cxone-bridge-7d9c8b6f5-x2x4z"
+		}
+	}
+	lookup := func(name string) (string, bool) { v, ok := envs[name]; return v, ok }
+	// Absolute paths in bridge.yaml name files under the pod's mounts:
+	// point them at the copies under root.
+	text := cm.Data[key]
+	for _, m := range s.container.VolumeMounts {
+		text = strings.ReplaceAll(text, " "+m.MountPath+"/", " "+filepath.Join(root, m.MountPath)+"/")
+	}
+	cfg, err := config.Parse([]byte(text), filepath.Join(root, filepath.Dir(s.configArg)), config.WithLookupEnv(lookup))
 	if err != nil {
 		t.Fatalf("ConfigMap %s does not load:\n%v", key, err)
 	}
+	// The secret and certificate files as the pod sees them (the tests
+	// match them with the mounts); routes[].SchemaPath stays the local copy.
+	for _, p := range []*string{&cfg.CXone.Auth.ClientSecretFile, &cfg.CXone.Auth.AccessKeySecretFile, &cfg.CXone.CAFile,
+		&cfg.Kafka.SASL.PasswordFile, &cfg.Kafka.SASL.TokenFile, &cfg.Kafka.TLS.CAFile, &cfg.Kafka.TLS.CertFile, &cfg.Kafka.TLS.KeyFile} {
+		if rest, ok := strings.CutPrefix(*p, root); ok {
+			*p = rest
+		}
+	}
 	s.cfg = cfg
 	return s
+}
+
+// testCA returns a self-signed CA certificate (PEM).
+func testCA(t *testing.T) string {
+	t.Helper()
+	pki, err := tc.NewPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 func TestConfigMapLoadsWithBridgeConfig(t *testing.T) {
@@ -422,70 +543,43 @@ func TestDeployment(t *testing.T) {
 		}
 	}
 
-	// Credentials from the Secret the template describes.
-	var secret struct {
-		StringData map[string]string `yaml:"stringData"`
-	}
-	so := find(t, objs, "Secret", "")
-	so.decode(t, &secret)
-	refs := map[string]bool{}
+	// Credentials from the Secrets the templates describe (loadBridge
+	// checked that every key exists).
+	templates := secretTemplates(t, objs)
+	refs := map[string]string{}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			r := e.ValueFrom.SecretKeyRef
-			if r.Name != so.header.Metadata.Name {
-				t.Errorf("env %s: Secret %q, the template is %q", e.Name, r.Name, so.header.Metadata.Name)
+			if _, ok := templates[r.Name]; !ok {
+				t.Errorf("env %s: Secret %q has no template", e.Name, r.Name)
 			}
-			if _, ok := secret.StringData[r.Key]; !ok {
-				t.Errorf("env %s: key %q is not in the Secret template", e.Name, r.Key)
-			}
-			refs[e.Name] = true
+			refs[e.Name] = r.Name
 		}
 		if strings.Contains(strings.ToUpper(e.Name), "SECRET") && e.Value != "" {
 			t.Errorf("env %s holds a literal value; take it from the Secret", e.Name)
 		}
+		if strings.Contains(strings.ToUpper(e.Name), "PASSWORD") {
+			t.Errorf("env %s: passwords are mounted files (rotation without restart), not env vars", e.Name)
+		}
 	}
-	if !refs["CXONE_CLIENT_ID"] {
+	if refs["CXONE_CLIENT_ID"] == "" {
 		t.Error("env CXONE_CLIENT_ID must come from the Secret")
 	}
-	if refs["CXONE_CLIENT_SECRET"] {
+	if refs["CXONE_CLIENT_SECRET"] != "" {
 		t.Error("the client secret must be a mounted file (rotation without restart), not an env var")
 	}
 
-	// The client secret file bridge.yaml names is a key of the Secret
+	// The client secret file bridge.yaml names is a key of a Secret
 	// template, mounted as a directory (a subPath mount never sees a
 	// rotated Secret).
 	secretFile := s.cfg.CXone.Auth.ClientSecretFile
 	if secretFile == "" {
 		t.Fatal("bridge.yaml: cxone.auth.client_secret_file is not set")
 	}
-	found := false
-	for _, m := range c.VolumeMounts {
-		rel, err := filepath.Rel(m.MountPath, secretFile)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			continue
-		}
-		if m.SubPath != "" {
-			t.Errorf("volume %s is mounted with subPath: rotated Secrets never reach it", m.Name)
-		}
-		for _, v := range pod.Volumes {
-			if v.Name != m.Name || v.Secret == nil {
-				continue
-			}
-			if v.Secret.SecretName != so.header.Metadata.Name {
-				t.Errorf("volume %s: Secret %q, the template is %q", v.Name, v.Secret.SecretName, so.header.Metadata.Name)
-			}
-			for _, it := range v.Secret.Items {
-				if it.Path == rel {
-					if _, ok := secret.StringData[it.Key]; !ok {
-						t.Errorf("volume %s: key %q is not in the Secret template", v.Name, it.Key)
-					}
-					found = true
-				}
-			}
-		}
-	}
-	if !found {
+	if f, ok := s.secrets[secretFile]; !ok {
 		t.Errorf("cxone.auth.client_secret_file %s is not a key of a mounted Secret volume", secretFile)
+	} else if f.subPath {
+		t.Errorf("volume %s is mounted with subPath: rotated Secrets never reach it", f.volume)
 	}
 
 	// Resources, from the measurements (README).
@@ -856,4 +950,376 @@ func subset(want, have map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestSecretFilesReadableOnlyByTheBridge: every Secret volume's files are
+// 0440 (no write, no access for other users), which the bridge's user
+// (65532, distroless nonroot) can read only through the pod's fsGroup; and
+// every secret or certificate file bridge.yaml names is one of them.
+func TestSecretFilesReadableOnlyByTheBridge(t *testing.T) {
+	s := loadBridge(t, loadManifests(t))
+	sc := s.deploy.Spec.Template.Spec.SecurityContext
+	if sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.RunAsGroup == nil {
+		t.Fatalf("pod securityContext: want runAsUser 65532 (distroless nonroot) and a runAsGroup; got %+v", sc)
+	}
+	if sc.FSGroup == nil || *sc.FSGroup != *sc.RunAsGroup {
+		t.Errorf("pod securityContext.fsGroup must equal runAsGroup (%d), so that the bridge can read its 0440 Secret files; got %v", *sc.RunAsGroup, sc.FSGroup)
+	}
+	if len(s.secrets) == 0 {
+		t.Fatal("no Secret volume mounted")
+	}
+	for inPod, f := range s.secrets {
+		switch {
+		case f.mode < 0:
+			t.Errorf("%s (volume %s): no defaultMode: the kubelet's default 0644 lets every user of the container read it; want 0440", inPod, f.volume)
+		case f.mode != 0o440:
+			t.Errorf("%s (volume %s): mode %#o, want 0440 (owner root, group fsGroup, read only)", inPod, f.volume, f.mode)
+		}
+	}
+	for _, m := range s.container.VolumeMounts {
+		for _, f := range s.secrets {
+			if f.volume == m.Name && !m.ReadOnly {
+				t.Errorf("Secret volume %s must be mounted readOnly", m.Name)
+			}
+		}
+	}
+	for key, file := range map[string]string{
+		"cxone.auth.client_secret_file": s.cfg.CXone.Auth.ClientSecretFile,
+		"kafka.sasl.password_file":      s.cfg.Kafka.SASL.PasswordFile,
+		"kafka.tls.ca_file":             s.cfg.Kafka.TLS.CAFile,
+	} {
+		if f, ok := s.secrets[file]; !ok {
+			t.Errorf("%s %q is not a file of a mounted Secret volume", key, file)
+		} else if f.subPath {
+			t.Errorf("%s: volume %s is mounted with subPath: rotated Secrets never reach it", key, f.volume)
+		}
+	}
+}
+
+// TestKafkaSecured: the shipped configuration reaches Kafka over verified
+// TLS with SCRAM, the password from a mounted file, and draws no security
+// warning from the bridge.
+func TestKafkaSecured(t *testing.T) {
+	s := loadBridge(t, loadManifests(t))
+	k := s.cfg.Kafka
+	if !k.TLS.Enabled || k.TLS.InsecureSkipVerify || k.TLS.CAFile == "" {
+		t.Errorf("kafka.tls: want enabled, verified against the cluster's CA (ca_file); got %+v", k.TLS)
+	}
+	if !strings.HasPrefix(k.SASL.Mechanism, "scram-sha-") {
+		t.Errorf("kafka.sasl.mechanism = %q, want scram-sha-512 (or -256)", k.SASL.Mechanism)
+	}
+	if k.SASL.PasswordFile == "" || k.SASL.Password != "" {
+		t.Error("kafka.sasl: the password must come from password_file (a mounted Secret, re-read on rotation)")
+	}
+	if !strings.Contains(configMapText(t), "username: ${KAFKA_USERNAME}") {
+		t.Error("kafka.sasl.username should come from the Secret, through ${KAFKA_USERNAME}")
+	}
+	if w := k.SecurityWarnings(); len(w) > 0 {
+		t.Errorf("security warnings: %q", w)
+	}
+	for _, b := range k.Brokers {
+		if _, port, _ := net.SplitHostPort(b); port == "9092" {
+			t.Errorf("broker %s: 9092 is Kafka's plaintext port by convention; use the TLS listener", b)
+		}
+	}
+}
+
+// configMapText is the ConfigMap's bridge.yaml as written.
+func configMapText(t *testing.T) string {
+	t.Helper()
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	find(t, loadManifests(t), "ConfigMap", "cxone-bridge-config").decode(t, &cm)
+	return cm.Data["bridge.yaml"]
+}
+
+// TestKEDAKafkaSecurity: KEDA's Kafka trigger connects as securely as the
+// bridge (same SASL mechanism, TLS verified), with credentials of a
+// TriggerAuthentication drawn from the Kafka Secret.
+func TestKEDAKafkaSecurity(t *testing.T) {
+	objs := loadManifests(t)
+	s := loadBridge(t, objs)
+	var so struct {
+		Spec struct {
+			Triggers []struct {
+				Type              string            `yaml:"type"`
+				Metadata          map[string]string `yaml:"metadata"`
+				AuthenticationRef struct {
+					Name string `yaml:"name"`
+					Kind string `yaml:"kind"`
+				} `yaml:"authenticationRef"`
+			} `yaml:"triggers"`
+		} `yaml:"spec"`
+	}
+	find(t, objs, "ScaledObject", "").decode(t, &so)
+	if len(so.Spec.Triggers) != 1 {
+		t.Fatalf("want one trigger, got %d", len(so.Spec.Triggers))
+	}
+	tr := so.Spec.Triggers[0]
+	// KEDA's names for the bridge's mechanisms.
+	kedaSASL := map[string]string{config.SASLPlain: "plaintext", config.SASLScram256: "scram_sha256", config.SASLScram512: "scram_sha512"}
+	if want := kedaSASL[s.cfg.Kafka.SASL.Mechanism]; want == "" || tr.Metadata["sasl"] != want {
+		t.Errorf("kafka trigger sasl = %q, want %q (bridge.yaml: %s)", tr.Metadata["sasl"], want, s.cfg.Kafka.SASL.Mechanism)
+	}
+	if s.cfg.Kafka.TLS.Enabled && tr.Metadata["tls"] != "enable" {
+		t.Errorf("kafka trigger tls = %q, want enable (bridge.yaml: kafka.tls.enabled)", tr.Metadata["tls"])
+	}
+	if v := tr.Metadata["unsafeSsl"]; v != "" && v != "false" {
+		t.Errorf("kafka trigger unsafeSsl = %q: certificates must be verified", v)
+	}
+	if tr.AuthenticationRef.Name == "" || (tr.AuthenticationRef.Kind != "" && tr.AuthenticationRef.Kind != "TriggerAuthentication") {
+		t.Fatalf("kafka trigger: want an authenticationRef to a TriggerAuthentication; got %+v", tr.AuthenticationRef)
+	}
+	var ta struct {
+		Spec struct {
+			SecretTargetRef []struct {
+				Parameter string `yaml:"parameter"`
+				Name      string `yaml:"name"`
+				Key       string `yaml:"key"`
+			} `yaml:"secretTargetRef"`
+		} `yaml:"spec"`
+	}
+	find(t, objs, "TriggerAuthentication", tr.AuthenticationRef.Name).decode(t, &ta)
+	templates := secretTemplates(t, objs)
+	params := map[string]bool{}
+	for _, r := range ta.Spec.SecretTargetRef {
+		if _, ok := templates[r.Name][r.Key]; !ok {
+			t.Errorf("TriggerAuthentication %s: %s from Secret %q key %q, which secret.example.yaml does not have", tr.AuthenticationRef.Name, r.Parameter, r.Name, r.Key)
+		}
+		params[r.Parameter] = true
+	}
+	for _, p := range []string{"username", "password", "ca"} {
+		if !params[p] {
+			t.Errorf("TriggerAuthentication %s: no %s", tr.AuthenticationRef.Name, p)
+		}
+	}
+}
+
+// TestNetworkPolicy: the pods accept connections on the metrics port only,
+// and connect only to DNS, the Kafka brokers (their namespace and port,
+// from bridge.yaml) and HTTPS.
+func TestNetworkPolicy(t *testing.T) {
+	objs := loadManifests(t)
+	s := loadBridge(t, objs)
+	type port struct {
+		Port     any    `yaml:"port"`
+		Protocol string `yaml:"protocol"`
+	}
+	type peer struct {
+		NamespaceSelector *struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"namespaceSelector"`
+		PodSelector *struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		IPBlock *struct {
+			CIDR string `yaml:"cidr"`
+		} `yaml:"ipBlock"`
+	}
+	var np struct {
+		Spec struct {
+			PodSelector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"podSelector"`
+			PolicyTypes []string `yaml:"policyTypes"`
+			Ingress     []struct {
+				From  []peer `yaml:"from"`
+				Ports []port `yaml:"ports"`
+			} `yaml:"ingress"`
+			Egress []struct {
+				To    []peer `yaml:"to"`
+				Ports []port `yaml:"ports"`
+			} `yaml:"egress"`
+		} `yaml:"spec"`
+	}
+	find(t, objs, "NetworkPolicy", "").decode(t, &np)
+	spec := np.Spec
+	if len(spec.PodSelector.MatchLabels) == 0 || !subset(spec.PodSelector.MatchLabels, s.deploy.Spec.Template.Metadata.Labels) {
+		t.Errorf("NetworkPolicy podSelector %v does not select the pods %v", spec.PodSelector.MatchLabels, s.deploy.Spec.Template.Metadata.Labels)
+	}
+	if !slices.Contains(spec.PolicyTypes, "Ingress") || !slices.Contains(spec.PolicyTypes, "Egress") {
+		t.Errorf("policyTypes %v: want both Ingress and Egress", spec.PolicyTypes)
+	}
+	portName := func(p port) string { return fmt.Sprint(p.Port) }
+	tcp := func(p port) bool { return p.Protocol == "" || p.Protocol == "TCP" }
+
+	// Ingress: the metrics port, by name or number, nothing else.
+	_, metricsPort, _ := net.SplitHostPort(s.cfg.Metrics.Listen)
+	if len(spec.Ingress) == 0 {
+		t.Error("no ingress rule: Prometheus could not scrape the pods")
+	}
+	for i, r := range spec.Ingress {
+		if len(r.Ports) == 0 {
+			t.Errorf("ingress[%d] has no ports: it admits every port", i)
+		}
+		for _, p := range r.Ports {
+			if n := portName(p); (n != "metrics" && n != metricsPort) || !tcp(p) {
+				t.Errorf("ingress[%d] admits port %s/%s; only the metrics port (%s) may be reached", i, n, p.Protocol, metricsPort)
+			}
+		}
+	}
+
+	// Egress: DNS, the brokers, HTTPS; every rule names its ports.
+	brokerPorts := map[string]bool{}
+	brokerNamespaces := map[string]bool{}
+	for _, b := range s.cfg.Kafka.Brokers {
+		host, p, _ := net.SplitHostPort(b)
+		brokerPorts[p] = true
+		// <service>.<namespace>.svc[.cluster.local]
+		if parts := strings.Split(host, "."); len(parts) >= 3 && parts[2] == "svc" {
+			brokerNamespaces[parts[1]] = true
+		}
+	}
+	var dnsUDP, dnsTCP, https bool
+	kafka := map[string]bool{}
+	for i, r := range spec.Egress {
+		if len(r.Ports) == 0 {
+			t.Errorf("egress[%d] has no ports: it allows every port", i)
+		}
+		for _, p := range r.Ports {
+			n := portName(p)
+			switch {
+			case n == "53" && p.Protocol == "UDP":
+				dnsUDP = true
+			case n == "53" && tcp(p):
+				dnsTCP = true
+			case n == "443" && tcp(p):
+				https = true
+			case brokerPorts[n] && tcp(p):
+				for _, to := range r.To {
+					if to.NamespaceSelector != nil {
+						if ns := to.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]; brokerNamespaces[ns] {
+							kafka[n] = true
+						}
+					}
+				}
+				if len(r.To) == 0 {
+					t.Errorf("egress[%d]: the Kafka port %s is open to any destination; select the brokers' namespace", i, n)
+				}
+			default:
+				t.Errorf("egress[%d] allows port %s/%s, which the bridge does not use", i, n, p.Protocol)
+			}
+		}
+	}
+	if !dnsUDP || !dnsTCP {
+		t.Error("egress: DNS (53/UDP and 53/TCP) must be allowed")
+	}
+	if !https {
+		t.Error("egress: HTTPS (443/TCP) to CXone must be allowed")
+	}
+	for p := range brokerPorts {
+		if len(brokerNamespaces) > 0 && !kafka[p] {
+			t.Errorf("egress: no rule allows the brokers' port %s towards their namespace %v", p, brokerNamespaces)
+		}
+	}
+}
+
+// TestCXoneAllowedHosts: the shipped configuration restricts discovered
+// endpoints to NICE CXone's hosts, and allows the ones it configures and
+// CXone's issuer (so that switching to discovery keeps working).
+func TestCXoneAllowedHosts(t *testing.T) {
+	s := loadBridge(t, loadManifests(t))
+	hosts := s.cfg.CXone.AllowedHosts
+	if len(hosts) == 0 {
+		t.Fatal("cxone.allowed_hosts is not set: a discovered token endpoint could be on any host")
+	}
+	allowed := func(h string) bool {
+		for _, a := range hosts {
+			if h == strings.TrimPrefix(a, ".") || (strings.HasPrefix(a, ".") && strings.HasSuffix(h, a)) {
+				return true
+			}
+		}
+		return false
+	}
+	issuer, err := url.Parse(config.DefaultIssuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{s.cfg.CXone.BaseURL, s.cfg.CXone.Auth.TokenURL, s.cfg.CXone.Auth.Issuer, issuer.String()} {
+		if raw == "" || raw == config.BaseURLDiscover {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !allowed(u.Hostname()) {
+			t.Errorf("%s: host %s is not in cxone.allowed_hosts %v", raw, u.Hostname(), hosts)
+		}
+	}
+	for _, evil := range []string{"evil.example", "niceincontact.com.evil.example", "evilniceincontact.com"} {
+		if allowed(evil) {
+			t.Errorf("cxone.allowed_hosts %v allows %s", hosts, evil)
+		}
+	}
+}
+
+// TestImagesPinnedByDigest: the Deployment's image is set by kustomize to a
+// name pinned by digest, and every base image of the Dockerfile is pinned
+// by digest.
+func TestImagesPinnedByDigest(t *testing.T) {
+	objs := loadManifests(t)
+	s := loadBridge(t, objs)
+	digest := regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	var k struct {
+		Images []struct {
+			Name    string `yaml:"name"`
+			NewName string `yaml:"newName"`
+			NewTag  string `yaml:"newTag"`
+			Digest  string `yaml:"digest"`
+		} `yaml:"images"`
+	}
+	find(t, objs, "Kustomization", "").decode(t, &k)
+	image := s.container.Image
+	if name, d, ok := strings.Cut(image, "@"); ok {
+		if !digest.MatchString(d) {
+			t.Errorf("Deployment image %s: malformed digest", image)
+		}
+		image = name
+	} else {
+		found := false
+		for _, im := range k.Images {
+			if im.Name != image {
+				continue
+			}
+			found = true
+			if !digest.MatchString(im.Digest) {
+				t.Errorf("kustomization.yaml images %s: digest %q, want sha256:<64 hex digits>", im.Name, im.Digest)
+			}
+			if im.NewTag != "" {
+				t.Errorf("kustomization.yaml images %s: newTag %q: pin by digest only (a tag can be moved)", im.Name, im.NewTag)
+			}
+		}
+		if !found {
+			t.Errorf("Deployment image %q is neither pinned by digest nor replaced by a pinned image in kustomization.yaml", image)
+		}
+	}
+	if strings.Contains(path.Base(image), ":") {
+		t.Errorf("Deployment image %s carries a tag: kustomize would keep it beside the digest; give the name alone", s.container.Image)
+	}
+
+	data, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
+	matches := from.FindAllStringSubmatch(string(data), -1)
+	if len(matches) == 0 {
+		t.Fatal("Dockerfile: no FROM")
+	}
+	stages := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?mi)^FROM\s.*\sAS\s+(\S+)\s*$`).FindAllStringSubmatch(string(data), -1) {
+		stages[m[1]] = true
+	}
+	for _, m := range matches {
+		ref := m[1]
+		if stages[ref] {
+			continue // an earlier stage of this build
+		}
+		_, d, ok := strings.Cut(ref, "@")
+		if !ok || !digest.MatchString(d) {
+			t.Errorf("Dockerfile: FROM %s is not pinned by digest (name:tag@sha256:…)", ref)
+		}
+	}
 }

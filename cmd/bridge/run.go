@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -60,19 +61,8 @@ on a second signal.`,
 				return &exitError{code: 2, err: err}
 			}
 			m.Attach(b)
-			if cfg.Metrics.Listen != "off" {
-				srv, err := metrics.Listen(cfg.Metrics.Listen, metrics.Handler(m, b, metrics.ServerConfig{
-					StallTimeout: cfg.Metrics.StallTimeout, Pprof: cfg.Metrics.Pprof,
-				}), log)
-				if err != nil {
-					// Not fatal: the bridge keeps its delivery guarantees without
-					// it, and a failing liveness probe makes the problem loud.
-					log.Error("operations listener not started: no metrics or probes", "addr", cfg.Metrics.Listen, "err", err)
-				} else {
-					defer srv.Close()
-					log.Info("operations listener started", "addr", srv.Addr(), "pprof", cfg.Metrics.Pprof)
-				}
-			}
+			stopListeners := startListeners(cfg.Metrics, m, b, log)
+			defer stopListeners()
 			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL())
 			if err := b.Run(ctx); err != nil {
 				return &exitError{code: 1, err: err}
@@ -83,6 +73,45 @@ on a second signal.`,
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
 	return cmd
+}
+
+// startListeners starts the operations listener (metrics, probes) and,
+// with metrics.pprof, pprof's own listener, and returns what stops them. A
+// listener that cannot be bound is logged, not fatal: the bridge keeps its
+// delivery guarantees without it, and for the operations listener a
+// failing liveness probe makes the problem loud.
+func startListeners(c config.Metrics, m *metrics.Metrics, p metrics.Probes, log *slog.Logger) (stop func()) {
+	var open []*metrics.Server
+	if c.Listen != "off" {
+		srv, err := metrics.Listen(c.Listen, metrics.Handler(m, p, metrics.ServerConfig{StallTimeout: c.StallTimeout}), metrics.OpsLimits(), log)
+		if err != nil {
+			log.Error("operations listener not started: no metrics or probes", "addr", c.Listen, "err", err)
+		} else {
+			open = append(open, srv)
+			log.Info("operations listener started", "addr", srv.Addr(), "pprof", c.Pprof)
+		}
+	}
+	if c.Pprof {
+		srv, err := metrics.ListenPprof(c.PprofListen, log)
+		if err != nil {
+			log.Error("pprof listener not started", "addr", c.PprofListen, "err", err)
+		} else {
+			open = append(open, srv)
+			attrs := []any{"addr", srv.Addr(), "max_profile_seconds", metrics.MaxProfileSeconds}
+			if host, _, _ := net.SplitHostPort(srv.Addr()); net.ParseIP(host).IsLoopback() {
+				log.Info("pprof listener started", attrs...)
+			} else {
+				// Reachable from other hosts: whoever reaches it can
+				// profile the process and read its command line.
+				log.Warn("pprof listener started", append(attrs, "warning", "not loopback: reachable from other hosts")...)
+			}
+		}
+	}
+	return func() {
+		for _, srv := range open {
+			srv.Close()
+		}
+	}
 }
 
 // version is set at build time (-ldflags "-X main.version=..."); see the
