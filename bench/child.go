@@ -28,8 +28,9 @@ type child struct {
 	exited  chan struct{}
 	waitErr error
 
-	mu   sync.Mutex
-	tail []string // last lines of its log
+	mu        sync.Mutex
+	tail      []string // last lines of its log
+	pprofAddr string   // its pprof listener, once it logged it
 }
 
 const tailLines = 40
@@ -123,16 +124,21 @@ func (ch *child) readLog(r io.Reader, addrCh chan<- string) {
 			ch.tail = ch.tail[len(ch.tail)-tailLines:]
 		}
 		ch.mu.Unlock()
-		if found {
-			continue
-		}
 		var l struct {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "operations listener started" && l.Addr != "" {
+		if json.Unmarshal([]byte(line), &l) != nil || l.Addr == "" {
+			continue
+		}
+		switch {
+		case l.Msg == "operations listener started" && !found:
 			found = true
 			addrCh <- l.Addr
+		case l.Msg == "pprof listener started":
+			ch.mu.Lock()
+			ch.pprofAddr = l.Addr
+			ch.mu.Unlock()
 		}
 	}
 	io.Copy(io.Discard, r)
@@ -187,7 +193,13 @@ func (ch *child) fetchProfile(ctx context.Context, file, what string) <-chan err
 	done := make(chan error, 1)
 	go func() {
 		done <- func() error {
-			url := fmt.Sprintf("http://%s/debug/pprof/%s", ch.addr, what)
+			ch.mu.Lock()
+			addr := ch.pprofAddr
+			ch.mu.Unlock()
+			if addr == "" {
+				return errors.New("the bridge logged no pprof listener")
+			}
+			url := fmt.Sprintf("http://%s/debug/pprof/%s", addr, what)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err

@@ -368,11 +368,10 @@ routes:
     business_key: /orderId
 metrics:
   listen: 127.0.0.1:0
-  pprof: %t
-log:
+%slog:
   level: info
   format: json
-`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), o.CPUProfile != "" || o.HeapProfile != "")
+`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), pprofYAML(o.CPUProfile != "" || o.HeapProfile != ""))
 	file := filepath.Join(e.dir, topic+".yaml")
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
 		return "", nil, fmt.Errorf("bench: %w", err)
@@ -569,4 +568,13 @@ func produce(ctx context.Context, brokers []string, recs []*kgo.Record, linger t
 		return fmt.Errorf("bench: produce: %w", *p)
 	}
 	return nil
+}
+
+// pprofYAML is the metrics keys that turn pprof on, on a loopback listener
+// of its own (the bridge never serves it on the metrics port).
+func pprofYAML(on bool) string {
+	if !on {
+		return ""
+	}
+	return "  pprof: true\n  pprof_listen: 127.0.0.1:0\n"
 }

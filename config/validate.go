@@ -73,7 +73,7 @@ func (c *Config) validate(w *walker) {
 			w.add("metrics.pprof_listen", "is used only with metrics.pprof: true")
 		} else if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			w.add("metrics.pprof_listen", "must be host:port or :port; got %s", w.quote("metrics.pprof_listen", l))
-		} else if l == c.Metrics.Listen {
+		} else if l == c.Metrics.Listen && port != "0" { // port 0: each gets its own free port
 			w.add("metrics.pprof_listen", "must differ from metrics.listen: pprof has a listener of its own")
 		}
 	}

@@ -34,15 +34,24 @@ func TestBenchCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a bench; skipped with -short")
 	}
-	file := filepath.Join(t.TempDir(), "bench.json")
+	dir := t.TempDir()
+	file, cpu, heap := filepath.Join(dir, "bench.json"), filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "heap.pprof")
 	stdout, stderr, code := runBridge(t, "", "bench", "--records", "500", "--keys", "500", "--max-in-flight", "16",
-		"--latency", "2ms", "--latency-duration", "300ms", "--tutorial-duration", "200ms", "--json", file)
+		"--latency", "2ms", "--latency-duration", "300ms", "--tutorial-duration", "200ms", "--json", file,
+		"--cpuprofile", cpu, "--memprofile", heap)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"bridge throughput", "wire ceiling (bare HTTP)", "Little bound", "tutorial (one at a time)", "latency p50 / p99 / p999", "peak RSS"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table has no %q:\n%s", want, stdout)
+		}
+	}
+	// The profiles come from the bridge's own pprof listener (loopback,
+	// never the metrics port).
+	for _, f := range []string{cpu, heap} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("profile %s: %v", filepath.Base(f), err)
 		}
 	}
 	b, err := os.ReadFile(file)
