@@ -18,6 +18,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/redact"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -40,6 +41,7 @@ type Handler struct {
 	// IncludeResponse keeps the excerpt of CXone's answer (already scrubbed
 	// and bounded by the sink) in a rejected record's DLQ envelope
 	// (dlq.include_response); without it the envelope has the status only.
+	// The envelope's message (the sink's error) is scrubbed either way.
 	IncludeResponse bool
 }
 
@@ -86,10 +88,11 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 		// CXone kept failing this event while it answered others: its
 		// failures are its own (the persistent failure rule). Park it with
 		// its last status and every attempt made since its first failure.
+		msg := h.redact(err.Error(), dlq.MaxMessageBytes)
 		h.log().Warn("event given up on: CXone keeps failing it while accepting others", append(attrs(rec, ev.CorrelationID),
-			"status", se.Status, "attempts", se.Attempts, "err", err)...)
+			"status", se.Status, "attempts", se.Attempts, "err", msg)...)
 		return consumer.Outcome{DLQ: &dlq.Failure{
-			Class: dlq.ClassRejected, Reason: dlq.ReasonPersistentFailure, Message: err.Error(), HTTPStatus: se.Status, Response: h.response(se),
+			Class: dlq.ClassRejected, Reason: dlq.ReasonPersistentFailure, Message: msg, HTTPStatus: se.Status, Response: h.response(se),
 			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
 		}}, nil
 	}
@@ -98,21 +101,41 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 		if se.Status != 0 {
 			reason = "http_" + strconv.Itoa(se.Status)
 		}
-		h.log().Warn("event rejected by CXone", append(attrs(rec, ev.CorrelationID), "status", se.Status, "err", err)...)
+		msg := h.redact(err.Error(), dlq.MaxMessageBytes)
+		h.log().Warn("event rejected by CXone", append(attrs(rec, ev.CorrelationID), "status", se.Status, "err", msg)...)
 		return consumer.Outcome{DLQ: &dlq.Failure{
-			Class: dlq.ClassRejected, Reason: reason, Message: err.Error(), HTTPStatus: se.Status, Response: h.response(se),
+			Class: dlq.ClassRejected, Reason: reason, Message: msg, HTTPStatus: se.Status, Response: h.response(se),
 			Attempts: se.Attempts, CorrelationID: ev.CorrelationID, IdempotencyKey: ev.IdempotencyKey,
 		}}, nil
 	}
 	return consumer.Outcome{}, &consumer.CorrelatedError{Err: err, ID: ev.CorrelationID}
 }
 
-// response is what the DLQ envelope keeps of CXone's answer.
+// response is what the DLQ envelope keeps of CXone's answer: nothing
+// unless IncludeResponse, else the sink's excerpt (scrubbed and bounded by
+// the sink, and once more here).
 func (h *Handler) response(se *sink.Error) string {
 	if !h.IncludeResponse {
 		return ""
 	}
-	return se.Excerpt
+	return h.redact(se.Excerpt, dlq.MaxResponseBytes)
+}
+
+// Redactor is implemented by *sink.Publisher: its Redact scrubs a text of
+// the credentials it knows (package redact).
+type Redactor interface {
+	Redact(text string, limit int) string
+}
+
+// redact scrubs text that came from CXone's answers before the envelope
+// or a log line keeps it: the sink's errors are already scrubbed, this is
+// the second line of defence. A Publisher that is not a Redactor gets the
+// rules of package redact (credential fields, Authorization values).
+func (h *Handler) redact(text string, limit int) string {
+	if r, ok := h.Publisher.(Redactor); ok {
+		return r.Redact(text, limit)
+	}
+	return (*redact.Scrubber)(nil).ScrubString(text, limit)
 }
 
 func (h *Handler) log() *slog.Logger {

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/cxone-bridge/bridge/redact"
 )
 
 // maxSecretFileBytes bounds what is read of a secret file.
@@ -89,6 +91,10 @@ func readSecretFile(path string) (Secret, error) {
 // invalid_client, invalid_grant, unauthorized_client) it reads the secrets
 // once more and, if a secret file changed meanwhile, tries once more with
 // the new value before giving up.
+//
+// Every secret it reads is given to scrub before it is used, and every
+// error it returns is a *TokenError (scrubbed, bounded, holding no answer
+// body).
 type grantSource struct {
 	mode         AuthMode
 	clientID     string
@@ -98,6 +104,7 @@ type grantSource struct {
 	scopes       []string
 	tokenURL     *lazyURL
 	log          *slog.Logger
+	scrub        *redact.Scrubber
 }
 
 func (g *grantSource) Token(ctx context.Context) (*oauth2.Token, error) {
@@ -121,19 +128,30 @@ func (g *grantSource) Token(ctx context.Context) (*oauth2.Token, error) {
 	return g.exchange(ctx, u, cs2, ks2)
 }
 
+// secrets reads the secrets (the files again) and tells the scrubber about
+// them before anything is sent: the client secret with its Basic header
+// encodings, the access key secret.
 func (g *grantSource) secrets() (client, key Secret, err error) {
 	if client, err = g.clientSecret.get(); err != nil {
 		return "", "", err
 	}
+	g.scrub.AddBasic(g.clientID, string(client))
 	if g.keySecret != nil {
 		if key, err = g.keySecret.get(); err != nil {
 			return "", "", err
 		}
+		g.scrub.AddSecret(string(key))
 	}
 	return client, key, nil
 }
 
+// exchange makes one token request; its error is a *TokenError.
 func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecret, keySecret Secret) (*oauth2.Token, error) {
+	tok, err := g.request(ctx, tokenURL, clientSecret, keySecret)
+	return tok, newTokenError(err, g.scrub)
+}
+
+func (g *grantSource) request(ctx context.Context, tokenURL string, clientSecret, keySecret Secret) (*oauth2.Token, error) {
 	if g.mode == AuthAccessKey {
 		c := &oauth2.Config{
 			ClientID:     g.clientID,
@@ -155,18 +173,8 @@ func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecre
 
 // credentialsRefused tells a refusal of the credentials from other failures.
 func credentialsRefused(err error) bool {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return false
-	}
-	if re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
-		return true
-	}
-	switch re.ErrorCode {
-	case "invalid_client", "invalid_grant", "unauthorized_client":
-		return true
-	}
-	return false
+	var te *TokenError
+	return errors.As(err, &te) && te.refused()
 }
 
 // endpoints resolves the token endpoint and the events URL: fixed by the
@@ -184,7 +192,7 @@ type endpoints struct {
 func newEndpoints(cfg Config, hc *http.Client, log *slog.Logger) *endpoints {
 	e := &endpoints{cfg: cfg, hc: hc, log: log}
 	if cfg.DiscoveryCacheFile != "" {
-		e.cache = &discoveryCache{path: cfg.DiscoveryCacheFile, issuer: cfg.Issuer, tenant: cfg.TenantID}
+		e.cache = &discoveryCache{path: cfg.DiscoveryCacheFile, issuer: cfg.Issuer, tenant: cfg.TenantID, allowed: cfg.AllowedHosts}
 	}
 	if cfg.TokenURL != "" {
 		e.token = fixedURL(cfg.TokenURL)
@@ -208,6 +216,11 @@ func (e *endpoints) discoverToken(ctx context.Context) (string, error) {
 	if err == nil {
 		var c OpenIDConfiguration
 		if c, err = ParseOpenIDConfiguration(body, e.cfg.Issuer, e.cfg.AllowInsecureHTTP); err == nil {
+			if err := checkAllowed("token_endpoint", c.TokenEndpoint, e.cfg.AllowedHosts); err != nil {
+				// A definite answer, not an outage: no cache fallback,
+				// and nothing is ever sent to that host.
+				return "", &DiscoveryError{Doc: doc, URL: u, Err: err}
+			}
 			e.log.Info("discovered the CXone token endpoint", "issuer", e.cfg.Issuer, "token_endpoint", c.TokenEndpoint)
 			e.cache.save(func(f *cacheFile) { f.TokenEndpoint = c.TokenEndpoint }, e.log)
 			return c.TokenEndpoint, nil
@@ -224,6 +237,9 @@ func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
 	if err == nil {
 		var c CXoneConfiguration
 		if c, err = ParseCXoneConfiguration(body, e.cfg.TenantID, e.cfg.AllowInsecureHTTP); err == nil {
+			if err := checkAllowed("api_endpoint", c.APIEndpoint, e.cfg.AllowedHosts); err != nil {
+				return "", &DiscoveryError{Doc: doc, URL: u, Err: err}
+			}
 			e.log.Info("discovered the CXone API endpoint", "tenant_id", e.cfg.TenantID, "api_endpoint", c.APIEndpoint)
 			e.cache.save(func(f *cacheFile) { f.APIEndpoint = c.APIEndpoint }, e.log)
 			return c.APIEndpoint + e.cfg.EventsPath, nil
@@ -239,7 +255,8 @@ func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
 
 // fallback returns the cached value of a failed discovery when there is a
 // cache file holding one for this issuer and tenant, except when the issuer
-// said it does not know the tenant (a definite answer, not an outage).
+// said it does not know the tenant (a definite answer, not an outage). A
+// cached value on a host that is not allowed is not used.
 func (e *endpoints) fallback(err error, field func(*cacheFile) string, name string) (string, error) {
 	if e.cache == nil || errors.Is(err, ErrUnknownTenant) {
 		return "", err
@@ -263,6 +280,7 @@ func (e *endpoints) fallback(err error, field func(*cacheFile) string, name stri
 // not used.
 type discoveryCache struct {
 	path, issuer, tenant string
+	allowed              []string // Config.AllowedHosts
 	mu                   sync.Mutex
 }
 
@@ -296,6 +314,9 @@ func (c *discoveryCache) loadLocked(allowHTTP bool) (*cacheFile, error) {
 	for name, v := range map[string]string{"token_endpoint": f.TokenEndpoint, "api_endpoint": f.APIEndpoint} {
 		if v != "" {
 			if err := checkAnnounced(name, v, allowHTTP); err != nil {
+				return nil, err
+			}
+			if err := checkAllowed(name, v, c.allowed); err != nil {
 				return nil, err
 			}
 		}

@@ -22,7 +22,7 @@ const (
 	DefaultUserAgent  = "cxone-bridge"
 
 	DefaultMaxInFlight      = 64
-	DefaultMaxResponseBytes = 64 << 10 // bound on what is kept of an answer (excerpt, id parsing)
+	DefaultMaxResponseBytes = 64 << 10 // bound on what is read of an answer (id, field errors); excerpts are smaller
 )
 
 // AuthMode selects how the Publisher obtains its bearer token.
@@ -213,8 +213,9 @@ type Config struct {
 	TLSHandshakeTimeout   time.Duration
 	ResponseHeaderTimeout time.Duration
 	RequestTimeout        time.Duration
-	// MaxResponseBytes bounds what is read of an answer to parse it or keep it
-	// as an excerpt. Default 64 KiB.
+	// MaxResponseBytes bounds what is read of an answer to parse it (id,
+	// field errors). Default 64 KiB. The excerpt kept of a failed answer
+	// is at most min(MaxResponseBytes, MaxExcerptBytes), scrubbed.
 	MaxResponseBytes int
 
 	Retry     RetryConfig
@@ -404,6 +405,12 @@ func (c Config) validate(customTokens bool) error {
 		}
 		if c.ClientSecret == "" && c.ClientSecretFile == "" {
 			errs = append(errs, errors.New("ClientSecret is empty"))
+		}
+	}
+	for i, h := range c.AllowedHosts {
+		name := strings.TrimPrefix(h, ".")
+		if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, "/:@*?#[]% \t\r\n") {
+			errs = append(errs, fmt.Errorf("AllowedHosts[%d] %q is not a host name or a .domain", i, h))
 		}
 	}
 	if c.MaxInFlight < 0 || c.MaxResponseBytes < 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,12 +49,17 @@ var (
 	ErrInsecureEndpoint = errors.New("announced endpoint is not https")
 	// ErrUnknownTenant: the issuer answered 404 for the tenant id.
 	ErrUnknownTenant = errors.New("the issuer does not know this tenant id")
+	// ErrHostNotAllowed: a document announced an endpoint on a host that
+	// Config.AllowedHosts does not list. Nothing is sent to it.
+	ErrHostNotAllowed = errors.New("announced endpoint is on a host that is not allowed")
 )
 
 // DiscoveryError is a failed discovery: the document's URL, the HTTP status
 // when the issuer answered something other than 200, and the cause (test it
 // with errors.Is against ErrBadDocument, ErrInsecureEndpoint,
-// ErrUnknownTenant, or a transport error).
+// ErrUnknownTenant, ErrHostNotAllowed, or a transport error). It never
+// holds the answer's body: the causes name the member and what is wrong
+// (for ErrHostNotAllowed, the host, quoted and bounded).
 type DiscoveryError struct {
 	Doc    string // "openid-configuration" or "cxone-configuration"
 	URL    string
@@ -202,6 +208,46 @@ func checkAnnounced(name, raw string, allowHTTP bool) error {
 		return fmt.Errorf("%w: %s (set allow_insecure_http only for a local test server)", ErrInsecureEndpoint, name)
 	}
 	return nil
+}
+
+// checkAllowed checks the host of a URL a document announced (already
+// checked by checkAnnounced) against allowed (Config.AllowedHosts; empty:
+// any host).
+func checkAllowed(name, raw string, allowed []string) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an absolute http(s) URL", ErrBadDocument, name)
+	}
+	host := u.Hostname()
+	if hostAllowed(host, allowed) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is on host %s, which is not in the allowed hosts", ErrHostNotAllowed, name,
+		strconv.Quote(truncateUTF8(strings.ToValidUTF8(host, "\uFFFD"), 255)))
+}
+
+// hostAllowed reports whether host is one of allowed: an entry is a host
+// name, or ".example.com" for example.com and every subdomain. Case and a
+// trailing dot are ignored.
+func hostAllowed(host string, allowed []string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "" {
+		return false
+	}
+	for _, a := range allowed {
+		a = strings.TrimSuffix(strings.ToLower(a), ".")
+		if domain, ok := strings.CutPrefix(a, "."); ok {
+			if domain != "" && (h == domain || strings.HasSuffix(h, a)) {
+				return true
+			}
+		} else if h == a {
+			return true
+		}
+	}
+	return false
 }
 
 // fetchDocument GETs a discovery document; the body read is bounded.

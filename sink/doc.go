@@ -22,9 +22,11 @@
 // POST {BaseURL}{EventsPath} with Authorization: Bearer, Content-Type:
 // application/json, X-Idempotency-Key, X-Correlation-Id and, when given,
 // traceparent; the body is sent byte for byte. Redirects are not followed.
-// At most Config.MaxResponseBytes of an answer is kept, at most 256 KiB more
+// At most Config.MaxResponseBytes of an answer is read, at most 256 KiB more
 // is drained so the connection can be reused, and beyond that the connection
-// is closed: a huge answer costs neither memory nor time.
+// is closed: a huge answer costs neither memory nor time. Of a failed
+// answer, the Error keeps a scrubbed excerpt of at most MaxExcerptBytes
+// (see Secrets).
 //
 // # Tokens
 //
@@ -49,6 +51,10 @@
 // are retried at the next use and are systemic for Publish), parsed strictly
 // (ParseOpenIDConfiguration, ParseCXoneConfiguration) and, with
 // DiscoveryCacheFile, kept on disk for a restart during an issuer outage.
+// With Config.AllowedHosts, a discovered token endpoint or API base (or a
+// cached one) on a host not listed is refused before anything is sent to
+// it: a DiscoveryError wrapping ErrHostNotAllowed, naming the member and
+// the host, systemic for Publish and not served from the cache.
 //
 // # Transport
 //
@@ -125,6 +131,25 @@
 // # Secrets
 //
 // Config.ClientSecret and AccessKeySecret have type Secret: fmt, slog and
-// encoding/json print "[redacted]". The secrets are used only in the token
-// request (Basic header, form) and never appear in errors or logs.
+// encoding/json print "[redacted]". The secrets are sent only in the token
+// request (Basic header, form).
+//
+// An answer may echo the request that caused it (a gateway, a WAF error
+// page, a TLS-inspecting proxy, or CXone itself), and with it the bearer
+// token, the Basic header or the form. So everything that comes from an
+// answer passes one redaction point, the Publisher's redact.Scrubber,
+// before it reaches an error, a log line, the Observer or (through the
+// caller) a DLQ header. The Scrubber learns the secrets as they are read
+// (files again at each fetch, so rotated values too, with their Basic
+// encodings as golang.org/x/oauth2 and the Node tutorial send them) and
+// the tokens as they are fetched (the last redact.MaxTokens), and removes
+// every encoding of them, plus credential fields and Authorization values
+// of anyone's (see package redact for the exact guarantee). Bounds: an
+// Error's Excerpt is at most MaxExcerptBytes, its Error() at most 1 KiB, a
+// token endpoint's description 256 bytes. A failed token request is kept
+// as a *TokenError (status, OAuth error code, scrubbed description), never
+// as golang.org/x/oauth2's RetrieveError, which holds the whole answer;
+// DiscoveryError never holds the answer either. Publisher.Redact applies
+// the same scrubbing to any text. Only failures are scrubbed: accepted
+// events cost nothing more.
 package sink

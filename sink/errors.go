@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cxone-bridge/bridge/redact"
 )
 
 // Class is the failure class of an event that CXone did not accept (DESIGN §4).
@@ -93,19 +95,24 @@ type Error struct {
 	// Status is the HTTP status of the last answer, 0 when there was none
 	// (connection error, timeout, invalid event).
 	Status int
-	// Excerpt is the start of the last answer's body, valid UTF-8, at most
-	// Config.MaxResponseBytes long; Truncated tells whether there was more.
+	// Excerpt is the start of the last answer's body, scrubbed of the
+	// credentials (package redact: the tokens, the secrets, their
+	// encodings, credential fields and Authorization values), valid UTF-8,
+	// at most MaxExcerptBytes (and Config.MaxResponseBytes) long;
+	// Truncated tells whether there was more.
 	Excerpt   string
 	Truncated bool
-	// Fields holds the field errors of a 422 answer, when it listed any.
+	// Fields holds the field errors of a 422 answer, when it listed any,
+	// scrubbed like Excerpt and bounded.
 	Fields []FieldError
 	// RetryAfter is the (capped) wait the server asked for with its last
 	// answer, 0 when it asked none.
 	RetryAfter time.Duration
 	// Attempts is the number of HTTP requests made for the event.
 	Attempts int
-	// Err is the underlying cause (transport error, token error), if any;
-	// for ClassPersistent, the event's last failure (an *Error).
+	// Err is the underlying cause (transport error, *TokenError,
+	// *DiscoveryError), if any; for ClassPersistent, the event's last
+	// failure (an *Error). It never holds an answer's body.
 	Err error
 	// Verdict, for ClassPersistent only, says why the event was given up on.
 	Verdict *Verdict
@@ -113,6 +120,9 @@ type Error struct {
 
 const maxExcerptInMessage = 200
 
+// Error describes the failure in at most 1 KiB. Its parts that came from
+// outside (excerpt, field errors, token endpoint's description) were
+// scrubbed when the Error was made.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("sink: ")
@@ -126,11 +136,15 @@ func (e *Error) Error() string {
 	if e.Verdict != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Verdict.String())
-		return b.String() // the last failure (Err) has its own Error()
+		return truncateUTF8(b.String(), maxErrorMessage) // the last failure (Err) has its own Error()
 	}
+	var te *TokenError
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
+		if errors.As(e.Err, &te) {
+			return truncateUTF8(b.String(), maxErrorMessage) // its description is the excerpt's start
+		}
 	}
 	if len(e.Fields) > 0 {
 		b.WriteString(": fields: ")
@@ -142,15 +156,15 @@ func (e *Error) Error() string {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(f.Field)
+			b.WriteString(truncateUTF8(f.Field, maxExcerptInMessage/2))
 			b.WriteString(": ")
-			b.WriteString(f.Message)
+			b.WriteString(truncateUTF8(f.Message, maxExcerptInMessage/2))
 		}
 	} else if e.Excerpt != "" {
 		b.WriteString(": ")
 		b.WriteString(strconv.Quote(truncateUTF8(e.Excerpt, maxExcerptInMessage)))
 	}
-	return b.String()
+	return truncateUTF8(b.String(), maxErrorMessage)
 }
 
 // Unwrap returns the underlying cause.
@@ -172,14 +186,6 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// excerpt turns raw answer bytes into a bounded, valid UTF-8 string.
-func excerpt(b []byte, limit int) string {
-	if len(b) > limit {
-		b = b[:limit]
-	}
-	return truncateUTF8(strings.ToValidUTF8(string(b), "\uFFFD"), limit)
-}
-
 // Limits applied to field errors parsed from an answer.
 const (
 	maxFieldErrors   = 100
@@ -193,8 +199,9 @@ const (
 // mapping field to message(s). Within an item the field is read from
 // field/path/pointer/name/property/instancePath/loc and the message from
 // message/msg/error/detail/description/reason. It never fails: unknown shapes
-// give nil. Output is bounded (count and length) and valid UTF-8.
-func parseFieldErrors(body []byte) []FieldError {
+// give nil. Output is bounded (count and length), valid UTF-8 and scrubbed
+// by sc (nil: by the rules of package redact only).
+func parseFieldErrors(body []byte, sc *redact.Scrubber) []FieldError {
 	var root any
 	if err := json.Unmarshal(body, &root); err != nil {
 		return nil
@@ -202,14 +209,14 @@ func parseFieldErrors(body []byte) []FieldError {
 	var out []FieldError
 	switch v := root.(type) {
 	case []any:
-		out = fieldErrorsFromList(v)
+		out = fieldErrorsFromList(v, sc)
 	case map[string]any:
 		for _, k := range []string{"errors", "fieldErrors", "field_errors", "details", "violations", "validationErrors"} {
 			switch list := v[k].(type) {
 			case []any:
-				out = fieldErrorsFromList(list)
+				out = fieldErrorsFromList(list, sc)
 			case map[string]any:
-				out = fieldErrorsFromMap(list)
+				out = fieldErrorsFromMap(list, sc)
 			}
 			if len(out) > 0 {
 				return out
@@ -222,7 +229,7 @@ func parseFieldErrors(body []byte) []FieldError {
 	return out
 }
 
-func fieldErrorsFromList(list []any) []FieldError {
+func fieldErrorsFromList(list []any, sc *redact.Scrubber) []FieldError {
 	var out []FieldError
 	for _, it := range list {
 		if len(out) == maxFieldErrors {
@@ -230,20 +237,20 @@ func fieldErrorsFromList(list []any) []FieldError {
 		}
 		switch v := it.(type) {
 		case string:
-			out = append(out, newFieldError("", v))
+			out = append(out, newFieldError("", v, sc))
 		case map[string]any:
 			field := firstString(v, ".", "field", "path", "pointer", "name", "property", "instancePath", "loc")
 			msg := firstString(v, "; ", "message", "msg", "error", "detail", "description", "reason")
 			if field == "" && msg == "" {
 				continue
 			}
-			out = append(out, newFieldError(field, msg))
+			out = append(out, newFieldError(field, msg, sc))
 		}
 	}
 	return out
 }
 
-func fieldErrorsFromMap(m map[string]any) []FieldError {
+func fieldErrorsFromMap(m map[string]any, sc *redact.Scrubber) []FieldError {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -255,7 +262,7 @@ func fieldErrorsFromMap(m map[string]any) []FieldError {
 			break
 		}
 		if s := stringOf(m[k], "; "); s != "" {
-			out = append(out, newFieldError(k, s))
+			out = append(out, newFieldError(k, s, sc))
 		}
 	}
 	return out
@@ -297,11 +304,8 @@ func stringOf(v any, sep string) string {
 	return ""
 }
 
-func newFieldError(field, msg string) FieldError {
-	return FieldError{
-		Field:   truncateUTF8(strings.ToValidUTF8(field, "\uFFFD"), maxFieldErrorLen),
-		Message: truncateUTF8(strings.ToValidUTF8(msg, "\uFFFD"), maxFieldErrorLen),
-	}
+func newFieldError(field, msg string, sc *redact.Scrubber) FieldError {
+	return FieldError{Field: sc.ScrubString(field, maxFieldErrorLen), Message: sc.ScrubString(msg, maxFieldErrorLen)}
 }
 
 // answerID is the fast path of reading CXone's answer {"id":"…"}: when body

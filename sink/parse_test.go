@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cxone-bridge/bridge/redact"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -102,7 +104,7 @@ func TestParseFieldErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseFieldErrors([]byte(tt.body))
+			got := parseFieldErrors([]byte(tt.body), nil)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -117,7 +119,7 @@ func TestParseFieldErrors(t *testing.T) {
 		fmt.Fprintf(&b, `{"field":"f%d","message":%q}`, i, strings.Repeat("m", 600))
 	}
 	b.WriteString("]}")
-	got := parseFieldErrors([]byte(b.String()))
+	got := parseFieldErrors([]byte(b.String()), nil)
 	if len(got) != maxFieldErrors || len(got[0].Message) != maxFieldErrorLen {
 		t.Fatalf("not bounded: %d errors, message %d bytes", len(got), len(got[0].Message))
 	}
@@ -129,7 +131,7 @@ func FuzzParseFieldErrors(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got := parseFieldErrors(body)
+		got := parseFieldErrors(body, nil)
 		if len(got) > maxFieldErrors {
 			t.Fatalf("%d field errors", len(got))
 		}
@@ -142,16 +144,22 @@ func FuzzParseFieldErrors(f *testing.F) {
 	})
 }
 
+// FuzzExcerpt: an excerpt (the Publisher's scrubber over an answer) is
+// bounded, valid UTF-8, and never holds the token it knows.
 func FuzzExcerpt(f *testing.F) {
 	f.Add([]byte("hello"), 3)
 	f.Add([]byte("h\xe2\x82\xacllo"), 2)
+	f.Add([]byte(`{"headers":{"Authorization":["Bearer fuzz-token-0123456789"]}}`), 100)
+	const token = "fuzz-token-0123456789"
+	sc := redact.New()
+	sc.AddToken(token)
 	f.Fuzz(func(t *testing.T, b []byte, limit int) {
 		if limit < 0 || limit > 1<<16 {
 			return
 		}
-		s := excerpt(b, limit)
-		if len(s) > limit || !utf8.ValidString(s) {
-			t.Fatalf("excerpt(%q, %d) = %q", b, limit, s)
+		s, _ := sc.Scrub(b, limit)
+		if len(s) > limit || !utf8.ValidString(s) || strings.Contains(s, token) {
+			t.Fatalf("Scrub(%q, %d) = %q", b, limit, s)
 		}
 	})
 }

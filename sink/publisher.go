@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
+
+	"github.com/cxone-bridge/bridge/redact"
 )
 
 // Event is one CXone request, already built by the transform stage.
@@ -56,6 +58,11 @@ type Publisher struct {
 	br        *breaker
 	health    *health
 	bufs      sync.Pool
+	// scrub knows the secrets (as they are read) and the recent tokens
+	// (as they are fetched); every excerpt of an answer and every token
+	// error goes through it before it reaches an error, a log line, a
+	// metric or a DLQ header. Only failures are scrubbed.
+	scrub *redact.Scrubber
 
 	// Header values shared by every request: net/http only reads a
 	// request's header, so one slice can serve concurrent requests.
@@ -101,7 +108,12 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		log:       cfg.Logger,
 		hc:        o.httpClient,
 		userAgent: []string{cfg.UserAgent},
+		scrub:     redact.New(),
 	}
+	// The inline secrets, even when WithTokenSource does not use them; the
+	// grant source adds what it reads from files.
+	p.scrub.AddBasic(cfg.ClientID, string(cfg.ClientSecret))
+	p.scrub.AddSecret(string(cfg.AccessKeySecret))
 	if p.hc == nil {
 		hc, err := newHTTPClient(cfg)
 		if err != nil {
@@ -120,6 +132,7 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 			scopes:       strings.Fields(cfg.Scope),
 			tokenURL:     p.endpoints.token,
 			log:          p.log,
+			scrub:        p.scrub,
 		}
 		if cfg.AuthMode == AuthAccessKey {
 			g.keyID = cfg.AccessKeyID
@@ -136,6 +149,11 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		fetchTimeout:  cfg.RequestTimeout,
 		fetchCtx: func(ctx context.Context) context.Context {
 			return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
+		},
+		sanitize: func(err error) error { return newTokenError(err, p.scrub) },
+		onToken: func(t *oauth2.Token) {
+			p.scrub.AddToken(t.AccessToken)
+			p.scrub.AddToken(t.RefreshToken)
 		},
 	}
 	if obs := cfg.Observer; obs != nil {
@@ -342,7 +360,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 			if ctx.Err() != nil {
 				return Result{}, nil, ctx.Err()
 			}
-			return Result{}, tokenError(err, p.cfg.MaxResponseBytes), nil
+			return Result{}, p.tokenError(err), nil
 		}
 		if err := p.cool.wait(ctx); err != nil {
 			return Result{}, nil, err
@@ -363,19 +381,17 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 }
 
 // tokenError classifies a token failure: always systemic (DESIGN §4, "token
-// endpoint down or refusing"), with the endpoint's status and excerpt when it
-// answered.
-func tokenError(err error, limit int) *Error {
-	e := &Error{Class: ClassSystemic, Err: fmt.Errorf("token endpoint: %w", err)}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		if re.Response != nil {
-			e.Status = re.Response.StatusCode
-		}
-		e.Excerpt = excerpt(re.Body, limit)
-		e.Truncated = len(re.Body) > limit
+// endpoint down or refusing"), with the endpoint's status and scrubbed
+// excerpt when it answered. err comes from the token cache, which made it
+// a *TokenError (or kept a *DiscoveryError).
+func (p *Publisher) tokenError(err error) *Error {
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return &Error{Class: ClassSystemic, Err: fmt.Errorf("token endpoint: %w", newTokenError(err, p.scrub))}
 	}
-	return e
+	limit := min(p.cfg.MaxResponseBytes, MaxExcerptBytes)
+	return &Error{Class: ClassSystemic, Err: te, Status: te.Status,
+		Excerpt: truncateUTF8(te.excerpt, limit), Truncated: te.truncated || len(te.excerpt) > limit}
 }
 
 // drainLimit is how much of an unread answer is discarded to keep the
@@ -451,9 +467,12 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 	if rerr != nil && ctx.Err() != nil {
 		return Result{}, nil, ctx.Err()
 	}
-	e := &Error{Class: class, Status: status, Excerpt: excerpt(body, int(limit)), Truncated: truncated}
+	// The answer may echo the request (a gateway, a WAF, a proxy): what is
+	// kept of it is scrubbed of the token and secrets, and bounded.
+	ex, cut := p.scrub.Scrub(body, min(int(limit), MaxExcerptBytes))
+	e := &Error{Class: class, Status: status, Excerpt: ex, Truncated: truncated || cut}
 	if status == http.StatusUnprocessableEntity {
-		e.Fields = parseFieldErrors(body)
+		e.Fields = parseFieldErrors(body, p.scrub)
 	}
 	if ra, has := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); has {
 		e.RetryAfter = min(ra, p.cfg.Retry.RetryAfterMax)
@@ -583,9 +602,18 @@ func (p *Publisher) FetchToken(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return tokenError(err, p.cfg.MaxResponseBytes)
+		return p.tokenError(err)
 	}
 	return nil
+}
+
+// Redact returns text scrubbed of the credentials this Publisher knows
+// (its secrets, their encodings, its recent tokens) and of credential
+// fields, valid UTF-8 and at most limit bytes (package redact). The texts
+// of its errors are already scrubbed; callers that keep text derived from
+// them (the DLQ envelope) may use it as a second line of defence.
+func (p *Publisher) Redact(text string, limit int) string {
+	return p.scrub.ScrubString(text, limit)
 }
 
 // Endpoints are the URLs a Publisher uses.

@@ -604,7 +604,7 @@ func TestHugeAnswerIsReadBounded(t *testing.T) {
 		}},
 		{400, func(t *testing.T, _ sink.Result, err error) {
 			e := asError(t, err)
-			if !errors.Is(err, sink.ErrRejected) || len(e.Excerpt) != sink.DefaultMaxResponseBytes || !e.Truncated {
+			if !errors.Is(err, sink.ErrRejected) || len(e.Excerpt) != sink.MaxExcerptBytes || !e.Truncated {
 				t.Fatalf("got %v: excerpt %d bytes, truncated %v", err, len(e.Excerpt), e.Truncated)
 			}
 		}},

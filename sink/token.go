@@ -44,6 +44,12 @@ type tokenCache struct {
 	// told about every fetch.
 	lastOK  atomic.Bool
 	onFetch func(err error)
+
+	// sanitize, when set, replaces a fetch error before anyone sees it
+	// (the Publisher makes it a scrubbed *TokenError); onToken, when set,
+	// is told about every token fetched before it is used.
+	sanitize func(error) error
+	onToken  func(*oauth2.Token)
 }
 
 // backgroundRetryGap is the pause after a failed background refresh.
@@ -125,6 +131,12 @@ func (c *tokenCache) fetch(f *tokenFetch) {
 	tok, err := c.src.Token(ctx)
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = errors.New("token endpoint answered without an access token")
+	}
+	if err != nil && c.sanitize != nil {
+		err = c.sanitize(err)
+	}
+	if err == nil && c.onToken != nil {
+		c.onToken(tok)
 	}
 	c.lastOK.Store(err == nil)
 	if c.onFetch != nil {

@@ -92,6 +92,28 @@ type Faults struct {
 	// TokenStatus, when set, makes the token endpoint refuse every request
 	// with that status (e.g. 503: token endpoint down; 401: refusing).
 	TokenStatus int `json:"token_status,omitempty"`
+
+	// The hostile answers (see the package documentation): what an API
+	// gateway, a WAF or a TLS-inspecting proxy in front of CXone may send.
+	// They change error answers only (status 400 and above); accepted
+	// events and issued tokens are answered as usual, and with all three
+	// off the events endpoint's hot path is unchanged.
+	//
+	// EchoRequests makes every error answer of the events and token
+	// endpoints echo the request it answers, first in the body: method,
+	// URL, Host, every header (Authorization included, so the bearer
+	// token or the Basic credentials) and the body (the events body, or
+	// the token request's form with the access key secret).
+	EchoRequests bool `json:"echo_requests,omitempty"`
+	// ErrorBodyBytes pads every error answer of the events and token
+	// endpoints to at least this many bytes (after the echo), e.g. 1<<20.
+	// 0: no padding; at most MaxErrorBodyBytes.
+	ErrorBodyBytes int `json:"error_body_bytes,omitempty"`
+	// TokenErrorHTML makes the token endpoint's error answers a gateway's
+	// HTML page (text/html) instead of JSON: with TokenStatus 502 and
+	// EchoRequests, a "502 Bad Gateway" page showing the request as raw
+	// HTTP text (Authorization: Basic …, then the form).
+	TokenErrorHTML bool `json:"token_error_html,omitempty"`
 }
 
 // Target selects events and says how to answer them (Faults.Targets).
@@ -167,6 +189,9 @@ func (f Faults) validate() error {
 		if t.Hang && t.Status != 0 {
 			errs = append(errs, fmt.Errorf("targets[%d]: hang and status exclude each other", i))
 		}
+	}
+	if f.ErrorBodyBytes < 0 || f.ErrorBodyBytes > MaxErrorBodyBytes {
+		errs = append(errs, fmt.Errorf("error_body_bytes %d: want 0 to %d", f.ErrorBodyBytes, MaxErrorBodyBytes))
 	}
 	if f.ForceCount < 0 || f.RateLimit < 0 || f.RateBurst < 0 || f.TokenTTL < 0 || f.OutageFor < 0 {
 		errs = append(errs, errors.New("counts, rates and durations must not be negative"))

@@ -111,6 +111,7 @@ type keyState struct {
 const (
 	maxArrivalsPerKey = 1000
 	maxRateLimits     = 10000
+	maxIssued         = 10000
 )
 
 // Handler is the test server's http.Handler (CXone API and admin API). It is
@@ -127,6 +128,7 @@ type Handler struct {
 	customTenants bool
 	issuer        string
 	tokens        map[string]token
+	issued        []string // every token issued, for IssuedTokens
 	faults        Faults
 	faultsChanged chan struct{} // closed and replaced whenever the faults change
 	limiter       *rate.Limiter
@@ -291,6 +293,15 @@ func cloneMap(m map[int]float64) map[int]float64 {
 	return c
 }
 
+// IssuedTokens returns the access tokens the server issued, oldest first
+// (at most the last 10,000; RevokeTokens and Reset do not forget them), for
+// tests that check a token never leaks.
+func (h *Handler) IssuedTokens() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.issued)
+}
+
 // RevokeTokens invalidates every issued token (the next events request with
 // one gets 401).
 func (h *Handler) RevokeTokens() {
@@ -317,8 +328,14 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.stats.TokenRequests++
 	refuse := h.faults.TokenStatus
+	hf := h.faults.hostile()
 	h.mu.Unlock()
 
+	var raw []byte
+	if hf.echo { // keep the form for the echo
+		raw = readEchoBody(r)
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+	}
 	status, body := h.issueToken(r, refuse)
 	if status != http.StatusOK {
 		h.mu.Lock()
@@ -330,6 +347,18 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	h.log.Debug("token request", "status", status)
+	if status >= 400 && (hf.html || hf.shapesJSON()) {
+		var echo *echoedRequest
+		if hf.echo {
+			echo = echoOf(r, raw)
+		}
+		if hf.html {
+			writeRaw(w, status, "text/html; charset=utf-8", hostileHTML(status, echo, hf.pad))
+		} else {
+			writeRaw(w, status, "application/json", hostileJSON(body, echo, hf.pad))
+		}
+		return
+	}
 	writeJSON(w, status, body)
 }
 
@@ -404,6 +433,10 @@ func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
 		}
 	}
 	h.tokens[value] = token{clientID: c.id(id), scopes: granted, expires: now.Add(ttl)}
+	if len(h.issued) == maxIssued {
+		h.issued = slices.Delete(h.issued, 0, maxIssued/2)
+	}
+	h.issued = append(h.issued, value)
 	h.stats.TokensIssued++
 	h.mu.Unlock()
 	return http.StatusOK, map[string]any{
@@ -444,6 +477,7 @@ type answer struct {
 	retryAfter string
 	wwwAuth    string
 	connClose  bool
+	reqBody    []byte // the request body when it was read (error answers only), for an echo
 }
 
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -468,10 +502,35 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("events request", "status", a.status, "key", r.Header.Get("X-Idempotency-Key"),
 			"correlation_id", r.Header.Get("X-Correlation-Id"), "event_id", ev)
 	}
+	if a.status >= 400 && h.hostileEvents(w, r, a) {
+		return
+	}
 	writeJSON(w, a.status, a.body)
 	if a.status == http.StatusAccepted && h.onAccepted != nil {
 		h.onAccepted(r.Header.Get("X-Correlation-Id"), time.Now())
 	}
+}
+
+// hostileEvents writes an error answer shaped by the hostile faults
+// (echo, padding) and reports whether it did; with none set it writes
+// nothing.
+func (h *Handler) hostileEvents(w http.ResponseWriter, r *http.Request, a answer) bool {
+	h.mu.Lock()
+	hf := h.faults.hostile()
+	h.mu.Unlock()
+	if !hf.shapesJSON() {
+		return false
+	}
+	var echo *echoedRequest
+	if hf.echo {
+		body := a.reqBody
+		if body == nil {
+			body = readEchoBody(r) // answered before the body was read
+		}
+		echo = echoOf(r, body)
+	}
+	writeRaw(w, a.status, "application/json", hostileJSON(a.body, echo, hf.pad))
+	return true
 }
 
 func (h *Handler) sleepLatency(ctx context.Context) error {
@@ -525,6 +584,7 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 		h.mu.Unlock()
 		a, held, decided = h.applyTargets(r, key, body, clientID, holder, now, targets, changed)
 		if decided {
+			a.reqBody = body.raw
 			h.noteArrival(key, Arrival{At: now, Status: a.status, Hung: held})
 			return a, ""
 		}
@@ -835,12 +895,13 @@ type validBody struct {
 
 // readValid applies the content checks (headers, size, JSON, shape).
 func (h *Handler) readValid(r *http.Request) (validBody, answer, bool) {
+	var raw []byte // once read, echoed by a hostile answer
 	bad := func(status int, code, msg string, fields ...fieldError) (validBody, answer, bool) {
 		b := map[string]any{"error": code, "message": msg}
 		if len(fields) > 0 {
 			b["errors"] = fields
 		}
-		return validBody{}, answer{status: status, body: b}, false
+		return validBody{}, answer{status: status, body: b, reqBody: raw}, false
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return bad(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")

@@ -67,6 +67,31 @@
 // is never answered; when the http.Server serving the Handler begins a
 // graceful Shutdown, held requests are answered 503 with Connection: close.
 //
+// # Hostile answers
+//
+// Real CXone sits behind API gateways, WAFs and, on the client's side,
+// TLS-inspecting proxies, whose error answers may echo the request and be
+// huge. Three faults turn the server into such a hostile peer; they change
+// error answers (status 400 and above) only, of the events and token
+// endpoints:
+//
+//   - Faults.EchoRequests: the answer starts with the request it answers,
+//     {"request":{"method","url","host","headers","body"}, "error", …}:
+//     every header, the Authorization header with the bearer token or the
+//     Basic credentials included, and the body (the events body; the
+//     token request's form, with the access key secret as password).
+//   - Faults.ErrorBodyBytes: the answer is padded to that many bytes (a
+//     "padding" member, or an HTML comment), e.g. 1 MiB.
+//   - Faults.TokenErrorHTML: the token endpoint's error answers are a
+//     gateway's HTML page (text/html) instead of JSON, showing the echoed
+//     request as raw HTTP text. TokenStatus chooses the status, e.g.
+//     {"token_status": 502, "token_error_html": true, "echo_requests":
+//     true, "error_body_bytes": 1048576}.
+//
+// With ForceStatus (or ErrorRates, Targets, an outage) they make the events
+// endpoint answer, e.g., a 400 that echoes the bearer token. IssuedTokens
+// lists the tokens the server issued, so a test can check none leaked.
+//
 // # Admin API
 //
 // On the same server, under /_sim/:
