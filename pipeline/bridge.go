@@ -202,6 +202,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.log.Error("cannot obtain a CXone token", "err", err)
 		}
 	}()
+	// At shutdown, publishes waiting (for an open breaker, a 429 cooldown,
+	// a backoff) give up at once: the drain is for the requests under way,
+	// not for a CXone that is down. Their records are left, uncommitted,
+	// for the next run.
+	stopWaiting := context.AfterFunc(ctx, b.publisher.StopWaiting)
+	defer stopWaiting()
 	err := b.consumer.Run(ctx)
 	stopFollow()
 	<-warmDone

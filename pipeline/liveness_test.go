@@ -338,3 +338,54 @@ func TestPoisonRecordDeadLetteredOthersFlow(t *testing.T) {
 	}
 	t.Logf("poison record dead-lettered after %d attempts, %s after start; message %q", env.Attempts, took.Round(time.Millisecond), env.Message)
 }
+
+// A shutdown (a scale-in) during a CXone outage does not wait out the
+// drain: the publishes waiting for the open breaker give up at once, their
+// records are left uncommitted for the next owner, and Run returns.
+func TestShutdownDuringOutageIsQuick(t *testing.T) {
+	r := newRig(t, "consumer: {drain_timeout: 20s, commit_interval: 100ms, retry_backoff: 50ms, retry_backoff_max: 200ms}\n")
+	r.cfgYAML = strings.Replace(r.cfgYAML, "open_timeout: 1s", "open_timeout: 30s", 1)
+	if err := r.srv.SetFaults(cxonetest.Faults{OutageFrom: time.Now(), OutageUntil: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(r.cfgYAML), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := pipeline.New(cfg, slog.New(slog.NewJSONHandler(r.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- br.Run(ctx) }()
+	r.produce(10)
+	r.waitFor(20*time.Second, "breaker open, records waiting for it", func() bool {
+		return br.BreakerState() == sink.BreakerOpen && br.Consumer().Stats().InFlight > 0
+	})
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15 s of the shutdown (drain_timeout 20s): it waited for the open breaker")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown during an outage took %s", took)
+	}
+	offs, err := r.adm.FetchOffsets(context.Background(), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.At > 0 {
+			t.Errorf("%s[%d] committed at %d: nothing was delivered, nothing may be committed", o.Topic, o.Partition, o.At)
+		}
+	})
+	if recs := r.dlqRecords(); len(recs) != 0 {
+		t.Errorf("%d records dead-lettered", len(recs))
+	}
+}

@@ -52,6 +52,7 @@ type breaker struct {
 	maxProbes      int
 	log            *slog.Logger
 	onState        func(from, to BreakerState)
+	stopWait       <-chan struct{} // closed by Publisher.StopWaiting: waiting ends with ErrStopped
 
 	mu       sync.Mutex
 	st       BreakerState
@@ -65,8 +66,9 @@ type breaker struct {
 	changed  chan struct{} // closed and replaced at every transition and freed probe slot
 }
 
-func newBreaker(cfg BreakerConfig, log *slog.Logger, onState func(from, to BreakerState)) *breaker {
+func newBreaker(cfg BreakerConfig, log *slog.Logger, onState func(from, to BreakerState), stop <-chan struct{}) *breaker {
 	return &breaker{
+		stopWait:       stop,
 		failuresToOpen: cfg.FailuresToOpen,
 		openTimeout:    cfg.OpenTimeout,
 		maxProbes:      cfg.HalfOpenMaxRequests,
@@ -116,14 +118,15 @@ func (b *breaker) acquire(ctx context.Context, suspect bool) (permit, error) {
 		}
 		ch := b.changed
 		b.mu.Unlock()
-		if err := waitChange(ctx, ch, wait); err != nil {
+		if err := waitChange(ctx, b.stopWait, ch, wait); err != nil {
 			return permit{}, err
 		}
 	}
 }
 
-// waitChange waits for ch to close, for d when d > 0, or for ctx.
-func waitChange(ctx context.Context, ch <-chan struct{}, d time.Duration) error {
+// waitChange waits for ch to close, for d when d > 0, for ctx (ctx.Err()),
+// or for stop to close (ErrStopped).
+func waitChange(ctx context.Context, stop, ch <-chan struct{}, d time.Duration) error {
 	var tc <-chan time.Time
 	if d > 0 {
 		t := time.NewTimer(d)
@@ -133,6 +136,8 @@ func waitChange(ctx context.Context, ch <-chan struct{}, d time.Duration) error 
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return ErrStopped
 	case <-ch:
 	case <-tc:
 	}

@@ -62,6 +62,10 @@ var (
 	ErrSystemic  = errors.New("sink: systemic failure")
 	// ErrPersistent matches a ClassPersistent error.
 	ErrPersistent = errors.New("sink: persistent failure")
+	// ErrStopped is wrapped (with no class) by a Publish that was waiting
+	// (for the breaker, the 429 cooldown, the rate limiter or a backoff)
+	// when StopWaiting was called: the caller is shutting down.
+	ErrStopped = errors.New("sink: stopped waiting: shutting down")
 	// ErrInvalidEvent is wrapped (class rejected) when an Event cannot be sent
 	// at all: nil, empty body or key, or a header value with control or
 	// non-ASCII characters.

@@ -58,6 +58,8 @@ type Publisher struct {
 	br        *breaker
 	health    *health
 	bufs      sync.Pool
+	stopWait  chan struct{} // closed by StopWaiting
+	stopOnce  sync.Once
 	// scrub knows the secrets (as they are read) and the recent tokens
 	// (as they are fetched); every excerpt of an answer and every token
 	// error goes through it before it reaches an error, a log line, a
@@ -166,7 +168,8 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		}
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), burst)
 	}
-	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState)
+	p.stopWait = make(chan struct{})
+	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState, p.stopWait)
 	p.health = newHealth(cfg.Poison)
 	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 512)) }
 	return p, nil
@@ -180,6 +183,16 @@ func (p *Publisher) Close() error {
 		p.hc.CloseIdleConnections()
 	}
 	return nil
+}
+
+// StopWaiting makes every Publish that waits (for an open breaker, the 429
+// cooldown, the rate limiter or its own backoff), now or later, give up at
+// once with an error wrapping ErrStopped (no class: the event is not
+// final). Requests already sent are left to finish. A bridge calls it when
+// it shuts down, so that its drain is not spent waiting for a CXone that
+// is down. It cannot be undone.
+func (p *Publisher) StopWaiting() {
+	p.stopOnce.Do(func() { close(p.stopWait) })
 }
 
 // BreakerState reports the circuit breaker's state (for readiness checks).
@@ -206,6 +219,8 @@ func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
 //     Config.Poison's bounds; Verdict says why. Never while nothing else is
 //     answered (an outage). The caller gives up on the event (dead-letters
 //     it); a later Publish of the same key starts afresh.
+//   - StopWaiting was called while it waited: an error wrapping ErrStopped
+//     (and no class sentinel).
 //   - ctx ended: an error wrapping ctx.Err() (and no class sentinel). Every
 //     wait (backoff, Retry-After, 429 cooldown, rate limit, open breaker,
 //     token fetch) ends as soon as ctx does.
@@ -228,7 +243,7 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 	for {
 		tries++
 		res, cerr, err := p.try(ctx, ev, &attempts)
-		if err != nil { // ctx ended
+		if err != nil { // ctx ended, or StopWaiting
 			return Result{}, p.abandoned(err, attempts, cerr)
 		}
 		if cerr == nil {
@@ -281,7 +296,7 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 		if p.cfg.Observer != nil {
 			p.cfg.Observer.Retrying(retryReason(cerr))
 		}
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := sleepStop(ctx, p.stopWait, delay); err != nil {
 			return Result{}, p.abandoned(err, attempts, cerr)
 		}
 	}
@@ -335,7 +350,7 @@ func (p *Publisher) waitLimiter(ctx context.Context) error {
 	if !r.OK() {
 		return nil // burst 0 cannot happen: New sets at least 1
 	}
-	if err := sleepCtx(ctx, r.Delay()); err != nil {
+	if err := sleepStop(ctx, p.stopWait, r.Delay()); err != nil {
 		r.Cancel()
 		return err
 	}
@@ -362,7 +377,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 			}
 			return Result{}, p.tokenError(err), nil
 		}
-		if err := p.cool.wait(ctx); err != nil {
+		if err := p.cool.wait(ctx, p.stopWait); err != nil {
 			return Result{}, nil, err
 		}
 		*attempts++

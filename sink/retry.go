@@ -74,8 +74,17 @@ func fullJitter(base, maxDelay time.Duration, retry int) time.Duration {
 // sleepCtx waits for d or until ctx is done, whichever comes first; it
 // returns ctx.Err() in the latter case.
 func sleepCtx(ctx context.Context, d time.Duration) error {
+	return sleepStop(ctx, nil, d)
+}
+
+// sleepStop is sleepCtx that also ends, with ErrStopped, when stop closes
+// (Publisher.StopWaiting).
+func sleepStop(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
 	if d <= 0 {
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return stopped(stop)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -84,6 +93,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return ErrStopped
+	}
+}
+
+// stopped returns ErrStopped once stop is closed.
+func stopped(stop <-chan struct{}) error {
+	select {
+	case <-stop:
+		return ErrStopped
+	default:
+		return nil
 	}
 }
 
@@ -119,8 +140,9 @@ func (c *cooldown) extend(t time.Time, wait time.Duration) {
 
 // wait blocks until the instant has passed (plus the release jitter if it
 // had to wait); it re-reads the instant after each sleep because another
-// caller may have pushed it further meanwhile.
-func (c *cooldown) wait(ctx context.Context) error {
+// caller may have pushed it further meanwhile. It ends early with
+// ctx.Err(), or ErrStopped when stop closes.
+func (c *cooldown) wait(ctx context.Context, stop <-chan struct{}) error {
 	waited, jittered := false, false
 	for {
 		var d time.Duration
@@ -136,7 +158,7 @@ func (c *cooldown) wait(ctx context.Context) error {
 		} else {
 			waited, jittered = true, false
 		}
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := sleepStop(ctx, stop, d); err != nil {
 			return err
 		}
 	}
