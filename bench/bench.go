@@ -89,7 +89,7 @@ type Options struct {
 }
 
 // DefaultOptions are the options of `bridge bench` without flags: the
-// issue's second target (20 ms, 256 in flight).
+// second performance target of docs/performance.md (20 ms, 256 in flight).
 func DefaultOptions() Options {
 	return Options{
 		Records:          20000,

@@ -75,7 +75,7 @@ type Kafka struct {
 	SASL KafkaSASL `yaml:"sasl"`
 }
 
-// Consumer tunes dispatch, backpressure, commits and shutdown (DESIGN §3).
+// Consumer tunes dispatch, backpressure, commits and shutdown (docs/design.md §3).
 type Consumer struct {
 	Ordering           string        `yaml:"ordering"`
 	MaxInFlight        int           `yaml:"max_in_flight"`
@@ -176,7 +176,7 @@ type Auth struct {
 	Scope               string `yaml:"scope"`
 }
 
-// Correlation says where a record's correlation id comes from (DESIGN §6).
+// Correlation says where a record's correlation id comes from (docs/design.md §6).
 type Correlation struct {
 	// Headers are tried in order; the first present, valid one wins. The
 	// special name "traceparent" takes the trace id of a W3C traceparent.
@@ -311,7 +311,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
 	if a := &c.CXone.Auth; a.Mode == AuthAccessKey {
 		// Real CXone: its issuer, the token endpoint discovered from it, and
-		// no scope (DESIGN §7's form has none; the application's are granted).
+		// no scope (the password grant's form has none; the application's are granted).
 		if a.Issuer == "" && (a.TokenURL == "" || c.CXone.BaseURL == BaseURLDiscover) {
 			a.Issuer = DefaultIssuer
 		}

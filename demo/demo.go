@@ -5,7 +5,7 @@
 // invalid records, duplicates and a tombstone, and the real pipeline
 // (pipeline.New + Run) until every record is finished and the group's lag
 // is zero. It then checks, independently of the bridge, that the bridge kept
-// its promises (DESIGN §3–§5) and returns a Report with a verdict.
+// its promises (docs/design.md §3–§5) and returns a Report with a verdict.
 //
 // `bridge demo` is a thin command over Run; tests and benchmarks call Run
 // directly.

@@ -25,7 +25,7 @@ import (
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
 
-// TestIssueScenario is issue 4's scenario: 20,000 records over 6
+// TestIssueScenario is the demo's full scenario: 20,000 records over 6
 // partitions and 200 keys, ordering key, max_in_flight 64, CXone latency
 // uniform in 0–20ms. Besides the demo's verdict, the test checks the
 // properties itself, from the source topic, the DLQ topic, the group's

@@ -1,4 +1,4 @@
-// Package dlq defines the dead-letter envelope (DESIGN §5): the headers the
+// Package dlq defines the dead-letter envelope (docs/dlq.md): the headers the
 // bridge adds to a record it parks in a dead-letter topic, and how to build
 // and read such records.
 //
@@ -58,7 +58,7 @@ const (
 )
 
 // Error classes that reach the DLQ. Transient and systemic failures never
-// do (DESIGN §4).
+// do (docs/reliability.md, failure classes).
 const (
 	ClassInvalid  = "invalid"  // the record itself is bad; no HTTP call was made
 	ClassRejected = "rejected" // CXone refused it (400, 413, 422, other 4xx), or kept failing it while accepting others

@@ -23,7 +23,7 @@ import (
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
-// TestDLQ: `bridge dlq inspect` and `bridge dlq replay` (issue 6), the real
+// TestDLQ: `bridge dlq inspect` and `bridge dlq replay` (docs/runbook.md), the real
 // binary against one real Kafka node and the CXone test server.
 func TestDLQ(t *testing.T) {
 	start := time.Now()
@@ -147,7 +147,7 @@ func (e *dlqEnv) stopBridge() {
 // a replay writes in transactions, and a partition whose last entry is a
 // transaction marker keeps a lag of 1 in the bridge's group, because the
 // bridge commits the offset after its last record and never sees the
-// marker (see the report of issue 6).
+// marker (docs/runbook.md, "Verify").
 func (e *dlqEnv) waitBridge(accepted, dlqRecords, maxLag int64) {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

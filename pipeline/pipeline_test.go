@@ -24,7 +24,7 @@ func valid(i int) string {
 	return fmt.Sprintf(`{"orderId":"ORD-%010d","customerId":"C","totalAmount":1,"currency":"USD","timestamp":"2026-01-01T00:00:00Z"}`, i)
 }
 
-// TestBadRecordsFromKafka produces the foundation issue's bad inputs to one
+// TestBadRecordsFromKafka produces every kind of bad input (transform's TestInvalid) to one
 // partition between valid orders: each bad one lands in the DLQ with class
 // invalid and its reason, the valid ones reach CXone, and the partition
 // keeps flowing to lag 0.

@@ -85,7 +85,7 @@ func readSecretFile(path string) (Secret, error) {
 
 // grantSource is the TokenSource the Publisher builds from Config: the
 // client-credentials grant (the tutorial's) or the password grant with an
-// access key (real CXone, DESIGN §7). Each Token call resolves the token
+// access key (real CXone, docs/design.md §7). Each Token call resolves the token
 // endpoint (fixed or discovered once), reads the secrets (files again), and
 // asks for one token. When the endpoint refuses the credentials (401, or
 // invalid_client, invalid_grant, unauthorized_client) it reads the secrets
@@ -178,7 +178,7 @@ func credentialsRefused(err error) bool {
 }
 
 // endpoints resolves the token endpoint and the events URL: fixed by the
-// configuration, or discovered from the issuer once (DESIGN §7), with an
+// configuration, or discovered from the issuer once (docs/design.md §7), with an
 // optional cache file that outlives the process.
 type endpoints struct {
 	cfg    Config

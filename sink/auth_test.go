@@ -503,7 +503,7 @@ func ExampleConfig_accessKey() {
 }
 
 // TestAccessKeyGrantWireFormat: the token request of access-key mode is
-// DESIGN §7's: Basic(client id, secret) and the form grant_type=password,
+// docs/design.md §7's: Basic(client id, secret) and the form grant_type=password,
 // username=<access key id>, password=<access key secret>, and no scope
 // unless one is configured.
 func TestAccessKeyGrantWireFormat(t *testing.T) {

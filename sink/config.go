@@ -34,7 +34,7 @@ const (
 	// It is the default ("" means AuthClientCredentials).
 	AuthClientCredentials AuthMode = "client_credentials"
 
-	// AuthAccessKey is real CXone's flow for back-end applications (DESIGN
+	// AuthAccessKey is real CXone's flow for back-end applications (docs/design.md
 	// §7): the OAuth2 password grant, the registered application's client
 	// id and secret in the Basic header, a user's access key id and secret
 	// as username and password in the form.
@@ -193,7 +193,7 @@ type Config struct {
 	Proxy func(*http.Request) (*url.URL, error)
 	// Scope is the space-separated scope list requested. Default
 	// eventbridge:events:write in AuthClientCredentials mode; in
-	// AuthAccessKey mode none is sent unless set (DESIGN §7's form has none:
+	// AuthAccessKey mode none is sent unless set (the password grant's form has none:
 	// CXone grants the application's scopes).
 	Scope string
 	// TokenRefreshBefore: a cached token is refreshed this long before it

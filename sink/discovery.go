@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Discovery (DESIGN §7). Real CXone publishes, under its issuer (for example
+// Discovery (docs/design.md §7). Real CXone publishes, under its issuer (for example
 // https://cxone.niceincontact.com):
 //
 //	/.well-known/openid-configuration            → token_endpoint

@@ -1,6 +1,6 @@
 // Package sink publishes events to NICE CXone's event-ingestion endpoint, as
 // the CXone EventBridge tutorial does, with the failure handling a production
-// bridge needs (DESIGN §1, §4, §7).
+// bridge needs (docs/design.md §1, §4, §7).
 //
 // A Publisher is built once from a Config and shared by every worker:
 //
@@ -32,7 +32,7 @@
 //
 // Config.AuthMode chooses the grant. AuthClientCredentials (default) is the
 // tutorial's OAuth2 client-credentials grant (id and secret in the Basic
-// header, Config.Scope in the form). AuthAccessKey is real CXone's (DESIGN
+// header, Config.Scope in the form). AuthAccessKey is real CXone's (docs/design.md
 // §7): the password grant, the registered application's id and secret in
 // the Basic header, a user's access key id and secret as username and
 // password. Secrets given as files are read again at every token fetch, and

@@ -13,7 +13,7 @@ import (
 	"github.com/cxone-bridge/bridge/redact"
 )
 
-// Class is the failure class of an event that CXone did not accept (DESIGN §4).
+// Class is the failure class of an event that CXone did not accept (docs/reliability.md).
 type Class int
 
 const (

@@ -366,7 +366,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 		if ctx.Err() != nil {
 			return Result{}, nil, ctx.Err()
 		}
-		// Discovery failing is not the record's fault (DESIGN §4: systemic).
+		// Discovery failing is not the record's fault (docs/reliability.md: systemic).
 		return Result{}, &Error{Class: ClassSystemic, Err: err}, nil
 	}
 	for refreshed := false; ; refreshed = true {
@@ -395,7 +395,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 	}
 }
 
-// tokenError classifies a token failure: always systemic (DESIGN §4, "token
+// tokenError classifies a token failure: always systemic (docs/reliability.md, "token
 // endpoint down or refusing"), with the endpoint's status and scrubbed
 // excerpt when it answered. err comes from the token cache, which made it
 // a *TokenError (or kept a *DiscoveryError).
@@ -493,7 +493,7 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		e.RetryAfter = min(ra, p.cfg.Retry.RetryAfterMax)
 	}
 	if status == http.StatusTooManyRequests {
-		// 429 is global (DESIGN §4): every caller waits until this instant.
+		// 429 is global (see cooldown): every caller waits until this instant.
 		// Without Retry-After, the backoff delay of the next retry is used
 		// by this caller only; the others are still held back for BaseDelay.
 		wait := e.RetryAfter
@@ -548,7 +548,7 @@ func transportError(err error) *Error {
 }
 
 // checkEvent rejects events that cannot be sent as is. Header values must be
-// visible ASCII or space (DESIGN §6: a CR/LF must never reach a header).
+// visible ASCII or space (docs/design.md §6: a CR/LF must never reach a header).
 func checkEvent(ev *Event) error {
 	var problem string
 	switch {

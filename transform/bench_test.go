@@ -19,7 +19,7 @@ func BenchmarkTransform(b *testing.B) {
 	}
 }
 
-// BenchmarkNaiveBaseline is the approach the issue measured as a baseline:
+// BenchmarkNaiveBaseline is the naive approach, measured as a baseline:
 // decode into a map, validate, set the tracing attributes, re-marshal.
 func BenchmarkNaiveBaseline(b *testing.B) {
 	sch := mustSchema(b)

@@ -8,7 +8,7 @@ import (
 )
 
 // Correlation configures where a record's correlation id comes from
-// (DESIGN §6).
+// (docs/design.md §6).
 type Correlation struct {
 	// Headers are tried in order, names compared case-insensitively; the
 	// first present and valid one wins. The name "traceparent" takes the

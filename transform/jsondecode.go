@@ -12,7 +12,7 @@ import (
 // decodeJSON decodes one JSON value (RFC 8259) into the types
 // encoding/json.Unmarshal produces for an any: map[string]any, []any,
 // string, float64, bool and nil. It exists for the allocation budget of the
-// hot path (DESIGN §3, issue "transform + validate ≤ 60 allocations"):
+// hot path (docs/performance.md: transform and validation in at most 60 allocations):
 // encoding/json spends about 30 allocations on a tutorial-sized order, this
 // about a dozen.
 //

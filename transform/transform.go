@@ -1,5 +1,5 @@
 // Package transform turns a Kafka record into a CXone event request, or says
-// why it cannot (DESIGN §1, §4, §6).
+// why it cannot (docs/design.md §1, §4, §6).
 //
 // For each record the Transformer routes by topic, checks size, UTF-8 and
 // nesting, decodes the value, validates it against the route's JSON Schema

@@ -131,7 +131,7 @@ func TestIdempotencyKeyVectors(t *testing.T) {
 	}
 }
 
-// TestInvalid covers every bad input of the foundation issue: each gets
+// TestInvalid covers every kind of bad input (docs/dlq.md, the invalid reasons): each gets
 // class invalid with a reason that names what is wrong.
 func TestInvalid(t *testing.T) {
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
@@ -450,7 +450,7 @@ func TestNewReportsBadSchema(t *testing.T) {
 }
 
 // TestSchemaFeatures checks schemas that broke the library rejected in
-// DESIGN §2 ($anchor, $id + $ref).
+// README, "Dependencies, and why" ($anchor, $id + $ref).
 func TestSchemaFeatures(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir+"/anchor.json", `{"$schema":"https://json-schema.org/draft/2020-12/schema",

@@ -54,7 +54,7 @@ func runBridge(t *testing.T, stdin string, args ...string) (stdout, stderr strin
 
 const tutorialLine = `{"topic":"orders","key":"ORD-1234567890","value":{"orderId":"ORD-1234567890","customerId":"CUST-998877","totalAmount":150.75,"currency":"USD","timestamp":"2026-11-27T10:00:00.000Z","metadata":{"source":"checkout-api","version":"2.1"}},"headers":{"x-correlation-id":"trace-abc-123-xyz"}}`
 
-// TestDryRunTutorialOrder is the foundation issue's acceptance check, on
+// TestDryRunTutorialOrder is the README's dry-run example (the tutorial's order), on
 // the shipped bridge.yaml and the real binary.
 func TestDryRunTutorialOrder(t *testing.T) {
 	out, errOut, code := runBridge(t, tutorialLine+"\n", "dry-run", "--config", "../../bridge.yaml")

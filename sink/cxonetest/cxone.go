@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// What the real CXone platform adds to the tutorial's contract (DESIGN §7):
+// What the real CXone platform adds to the tutorial's contract (docs/design.md §7):
 // back-end applications registered with a client id and secret obtain tokens
 // with the OAuth2 password grant and a user's access key; the issuer
 // publishes an OpenID discovery document and, per tenant, the API base URL.

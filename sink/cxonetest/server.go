@@ -1,6 +1,6 @@
 // Package cxonetest provides a CXone-compatible test server, in the manner of
 // net/http/httptest: a real HTTP server on loopback that speaks the contract
-// of the CXone EventBridge tutorial strictly (DESIGN §8), records what it
+// of the CXone EventBridge tutorial strictly (docs/design.md §8), records what it
 // accepted, and injects faults on demand.
 //
 // # Contract
@@ -16,7 +16,7 @@
 // the TTL in whole seconds, rounded down).
 //
 // The same endpoint is also served at /auth/token (AuthTokenPath, real
-// CXone's path) and speaks real CXone's password grant (DESIGN §7): a
+// CXone's path) and speaks real CXone's password grant (docs/design.md §7): a
 // registered application (WithApp; Basic credentials as above) sends
 // grant_type=password&username=<access key id>&password=<access key secret>;
 // scope is optional (the application's scopes are granted). Each client may
