@@ -78,6 +78,40 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveCredentials implements POST /_sim/credentials (rotation).
+func (h *Handler) serveCredentials(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ClientID        string `json:"client_id"`
+		ClientSecret    string `json:"client_secret"`
+		AccessKeyID     string `json:"access_key_id"`
+		AccessKeySecret string `json:"access_key_secret"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, errBody("invalid_request", "want {client_id, client_secret} and/or {access_key_id, access_key_secret}"))
+		return
+	}
+	changed := 0
+	if in.ClientID != "" {
+		if in.ClientSecret == "" || !h.SetClientSecret(in.ClientID, in.ClientSecret) {
+			writeJSON(w, http.StatusNotFound, errBody("not_found", "unknown client, or empty secret"))
+			return
+		}
+		changed++
+	}
+	if in.AccessKeyID != "" {
+		if in.AccessKeySecret == "" || !h.SetAccessKeySecret(in.AccessKeyID, in.AccessKeySecret) {
+			writeJSON(w, http.StatusNotFound, errBody("not_found", "unknown access key, or empty secret"))
+			return
+		}
+		changed++
+	}
+	h.log.Info("credentials rotated", "count", changed)
+	writeJSON(w, http.StatusOK, map[string]int{"rotated": changed})
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}

@@ -5,41 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// Duration is a time.Duration that reads and writes JSON as a Go duration
-// string ("250ms", "2s"); a JSON number is read as seconds.
-type Duration time.Duration
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(strconv.Quote(time.Duration(d).String())), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return errors.New("duration must be a string like \"2s\" or a number of seconds")
-	}
-	*d = Duration(f * float64(time.Second))
-	return nil
-}
-
 // Faults are the misbehaviours the server injects; the zero value injects
-// none. They can be set with WithFaults, Handler.SetFaults and the admin API.
+// none. They can be set with [WithFaults], [Handler.SetFaults] and the admin API.
 // All but Targets hit every events request (or every token request) alike;
 // Targets hit only the events that match them.
 type Faults struct {
@@ -116,20 +91,20 @@ type Faults struct {
 	TokenErrorHTML bool `json:"token_error_html,omitempty"`
 }
 
-// Target selects events and says how to answer them (Faults.Targets).
+// Target selects events and says how to answer them ([Faults.Targets]).
 //
 // A status answer is an injected fault like the others: a JSON error body,
-// counted in Stats.Faults (Stats.RateLimited for 429, which opens a 429
-// window as other injected 429s do) and in Stats.Targeted; 429 and 503 carry
-// Retry-After as Faults.RetryAfter says.
+// counted in [Stats.Faults] ([Stats.RateLimited] for 429, which opens a 429
+// window as other injected 429s do) and in [Stats.Targeted]; 429 and 503 carry
+// Retry-After as [Faults.RetryAfter] says.
 //
-// A held (Hang) request counts in Stats.Hung while it is held, and in
+// A held (Hang) request counts in [Stats.Hung] while it is held, and in
 // Stats.Targeted once its hold ends. When the targets change so that it no
 // longer matches (or matches a status target), it goes on from the target
 // check as if it had just arrived there: usually dedupe, then 202 and the
 // configured latency. If its client gives up first (the request's context
-// ends, e.g. on Server.Close), it is never answered and its arrival is
-// recorded with status 0. If the http.Server serving the Handler begins a
+// ends, e.g. on [Server.Close]), it is never answered and its arrival is
+// recorded with status 0. If the [http.Server] serving the [Handler] begins a
 // graceful Shutdown, it is answered 503 with Connection: close, so that the
 // shutdown does not wait for it.
 type Target struct {
@@ -199,72 +174,93 @@ func (f Faults) validate() error {
 	return errors.Join(errs...)
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
+// Faults returns the current faults.
+func (h *Handler) Faults() Faults {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.faults
+	f.ErrorRates = cloneMap(f.ErrorRates)
+	f.Targets = slices.Clone(f.Targets)
+	return f
+}
 
-// Default credentials: the placeholders of the tutorial's Node example, so the
-// unmodified example authenticates against a default server.
-const (
-	DefaultClientID     = "your-client-id"
-	DefaultClientSecret = "your-client-secret"
-	WriteScope          = "eventbridge:events:write"
-	TokenPath           = "/oauth/token"
-	EventsPath          = "/api/v2/eventbridge/events"
-)
+// SetFaults replaces the faults. OutageFor > 0 sets the outage window to
+// [now, now+OutageFor). Requests held by a Hang target check the new
+// targets at once.
+func (h *Handler) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.setFaultsLocked(f)
+	return nil
+}
 
-// WithClient registers a client that may use the client-credentials grant
-// (and only that grant). Without scopes it may request WriteScope. The first
-// WithClient replaces the default client (DefaultClientID).
-func WithClient(id, secret string, scopes ...string) Option {
-	return func(h *Handler) {
-		if !h.customClients {
-			for k, c := range h.clients {
-				if c.grant == grantClientCredentials {
-					delete(h.clients, k)
-				}
-			}
-			h.customClients = true
+func (h *Handler) setFaultsLocked(f Faults) {
+	if f.OutageFor > 0 {
+		f.OutageFrom = time.Now()
+		f.OutageUntil = f.OutageFrom.Add(time.Duration(f.OutageFor))
+		f.OutageFor = 0
+	}
+	f.ErrorRates = cloneMap(f.ErrorRates)
+	if len(f.Targets) == 0 {
+		f.Targets = nil // the events hot path tests len(Targets) only
+	} else {
+		f.Targets = slices.Clone(f.Targets) // never changed in place: held requests read it unlocked
+	}
+	old := h.faults
+	h.faults = f
+	if h.faultsChanged != nil {
+		close(h.faultsChanged) // held requests check the new targets
+	}
+	h.faultsChanged = make(chan struct{})
+	if f.RateLimit <= 0 {
+		h.limiter = nil
+	} else if h.limiter == nil || old.RateLimit != f.RateLimit || old.RateBurst != f.RateBurst {
+		burst := f.RateBurst
+		if burst == 0 {
+			burst = max(1, int(math.Ceil(f.RateLimit)))
 		}
-		if len(scopes) == 0 {
-			scopes = []string{WriteScope}
-		}
-		h.clients[id] = client{secret: secret, scopes: scopes, grant: grantClientCredentials}
+		h.limiter = rate.NewLimiter(rate.Limit(f.RateLimit), burst)
 	}
 }
 
-// WithFaults sets the initial faults.
-func WithFaults(f Faults) Option { return func(h *Handler) { h.setFaultsLocked(f) } }
-
-// WithTokenTTL sets the lifetime of issued tokens (Faults.TokenTTL).
-func WithTokenTTL(d time.Duration) Option {
-	return func(h *Handler) { h.faults.TokenTTL = Duration(d) }
+func cloneMap(m map[int]float64) map[int]float64 {
+	if m == nil {
+		return nil
+	}
+	c := make(map[int]float64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
-// WithDuplicateStatus sets the answer to a repeated idempotency key: 200
-// (default) or 409; either carries the first event's id.
-func WithDuplicateStatus(status int) Option { return func(h *Handler) { h.dupStatus = status } }
+// Duration is a [time.Duration] that reads and writes JSON as a Go duration
+// string ("250ms", "2s"); a JSON number is read as seconds.
+type Duration time.Duration
 
-// WithEarlyGrace sets how soon after a 429 a request of the same client may
-// still arrive without counting as an early retry (default 50ms): it may have
-// been sent before the client could read the 429.
-func WithEarlyGrace(d time.Duration) Option { return func(h *Handler) { h.grace = d } }
-
-// WithRecordLimit keeps at most n accepted events (the most recent); counters
-// and dedupe are not affected. Default 100000; 0 keeps none.
-func WithRecordLimit(n int) Option { return func(h *Handler) { h.recordLimit = n } }
-
-// WithMaxBodyBytes sets the largest events body accepted (default 1 MiB; 413 above).
-func WithMaxBodyBytes(n int64) Option { return func(h *Handler) { h.maxBody = n } }
-
-// WithOnAccepted registers fn, called once for every event the server
-// accepts (answered 202, so not for duplicates), right after the answer was
-// written, that is after the configured latency, with the request's
-// X-Correlation-Id and the time the answer was written. fn runs on the
-// request's goroutine: it must be quick and safe for concurrent use.
-// Benchmarks use it to measure end-to-end latency.
-func WithOnAccepted(fn func(correlationID string, answeredAt time.Time)) Option {
-	return func(h *Handler) { h.onAccepted = fn }
+// MarshalJSON implements [json.Marshaler].
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
 }
 
-// WithLogger logs every answer at debug level and admin changes at info level.
-func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
+// UnmarshalJSON implements [json.Unmarshaler].
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return errors.New("duration must be a string like \"2s\" or a number of seconds")
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}

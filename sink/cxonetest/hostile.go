@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// MaxErrorBodyBytes bounds Faults.ErrorBodyBytes.
+// MaxErrorBodyBytes bounds [Faults.ErrorBodyBytes].
 const MaxErrorBodyBytes = 64 << 20
 
 // maxEchoedBody bounds the request body an error answer echoes.
@@ -31,6 +31,28 @@ func (f *Faults) hostile() hostile {
 
 // shapesJSON reports whether a JSON error answer is changed at all.
 func (hf hostile) shapesJSON() bool { return hf.echo || hf.pad > 0 }
+
+// hostileEvents writes an error answer shaped by the hostile faults
+// (echo, padding) and reports whether it did; with none set it writes
+// nothing.
+func (h *Handler) hostileEvents(w http.ResponseWriter, r *http.Request, a answer) bool {
+	h.mu.Lock()
+	hf := h.faults.hostile()
+	h.mu.Unlock()
+	if !hf.shapesJSON() {
+		return false
+	}
+	var echo *echoedRequest
+	if hf.echo {
+		body := a.reqBody
+		if body == nil {
+			body = readEchoBody(r) // answered before the body was read
+		}
+		echo = echoOf(r, body)
+	}
+	writeRaw(w, a.status, "application/json", hostileJSON(a.body, echo, hf.pad))
+	return true
+}
 
 // echoedRequest is a request as an error answer echoes it: everything,
 // the credentials included, as a misbehaving gateway would.
