@@ -72,11 +72,11 @@ func TestAuthModesValid(t *testing.T) {
 			}
 		}},
 		{"access key with both discoveries", accessKeyDiscover, func(t *testing.T, c *config.Config, sc sink.Config) {
-			if c.CXone.Auth.Issuer != config.DefaultIssuer || c.CXone.Auth.TokenURL != "" {
+			if c.CXone.Auth.Issuer != sink.DefaultIssuer || c.CXone.Auth.TokenURL != "" {
 				t.Errorf("issuer %q token_url %q", c.CXone.Auth.Issuer, c.CXone.Auth.TokenURL)
 			}
 			if sc.AuthMode != sink.AuthAccessKey || !sc.DiscoverAPIEndpoint || sc.BaseURL != "" || sc.TenantID != "11111111-2222-3333-4444-555555555555" ||
-				sc.AccessKeyID != "AK-1" || string(sc.AccessKeySecret) != keySecret || sc.Issuer != config.DefaultIssuer {
+				sc.AccessKeyID != "AK-1" || string(sc.AccessKeySecret) != keySecret || sc.Issuer != sink.DefaultIssuer {
 				t.Errorf("sink config %v", sc)
 			}
 			if sc.Scope != "" {
@@ -168,7 +168,7 @@ func TestAuthValidation(t *testing.T) {
 		{"issuer with credentials", "  auth: {issuer: https://u:p@cxone.example, client_id: a, client_secret: b}\n", "cxone.auth.issuer: must not contain credentials"},
 		{"issuer not a URL", "  auth: {issuer: cxone.example, client_id: a, client_secret: b}\n", "cxone.auth.issuer: must be an absolute https URL"},
 		{"CA file missing", "  ca_file: nope.pem\n  auth: {client_id: a, client_secret: b}\n", "cxone.ca_file: file not found: nope.pem"},
-		{"CA file not PEM", "  ca_file: notpem.txt\n  auth: {client_id: a, client_secret: b}\n", "cxone.ca_file: no PEM certificate in notpem.txt"},
+		{"CA file not PEM", "  ca_file: notpem.txt\n  auth: {client_id: a, client_secret: b}\n", "cxone.ca_file: no PEM certificate found in notpem.txt"},
 		{"cache without discovery", "  discovery_cache: d.json\n  auth: {client_id: a, client_secret: b}\n", "cxone.discovery_cache: nothing is discovered"},
 		{"cache folder missing", "  discovery_cache: no/such/dir/d.json\n  base_url: discover\n  tenant_id: t1\n" + ak("    access_key_id: k\n    access_key_secret: s\n"), "cxone.discovery_cache: its folder does not exist"},
 	}

@@ -1,38 +1,59 @@
 // Package config loads and validates bridge.yaml.
 //
-// Load reads the file, expands ${ENV_VAR} references in values, rejects
+// [Load] reads the file, expands ${ENV_VAR} references in values, rejects
 // unknown keys, applies defaults and validates the result. Every problem is
 // reported at once, each with the path of the key it concerns, for example
 //
 //	routes[1].schema: file not found: schemas/order.json
 //	cxone.base_url: must be https (set cxone.allow_insecure_http for local testing)
 //
-// Secrets (the CXone client secret) are held as Secret values, which never
-// print themselves. No error produced here shows a value that came from the
+// Secrets (the CXone client and access key secrets, the Kafka password and
+// AWS keys) are held as [secret.Secret] values, which never print
+// themselves. No error produced here shows a value that came from the
 // environment or from a file: the loader records which values were expanded
 // from ${NAME} references or read from files, and problems about them show
 // the reference as written (or the file's path) instead, whatever the key.
 // (Redacting such a value from a message after formatting cannot work: a
 // quoted secret holding a quote, a backslash, a newline or non-ASCII text is
 // escaped and no longer matches.)
+//
+// # Defaults and components
+//
+// The configuration maps onto the components' own configurations, in one
+// direction: [Config.ConsumerConfig] (package consumer),
+// [Kafka.ConnConfig] (package kafkaconn), [Config.SinkConfig] (package
+// sink) and [Config.TransformConfig] (package transform), all in
+// components.go. A default is declared once, by the component that uses it
+// ([consumer.DefaultMaxInFlight], [sink.DefaultConfig],
+// [kafkaconn.DefaultClientID], …), and the loader applies those same values
+// to the absent keys, so that a loaded configuration shows the values in
+// effect and a component built directly runs as the bridge does; a default
+// that depends on another key ([consumer.DefaultMaxBuffered],
+// [consumer.DefaultRevokeDrainTimeout], [sink.DefaultTokenURL],
+// [sink.DefaultIssuerFor], [sink.DefaultScopeFor]) is a function of the
+// component that both use. Keys no component has a default for (log,
+// metrics, correlation, dlq, routes) have theirs in this file.
+// docs/config.md lists every key with its default, and a test compares
+// that list with what the loader produces.
+//
+// [Load] and [Parse] read YAML; [New] completes a configuration built from
+// values in code, with the same defaults and checks.
 package config
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/secret"
 	"github.com/cxone-bridge/bridge/sink"
-	"github.com/cxone-bridge/bridge/transform"
 )
 
-// Secret is a string that never prints itself (fmt, slog and JSON show
-// "[redacted]"); it is the sink's type, so the value travels to the
-// publisher without ever being a plain string field. Use string(s) where
-// the value is really needed.
-type Secret = sink.Secret
-
 // Config is the whole of bridge.yaml. Every field is documented in
-// docs/config.md; the zero value of an optional field means "use the default".
+// docs/config.md; the zero value of an optional field means "use the
+// default". [Load], [Parse] and [New] return it complete: every optional
+// field holds its default.
 type Config struct {
 	Kafka       Kafka       `yaml:"kafka"`
 	Consumer    Consumer    `yaml:"consumer"`
@@ -43,8 +64,9 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Metrics     Metrics     `yaml:"metrics"`
 
-	// Path is the file the configuration was loaded from, and Dir its
-	// folder, against which relative paths in the file were resolved.
+	// Path is the file the configuration was loaded from ([Load]; empty for
+	// [Parse] and [New]), and Dir its folder, against which relative paths
+	// were resolved.
 	Path string `yaml:"-"`
 	Dir  string `yaml:"-"`
 }
@@ -70,7 +92,9 @@ type Kafka struct {
 	// (after the fair-share pause) is fetched again, so it is far below
 	// franz-go's default of 5s.
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
-	// TLS and SASL secure the connection to the brokers (kafkasec.go).
+	// TLS and SASL secure the connection to the brokers (kafkasec.go);
+	// with Brokers and ClientID they are the connection ([Kafka.ConnConfig]),
+	// the other keys the consumer's group and fetching.
 	TLS  KafkaTLS  `yaml:"tls"`
 	SASL KafkaSASL `yaml:"sasl"`
 }
@@ -92,7 +116,7 @@ type Consumer struct {
 
 // CXone says where and how events are published.
 type CXone struct {
-	// BaseURL is the tenant's API base URL, or BaseURLDiscover to ask the
+	// BaseURL is the tenant's API base URL, or [BaseURLDiscover] to ask the
 	// issuer for it (with TenantID).
 	BaseURL           string `yaml:"base_url"`
 	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
@@ -159,21 +183,23 @@ func (c CXone) EventsURL() string {
 
 // Auth holds the OAuth2 client that obtains bearer tokens.
 type Auth struct {
-	// Mode is AuthClientCredentials (the tutorial's) or AuthAccessKey (real
-	// CXone's password grant with an access key).
+	// Mode is [sink.AuthClientCredentials] (the tutorial's) or
+	// [sink.AuthAccessKey] (real CXone's password grant with an access key).
 	Mode string `yaml:"mode"`
 	// TokenURL is the token endpoint; empty with an Issuer: discovered.
+	// Default [sink.DefaultTokenURL] of the base URL.
 	TokenURL string `yaml:"token_url"`
-	// Issuer is the OpenID issuer whose discovery documents are read.
-	Issuer           string `yaml:"issuer"`
-	ClientID         string `yaml:"client_id"`
-	ClientSecret     Secret `yaml:"client_secret"`
-	ClientSecretFile string `yaml:"client_secret_file"`
+	// Issuer is the OpenID issuer whose discovery documents are read;
+	// default [sink.DefaultIssuerFor] the mode.
+	Issuer           string        `yaml:"issuer"`
+	ClientID         string        `yaml:"client_id"`
+	ClientSecret     secret.Secret `yaml:"client_secret"`
+	ClientSecretFile string        `yaml:"client_secret_file"`
 	// Access key (mode access_key): the password grant's username and password.
-	AccessKeyID         string `yaml:"access_key_id"`
-	AccessKeySecret     Secret `yaml:"access_key_secret"`
-	AccessKeySecretFile string `yaml:"access_key_secret_file"`
-	Scope               string `yaml:"scope"`
+	AccessKeyID         string        `yaml:"access_key_id"`
+	AccessKeySecret     secret.Secret `yaml:"access_key_secret"`
+	AccessKeySecretFile string        `yaml:"access_key_secret_file"`
+	Scope               string        `yaml:"scope"`
 }
 
 // Correlation says where a record's correlation id comes from (docs/design.md §6).
@@ -226,7 +252,7 @@ type Metrics struct {
 	// Listen is the listen address, e.g. ":9090"; "off" disables the listener.
 	Listen string `yaml:"listen"`
 	// Pprof serves net/http/pprof under /debug/pprof/ on a listener of its
-	// own, PprofListen (default DefaultPprofListen, loopback only).
+	// own, PprofListen (default 127.0.0.1:6060, loopback only).
 	Pprof       bool   `yaml:"pprof"`
 	PprofListen string `yaml:"pprof_listen"`
 	// StallTimeout: /healthz fails when the poll loop spent longer than this
@@ -240,124 +266,121 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Defaults. They are documented in docs/config.md; keep the two in step.
+// Values of bridge.yaml keys.
 const (
-	DefaultMetricsListen     = ":9090"
-	DefaultPprofListen       = "127.0.0.1:6060"
-	DefaultStallTimeout      = 30 * time.Second
-	DefaultGroupID           = "cxone-bridge"
-	DefaultClientID          = "cxone-bridge"
-	DefaultBaseURL           = "https://api-us-1.cxone.com"
-	DefaultEventsPath        = "/api/v2/eventbridge/events"
-	DefaultTokenPath         = "/oauth/token"
-	DefaultScope             = "eventbridge:events:write"
-	AuthClientCredentials    = "client_credentials"
-	AuthAccessKey            = "access_key"
-	DefaultIssuer            = "https://cxone.niceincontact.com"
-	BaseURLDiscover          = "discover"
-	DefaultCorrelationMaxLen = 128
-	DefaultDLQTopic          = "{topic}.dlq"
-	DefaultTimestampField    = "/timestamp"
-	DefaultIdempotencyKey    = "{eventType}:{businessKey}"
-	DefaultMaxValueBytes     = ByteSize(1 << 20)
-	DefaultMaxDepth          = 64
-	TombstonesSkip           = "skip"
-	TombstonesDLQ            = "dlq"
+	// BaseURLDiscover as cxone.base_url asks the issuer for the tenant's
+	// API base URL.
+	BaseURLDiscover = "discover"
+	// TombstonesSkip and TombstonesDLQ are the values of routes[].tombstones.
+	TombstonesSkip = "skip"
+	TombstonesDLQ  = "dlq"
+	// DefaultDLQTopic is the default dlq.topic template.
+	DefaultDLQTopic = "{topic}.dlq"
 )
 
-// DefaultCorrelationHeaders is the default correlation.headers list.
-var DefaultCorrelationHeaders = []string{"x-correlation-id", "correlation-id", "correlation_id", "traceparent"}
+// Defaults of the keys that no component has a default for (the others
+// are the components': see applyDefaults). docs/config.md lists them.
+// (Package transform treats a zero correlation max length, max value size
+// and max depth as these same 128, 1 MiB and 64, with literals of its own;
+// the loader always sets them, so its copies only serve transform's own
+// callers.)
+const (
+	defaultLogLevel          = "info"
+	defaultLogFormat         = "json"
+	defaultMetricsListen     = ":9090"
+	defaultPprofListen       = "127.0.0.1:6060"
+	defaultStallTimeout      = 30 * time.Second
+	defaultCorrelationMaxLen = 128
+	defaultTimestampField    = "/timestamp"
+	defaultIdempotencyKey    = "{eventType}:{businessKey}"
+	defaultMaxValueBytes     = ByteSize(1 << 20)
+	defaultMaxDepth          = 64
+)
 
-// applyDefaults fills every unset optional field.
+// defaultCorrelationHeaders is the default correlation.headers list.
+var defaultCorrelationHeaders = []string{"x-correlation-id", "correlation-id", "correlation_id", "traceparent"}
+
+// applyDefaults fills every unset optional field: with the defaults of the
+// component each key configures, and the rules of those that depend on
+// another key.
 func (c *Config) applyDefaults() {
-	setDefault(&c.Kafka.GroupID, DefaultGroupID)
-	setDefault(&c.Kafka.ClientID, DefaultClientID)
-	setDefault(&c.Kafka.StartOffset, "earliest")
-	if c.Kafka.FetchMaxBytes == 0 {
-		c.Kafka.FetchMaxBytes = 1 << 20
+	k := &c.Kafka
+	setDefault(&k.ClientID, kafkaconn.DefaultClientID)
+	setDefault(&k.TLS.MinVersion, kafkaconn.DefaultTLSMinVersion)
+	k.SASL.Mechanism = strings.ToLower(strings.TrimSpace(k.SASL.Mechanism))
+	setDefault(&k.GroupID, consumer.DefaultGroupID)
+	setDefault(&k.SessionTimeout, consumer.DefaultSessionTimeout)
+	setDefault(&k.RebalanceTimeout, consumer.DefaultRebalanceTimeout)
+	setDefault(&k.StartOffset, string(consumer.DefaultStartOffset))
+	setDefault(&k.FetchMaxBytes, consumer.DefaultFetchMaxBytes)
+	setDefault(&k.FetchMaxPartitionBytes, consumer.DefaultFetchMaxPartitionBytes)
+	setDefault(&k.FetchMaxWait, consumer.DefaultFetchMaxWait)
+
+	cs := &c.Consumer
+	setDefault(&cs.Ordering, string(consumer.DefaultOrdering))
+	setDefault(&cs.MaxInFlight, consumer.DefaultMaxInFlight)
+	setDefault(&cs.MaxBuffered, consumer.DefaultMaxBuffered(cs.MaxInFlight))
+	setDefault(&cs.MaxInFlightBytes, consumer.DefaultMaxInFlightBytes)
+	setDefault(&cs.MaxRecordsAhead, consumer.DefaultMaxRecordsAhead)
+	setDefault(&cs.CommitInterval, consumer.DefaultCommitInterval)
+	setDefault(&cs.CommitTimeout, consumer.DefaultCommitTimeout)
+	setDefault(&cs.RevokeDrainTimeout, consumer.DefaultRevokeDrainTimeout(k.RebalanceTimeout))
+	setDefault(&cs.DrainTimeout, consumer.DefaultDrainTimeout)
+	setDefault(&cs.RetryBackoff, consumer.DefaultRetryBackoff)
+	setDefault(&cs.RetryBackoffMax, consumer.DefaultRetryBackoffMax)
+
+	x, d := &c.CXone, sink.DefaultConfig()
+	setDefault(&x.BaseURL, d.BaseURL)
+	setDefault(&x.EventsPath, d.EventsPath)
+	setDefault(&x.ConnectTimeout, d.DialTimeout)
+	setDefault(&x.RequestTimeout, d.RequestTimeout)
+	setDefault(&x.Retry.BaseDelay, d.Retry.BaseDelay)
+	setDefault(&x.Retry.MaxDelay, d.Retry.MaxDelay)
+	setDefault(&x.Retry.MaxAttempts, d.Retry.MaxAttempts)
+	setDefault(&x.Retry.MaxElapsed, d.Retry.MaxElapsed)
+	setDefault(&x.Retry.RetryAfterMax, d.Retry.RetryAfterMax)
+	setDefault(&x.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
+	setDefault(&x.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
+	setDefault(&x.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
+	setDefault(&x.Poison.MinAttempts, d.Poison.MinAttempts)
+	setDefault(&x.Poison.MinDuration, d.Poison.MinDuration)
+	a := &x.Auth
+	setDefault(&a.Mode, string(d.AuthMode))
+	mode, discover, base := sink.AuthMode(a.Mode), x.BaseURL == BaseURLDiscover, x.BaseURL
+	if discover {
+		base = ""
 	}
-	if c.Kafka.FetchMaxPartitionBytes == 0 {
-		c.Kafka.FetchMaxPartitionBytes = 256 << 10
-	}
-	setDuration(&c.Kafka.FetchMaxWait, 100*time.Millisecond)
-	setDuration(&c.Kafka.SessionTimeout, 45*time.Second)
-	setDuration(&c.Kafka.RebalanceTimeout, 60*time.Second)
-	c.Kafka.applySecurityDefaults()
-	setDefault(&c.Consumer.Ordering, "key")
-	if c.Consumer.MaxInFlight == 0 {
-		c.Consumer.MaxInFlight = 256
-	}
-	if c.Consumer.MaxBuffered == 0 {
-		c.Consumer.MaxBuffered = 4 * c.Consumer.MaxInFlight
-	}
-	if c.Consumer.MaxInFlightBytes == 0 {
-		c.Consumer.MaxInFlightBytes = 64 << 20
-	}
-	if c.Consumer.MaxRecordsAhead == 0 {
-		c.Consumer.MaxRecordsAhead = consumer.DefaultMaxRecordsAhead
-	}
-	setDuration(&c.Consumer.CommitInterval, 5*time.Second)
-	setDuration(&c.Consumer.CommitTimeout, consumer.DefaultCommitTimeout)
-	setDuration(&c.Consumer.RevokeDrainTimeout, min(c.Kafka.RebalanceTimeout/2, 20*time.Second))
-	setDuration(&c.Consumer.DrainTimeout, 20*time.Second)
-	setDuration(&c.Consumer.RetryBackoff, 500*time.Millisecond)
-	setDuration(&c.Consumer.RetryBackoffMax, 30*time.Second)
-	if c.CXone.Poison.MinAttempts == 0 {
-		c.CXone.Poison.MinAttempts = sink.DefaultConfig().Poison.MinAttempts
-	}
-	setDuration(&c.CXone.Poison.MinDuration, sink.DefaultConfig().Poison.MinDuration)
-	setDefault(&c.CXone.BaseURL, DefaultBaseURL)
-	setDefault(&c.CXone.EventsPath, DefaultEventsPath)
-	setDefault(&c.CXone.Auth.Mode, AuthClientCredentials)
-	if a := &c.CXone.Auth; a.Mode == AuthAccessKey {
-		// Real CXone: its issuer, the token endpoint discovered from it, and
-		// no scope (the password grant's form has none; the application's are granted).
-		if a.Issuer == "" && (a.TokenURL == "" || c.CXone.BaseURL == BaseURLDiscover) {
-			a.Issuer = DefaultIssuer
-		}
-	} else {
-		if a.TokenURL == "" && a.Issuer == "" && c.CXone.BaseURL != BaseURLDiscover {
-			a.TokenURL = trimSlash(c.CXone.BaseURL) + DefaultTokenPath
-		}
-		setDefault(&a.Scope, DefaultScope)
-	}
+	setDefault(&a.Scope, sink.DefaultScopeFor(mode))
+	setDefault(&a.Issuer, sink.DefaultIssuerFor(mode, a.TokenURL, discover))
+	setDefault(&a.TokenURL, sink.DefaultTokenURL(base, a.Issuer, discover))
+
 	if len(c.Correlation.Headers) == 0 {
-		c.Correlation.Headers = append([]string(nil), DefaultCorrelationHeaders...)
+		c.Correlation.Headers = append([]string(nil), defaultCorrelationHeaders...)
 	}
-	if c.Correlation.MaxLength == 0 {
-		c.Correlation.MaxLength = DefaultCorrelationMaxLen
-	}
+	setDefault(&c.Correlation.MaxLength, defaultCorrelationMaxLen)
 	setDefault(&c.DLQ.Topic, DefaultDLQTopic)
 	for i := range c.Routes {
 		r := &c.Routes[i]
-		setDefault(&r.TimestampField, DefaultTimestampField)
-		setDefault(&r.IdempotencyKey, DefaultIdempotencyKey)
-		if r.MaxValueBytes == 0 {
-			r.MaxValueBytes = DefaultMaxValueBytes
-		}
-		if r.MaxDepth == 0 {
-			r.MaxDepth = DefaultMaxDepth
-		}
+		setDefault(&r.TimestampField, defaultTimestampField)
+		setDefault(&r.IdempotencyKey, defaultIdempotencyKey)
+		setDefault(&r.MaxValueBytes, defaultMaxValueBytes)
+		setDefault(&r.MaxDepth, defaultMaxDepth)
 		setDefault(&r.Tombstones, TombstonesSkip)
 	}
-	setDefault(&c.Log.Level, "info")
-	setDefault(&c.Log.Format, "json")
-	setDefault(&c.Metrics.Listen, DefaultMetricsListen)
+	setDefault(&c.Log.Level, defaultLogLevel)
+	setDefault(&c.Log.Format, defaultLogFormat)
+	setDefault(&c.Metrics.Listen, defaultMetricsListen)
 	if c.Metrics.Pprof {
-		setDefault(&c.Metrics.PprofListen, DefaultPprofListen)
+		setDefault(&c.Metrics.PprofListen, defaultPprofListen)
 	}
-	setDuration(&c.Metrics.StallTimeout, DefaultStallTimeout)
+	setDefault(&c.Metrics.StallTimeout, defaultStallTimeout)
 }
 
-func setDuration(d *time.Duration, def time.Duration) {
-	if *d == 0 {
-		*d = def
-	}
-}
-
-func setDefault(s *string, def string) {
-	if *s == "" {
-		*s = def
+// setDefault sets *p to def when it is the zero value.
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
 	}
 }
 
@@ -371,88 +394,4 @@ func trimSlash(s string) string {
 // DLQTopic returns the dead-letter topic for records of source topic.
 func (c *Config) DLQTopic(source string) string {
 	return expandTopic(c.DLQ.Topic, source)
-}
-
-// TransformConfig maps the routes and correlation settings to the
-// transform package's configuration.
-func (c *Config) TransformConfig() transform.Config {
-	tc := transform.Config{
-		Correlation: transform.Correlation{
-			Headers:   append([]string(nil), c.Correlation.Headers...),
-			MaxLength: c.Correlation.MaxLength,
-		},
-	}
-	for i, r := range c.Routes {
-		tc.Routes = append(tc.Routes, transform.Route{
-			Name:            indexPath("routes", i),
-			Topic:           r.Topic,
-			TopicPattern:    r.TopicPattern,
-			EventType:       r.EventType,
-			EventTypeHeader: r.EventTypeHeader,
-			EventTypeField:  r.EventTypeField,
-			SchemaFile:      r.SchemaPath,
-			BusinessKey:     r.BusinessKey,
-			TimestampField:  r.TimestampField,
-			IdempotencyKey:  r.IdempotencyKey,
-			MaxValueBytes:   int(r.MaxValueBytes),
-			MaxDepth:        r.MaxDepth,
-			TombstonesToDLQ: r.Tombstones == TombstonesDLQ,
-		})
-	}
-	return tc
-}
-
-// SinkConfig maps the cxone section to the sink's configuration. Zero
-// values stay zero: the sink applies its own defaults (docs/config.md lists
-// them).
-func (c *Config) SinkConfig() sink.Config {
-	x := c.CXone
-	sc := sink.Config{
-		BaseURL:             x.BaseURL,
-		EventsPath:          x.EventsPath,
-		TokenURL:            x.Auth.TokenURL,
-		Issuer:              x.Auth.Issuer,
-		TenantID:            x.TenantID,
-		DiscoveryCacheFile:  x.DiscoveryCache,
-		AllowInsecureHTTP:   x.AllowInsecureHTTP,
-		CAFile:              x.CAFile,
-		AuthMode:            sink.AuthMode(x.Auth.Mode),
-		ClientID:            x.Auth.ClientID,
-		ClientSecret:        x.Auth.ClientSecret,
-		ClientSecretFile:    x.Auth.ClientSecretFile,
-		AccessKeyID:         x.Auth.AccessKeyID,
-		AccessKeySecret:     x.Auth.AccessKeySecret,
-		AccessKeySecretFile: x.Auth.AccessKeySecretFile,
-		Scope:               x.Auth.Scope,
-		MaxInFlight:         c.Consumer.MaxInFlight,
-		DialTimeout:         x.ConnectTimeout,
-		RequestTimeout:      x.RequestTimeout,
-		Retry: sink.RetryConfig{
-			BaseDelay:     x.Retry.BaseDelay,
-			MaxDelay:      x.Retry.MaxDelay,
-			MaxAttempts:   x.Retry.MaxAttempts,
-			MaxElapsed:    x.Retry.MaxElapsed,
-			RetryAfterMax: x.Retry.RetryAfterMax,
-		},
-		RateLimit: sink.RateLimitConfig{PerSecond: x.RateLimit.EventsPerSecond, Burst: x.RateLimit.Burst},
-		Breaker: sink.BreakerConfig{
-			FailuresToOpen:      x.Breaker.FailuresToOpen,
-			OpenTimeout:         x.Breaker.OpenTimeout,
-			HalfOpenMaxRequests: x.Breaker.HalfOpenMaxRequests,
-		},
-		Poison:       sink.PoisonConfig{MinAttempts: x.Poison.MinAttempts, MinDuration: x.Poison.MinDuration},
-		AllowedHosts: append([]string(nil), x.AllowedHosts...),
-	}
-	if sc.BaseURL == BaseURLDiscover {
-		sc.BaseURL, sc.DiscoverAPIEndpoint = "", true
-	}
-	// A secret file is the source (read again at each token fetch); the
-	// value read at load time only served validation.
-	if sc.ClientSecretFile != "" {
-		sc.ClientSecret = ""
-	}
-	if sc.AccessKeySecretFile != "" {
-		sc.AccessKeySecret = ""
-	}
-	return sc
 }

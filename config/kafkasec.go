@@ -2,15 +2,17 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"strings"
+
+	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/secret"
 )
 
 // KafkaTLS encrypts the connection to the brokers and, with a client
-// certificate, authenticates the bridge (mTLS).
+// certificate, authenticates the bridge (mTLS): bridge.yaml's kafka.tls,
+// mapped to [kafkaconn.TLS].
 type KafkaTLS struct {
 	Enabled bool `yaml:"enabled"`
 	// CAFile is a PEM bundle of the CAs that sign the brokers' certificates;
@@ -23,22 +25,25 @@ type KafkaTLS struct {
 	// ServerName overrides the name checked in the brokers' certificates
 	// (default: each broker's host name).
 	ServerName string `yaml:"server_name"`
-	// MinVersion is "1.2" (default) or "1.3".
+	// MinVersion is "1.2" (default, [kafkaconn.DefaultTLSMinVersion]) or
+	// "1.3".
 	MinVersion string `yaml:"min_version"`
 	// InsecureSkipVerify turns certificate verification off. Never in
 	// production; the bridge logs a warning at start.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
-// KafkaSASL authenticates the bridge to the brokers.
+// KafkaSASL authenticates the bridge to the brokers: bridge.yaml's
+// kafka.sasl, mapped to [kafkaconn.SASL].
 type KafkaSASL struct {
 	// Mechanism is empty (no SASL), plain, scram-sha-256, scram-sha-512,
-	// oauthbearer or aws-msk-iam (case-insensitive; stored lower-case).
+	// oauthbearer or aws-msk-iam (case-insensitive; stored lower-case: the
+	// values of [kafkaconn.SASLPlain] and the others).
 	Mechanism string `yaml:"mechanism"`
 	// Username with Password or PasswordFile: plain and scram-*.
-	Username     string `yaml:"username"`
-	Password     Secret `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
+	Username     string        `yaml:"username"`
+	Password     secret.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
 	// TokenFile or TokenCommand (argv, no shell): oauthbearer.
 	TokenFile    string   `yaml:"token_file"`
 	TokenCommand []string `yaml:"token_command"`
@@ -46,39 +51,16 @@ type KafkaSASL struct {
 	AWS KafkaAWS `yaml:"aws"`
 }
 
-// KafkaAWS holds the credentials of aws-msk-iam. All empty: the standard
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN variables.
+// KafkaAWS holds the credentials of aws-msk-iam, mapped to
+// [kafkaconn.AWS]. All empty: the standard AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN variables.
 type KafkaAWS struct {
-	AccessKeyID     string `yaml:"access_key_id"`
-	SecretAccessKey Secret `yaml:"secret_access_key"`
-	SessionToken    Secret `yaml:"session_token"`
+	AccessKeyID     string        `yaml:"access_key_id"`
+	SecretAccessKey secret.Secret `yaml:"secret_access_key"`
+	SessionToken    secret.Secret `yaml:"session_token"`
 	// CredentialsCommand (argv, no shell) prints AWS credential_process
 	// JSON, e.g. [aws, configure, export-credentials, --format, process].
 	CredentialsCommand []string `yaml:"credentials_command"`
-}
-
-// SASL mechanisms of kafka.sasl.mechanism.
-const (
-	SASLPlain       = "plain"
-	SASLScram256    = "scram-sha-256"
-	SASLScram512    = "scram-sha-512"
-	SASLOAuthBearer = "oauthbearer"
-	SASLAWSMSKIAM   = "aws-msk-iam"
-)
-
-// DefaultTLSMinVersion is the default kafka.tls.min_version.
-const DefaultTLSMinVersion = "1.2"
-
-// Environment variables aws-msk-iam falls back on.
-const (
-	EnvAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
-	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
-	EnvAWSSessionToken    = "AWS_SESSION_TOKEN"
-)
-
-func (k *Kafka) applySecurityDefaults() {
-	setDefault(&k.TLS.MinVersion, DefaultTLSMinVersion)
-	k.SASL.Mechanism = strings.ToLower(strings.TrimSpace(k.SASL.Mechanism))
 }
 
 // SecurityWarnings lists settings that work but weaken security, for the
@@ -88,7 +70,7 @@ func (k Kafka) SecurityWarnings() []string {
 	if k.TLS.Enabled && k.TLS.InsecureSkipVerify {
 		out = append(out, "kafka.tls.insecure_skip_verify is true: the brokers' certificates are NOT verified; anyone on the network path can impersonate them and read the credentials")
 	}
-	if !k.TLS.Enabled && (k.SASL.Mechanism == SASLPlain || k.SASL.Mechanism == SASLOAuthBearer) {
+	if !k.TLS.Enabled && (k.SASL.Mechanism == kafkaconn.SASLPlain || k.SASL.Mechanism == kafkaconn.SASLOAuthBearer) {
 		out = append(out, "kafka.sasl."+k.SASL.Mechanism+" without kafka.tls: the credentials cross the network in clear text")
 	}
 	return out
@@ -111,18 +93,11 @@ func (c *Config) validateKafkaSecurity(w *walker) {
 			}
 		}
 	}
-	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+	if t.MinVersion != kafkaconn.TLSVersion12 && t.MinVersion != kafkaconn.TLSVersion13 {
 		w.add(p+".min_version", "must be 1.2 or 1.3; got %s", w.quote(p+".min_version", t.MinVersion))
 	}
 	if t.CAFile != "" {
-		t.CAFile = c.resolve(t.CAFile)
-		if data, ok := c.readFile(w, p+".ca_file", t.CAFile, false); ok {
-			if _, err := ParseCAPEM(data); err != nil {
-				// A CA bundle is public, but its parse errors may quote
-				// parts of a certificate: name the file, not its content.
-				w.add(p+".ca_file", "%s in %s", caProblem(err), w.show(p+".ca_file", t.CAFile))
-			}
-		}
+		c.caFile(w, p+".ca_file", &t.CAFile)
 	}
 	switch {
 	case (t.CertFile == "") != (t.KeyFile == ""):
@@ -138,33 +113,6 @@ func (c *Config) validateKafkaSecurity(w *walker) {
 		}
 	}
 	c.validateSASL(w)
-}
-
-// ParseCAPEM parses a PEM bundle of CA certificates; it fails unless the
-// data holds at least one certificate and nothing unparsable.
-func ParseCAPEM(data []byte) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %v", n+1, err)
-		}
-		pool.AddCert(cert)
-		n++
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("no PEM certificate found")
-	}
-	return pool, nil
 }
 
 func (c *Config) validateSASL(w *walker) {
@@ -184,7 +132,7 @@ func (c *Config) validateSASL(w *walker) {
 		if userPass || token || aws {
 			w.add(p+".mechanism", "is required when other kafka.sasl keys are set: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam")
 		}
-	case SASLPlain, SASLScram256, SASLScram512:
+	case kafkaconn.SASLPlain, kafkaconn.SASLScram256, kafkaconn.SASLScram512:
 		notFor(token, "token_file and token_command")
 		notFor(aws, "the aws keys")
 		if s.Username == "" && !skip {
@@ -201,7 +149,7 @@ func (c *Config) validateSASL(w *walker) {
 		case s.Password == "" && !skip:
 			w.add(p+".password", "is required for %s (or set kafka.sasl.password_file)", w.show(p+".mechanism", s.Mechanism))
 		}
-	case SASLOAuthBearer:
+	case kafkaconn.SASLOAuthBearer:
 		notFor(userPass, "username and password")
 		notFor(aws, "the aws keys")
 		switch {
@@ -215,7 +163,7 @@ func (c *Config) validateSASL(w *walker) {
 		default:
 			w.add(p, "oauthbearer needs a token source: set token_file or token_command")
 		}
-	case SASLAWSMSKIAM:
+	case kafkaconn.SASLAWSMSKIAM:
 		notFor(userPass, "username and password")
 		notFor(token, "token_file and token_command")
 		a := &s.AWS
@@ -236,10 +184,10 @@ func (c *Config) validateSASL(w *walker) {
 				w.add(p+".aws.secret_access_key", "is required with access_key_id")
 			}
 		case !skip:
-			id, _ := w.opts.lookupEnv(EnvAWSAccessKeyID)
-			key, _ := w.opts.lookupEnv(EnvAWSSecretAccessKey)
+			id, _ := w.opts.lookupEnv(kafkaconn.EnvAWSAccessKeyID)
+			key, _ := w.opts.lookupEnv(kafkaconn.EnvAWSSecretAccessKey)
 			if id == "" || key == "" {
-				w.add(p+".aws", "no credentials: set credentials_command, access_key_id and secret_access_key, or the environment variables %s and %s", EnvAWSAccessKeyID, EnvAWSSecretAccessKey)
+				w.add(p+".aws", "no credentials: set credentials_command, access_key_id and secret_access_key, or the environment variables %s and %s", kafkaconn.EnvAWSAccessKeyID, kafkaconn.EnvAWSSecretAccessKey)
 			}
 		}
 	default:
@@ -256,27 +204,16 @@ func checkCommand(w *walker, path string, argv []string) {
 
 // readFile reads a file named by the configuration, reporting a problem at
 // path when it cannot. A secret file that cannot be read is not a problem
-// under WithoutCredentials. Problems name the file, never its content.
-func (c *Config) readFile(w *walker, path, file string, secret bool) ([]byte, bool) {
+// under [WithoutCredentials]. Problems name the file, never its content.
+func (c *Config) readFile(w *walker, path, file string, isSecret bool) ([]byte, bool) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		if !(secret && w.opts.skipCredentials) {
+		if !(isSecret && w.opts.skipCredentials) {
 			w.add(path, "%s", fileProblem(err, w.show(path, file)))
 		}
 		return nil, false
 	}
 	return data, true
-}
-
-// caProblem is ParseCAPEM's error without what x509 may quote of a
-// certificate (names, URIs).
-func caProblem(err error) string {
-	msg := err.Error()
-	if strings.HasPrefix(msg, "certificate ") {
-		n, _, _ := strings.Cut(msg, ":")
-		return n + " is not a valid X.509 certificate"
-	}
-	return msg
 }
 
 // keyPairProblem says why cert and key (PEM) are not a matching pair, in

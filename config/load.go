@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,16 +30,22 @@ func (p Problem) String() string {
 	return p.Path + ": " + p.Msg
 }
 
-// Error lists every problem found in a configuration file. Load returns it
-// (test with errors.As) when the file parsed but is not valid.
+// Error lists every problem found in a configuration. [Load], [Parse] and
+// [New] return it (test with errors.As) when the file parsed but is not
+// valid.
 type Error struct {
+	// File is the file the configuration came from; empty for [New].
 	File     string
 	Problems []Problem
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "config %s: %d problem", e.File, len(e.Problems))
+	if e.File == "" {
+		fmt.Fprintf(&b, "config: %d problem", len(e.Problems))
+	} else {
+		fmt.Fprintf(&b, "config %s: %d problem", e.File, len(e.Problems))
+	}
 	if len(e.Problems) != 1 {
 		b.WriteString("s")
 	}
@@ -49,7 +56,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Option changes how Load treats a file.
+// Option changes how [Load], [Parse] and [New] treat a configuration.
 type Option func(*loadOptions)
 
 type loadOptions struct {
@@ -57,12 +64,14 @@ type loadOptions struct {
 	skipCredentials bool
 }
 
-// WithLookupEnv makes Load resolve ${VAR} with fn instead of os.LookupEnv.
+// WithLookupEnv makes [Load] resolve ${VAR} with fn instead of
+// [os.LookupEnv]. The check that aws-msk-iam finds credentials in the
+// environment uses it too ([New] as well).
 func WithLookupEnv(fn func(string) (string, bool)) Option {
 	return func(o *loadOptions) { o.lookupEnv = fn }
 }
 
-// WithoutCredentials makes Load accept a file whose CXone or Kafka
+// WithoutCredentials makes [Load] accept a file whose CXone or Kafka
 // credentials are missing or refer to unset environment variables, and
 // whose secret files are not readable. Commands that never
 // contact CXone (dry-run) use it so that operators need no secrets to test
@@ -71,7 +80,7 @@ func WithoutCredentials() Option {
 	return func(o *loadOptions) { o.skipCredentials = true }
 }
 
-// credentialPaths are the keys WithoutCredentials relaxes.
+// credentialPaths are the keys [WithoutCredentials] relaxes.
 var credentialPaths = map[string]bool{
 	"cxone.auth.client_id":              true,
 	"cxone.auth.client_secret":          true,
@@ -88,9 +97,9 @@ var credentialPaths = map[string]bool{
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration in
-// path. On success the returned Config is complete: every optional field
+// path. On success the returned [Config] is complete: every optional field
 // holds its default and every relative path is resolved. Otherwise the error
-// is an *Error listing every problem found, or a plain error when the file
+// is an [*Error] listing every problem found, or a plain error when the file
 // cannot be read or is not YAML at all.
 func Load(path string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -113,7 +122,7 @@ func Load(path string, opts ...Option) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse is Load on bytes already read; dir is the folder relative paths
+// Parse is [Load] on bytes already read; dir is the folder relative paths
 // are resolved against.
 func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 	o := loadOptions{lookupEnv: os.LookupEnv}
@@ -138,15 +147,58 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 	if len(w.problems) > 0 {
 		return nil, &Error{File: "bridge.yaml", Problems: w.problems}
 	}
-	cfg.applyDefaults()
-	w.inherit("consumer.max_buffered", "consumer.max_in_flight")
-	w.inherit("consumer.revoke_drain_timeout", "kafka.rebalance_timeout")
-	w.inherit("cxone.auth.token_url", "cxone.base_url")
-	cfg.validate(w)
-	if len(w.problems) > 0 {
+	if cfg.complete(w); len(w.problems) > 0 {
 		return nil, &Error{File: "bridge.yaml", Problems: w.problems}
 	}
 	return cfg, nil
+}
+
+// New completes a configuration built from values in code, for programs
+// that would otherwise write bridge.yaml text to load it (the demo, the
+// benchmark, tests): it applies the defaults to the zero fields, resolves
+// relative paths against dir, reads the files named (secret files, CA
+// bundles, schemas) and validates the result, exactly as [Load] does after
+// decoding a file. Every problem is reported at once in an [*Error] (with
+// an empty File), each at its key path as in bridge.yaml
+// ("routes[0].business_key").
+//
+// c is not modified: the result is a copy, its slices too. c holds the
+// settings as they would be written, not a configuration Load returned
+// (whose secrets hold what its secret files held, so that setting a
+// secret and its file both is refused). Values are taken as they are:
+// ${NAME} references are not expanded. The options are
+// [Load]'s: [WithoutCredentials] relaxes the same keys, and
+// [WithLookupEnv] serves the check that aws-msk-iam finds credentials in
+// the environment.
+func New(c Config, dir string, opts ...Option) (*Config, error) {
+	o := loadOptions{lookupEnv: os.LookupEnv}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg := c
+	cfg.Path, cfg.Dir = "", dir
+	cfg.Kafka.Brokers = slices.Clone(c.Kafka.Brokers)
+	cfg.Kafka.SASL.TokenCommand = slices.Clone(c.Kafka.SASL.TokenCommand)
+	cfg.Kafka.SASL.AWS.CredentialsCommand = slices.Clone(c.Kafka.SASL.AWS.CredentialsCommand)
+	cfg.CXone.AllowedHosts = slices.Clone(c.CXone.AllowedHosts)
+	cfg.Correlation.Headers = slices.Clone(c.Correlation.Headers)
+	cfg.Routes = slices.Clone(c.Routes)
+	w := newWalker(&o)
+	if cfg.complete(w); len(w.problems) > 0 {
+		return nil, &Error{Problems: w.problems}
+	}
+	return &cfg, nil
+}
+
+// complete applies the defaults to a decoded configuration and validates
+// it, recording every problem in w: what [Parse] and [New] share.
+func (c *Config) complete(w *walker) {
+	c.applyDefaults()
+	// A default computed from a value of the environment is shown as such.
+	w.inherit("consumer.max_buffered", "consumer.max_in_flight")
+	w.inherit("consumer.revoke_drain_timeout", "kafka.rebalance_timeout")
+	w.inherit("cxone.auth.token_url", "cxone.base_url")
+	c.validate(w)
 }
 
 // walker checks a YAML tree against the Config type before it is decoded:

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cxone-bridge/bridge/cafile"
+	"github.com/cxone-bridge/bridge/secret"
+	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
+)
+
+// Values of cxone.auth.mode: those of [sink.AuthMode].
+const (
+	authClientCredentials = string(sink.AuthClientCredentials)
+	authAccessKey         = string(sink.AuthAccessKey)
 )
 
 // validate records every problem of a defaulted configuration in w.
@@ -184,7 +192,7 @@ func (c *Config) validateEndpoints(w *walker) {
 	case discoverAPI && x.TenantID == "":
 		w.add("cxone.tenant_id", "is required with cxone.base_url: discover")
 	case discoverAPI && a.Issuer == "":
-		w.add("cxone.auth.issuer", "is required with cxone.base_url: discover (e.g. %s)", DefaultIssuer)
+		w.add("cxone.auth.issuer", "is required with cxone.base_url: discover (e.g. %s)", sink.DefaultIssuer)
 	case !discoverAPI && x.TenantID != "":
 		w.add("cxone.tenant_id", "is used only with cxone.base_url: discover")
 	}
@@ -201,36 +209,46 @@ func (c *Config) validateEndpoints(w *walker) {
 		}
 	}
 	if x.CAFile != "" {
-		shown := w.show("cxone.ca_file", x.CAFile)
-		x.CAFile = c.resolve(x.CAFile)
-		data, err := os.ReadFile(x.CAFile)
-		switch {
-		case err != nil:
-			w.add("cxone.ca_file", "%s", fileProblem(err, shown))
-		case !x509.NewCertPool().AppendCertsFromPEM(data):
-			w.add("cxone.ca_file", "no PEM certificate in %s", shown)
-		}
+		c.caFile(w, "cxone.ca_file", &x.CAFile)
+	}
+}
+
+// caFile checks the CA bundle that the key at path names (cxone.ca_file,
+// kafka.tls.ca_file) with [cafile.Parse], the check the clients load it
+// with, and resolves *file against the configuration's folder. Problems
+// name the file as the configuration writes it (or the reference it came
+// from), never a part of what it holds.
+func (c *Config) caFile(w *walker, path string, file *string) {
+	shown := w.show(path, *file)
+	*file = c.resolve(*file)
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		w.add(path, "%s", fileProblem(err, shown))
+		return
+	}
+	if _, err := cafile.Parse(data); err != nil {
+		w.add(path, "%v in %s", err, shown)
 	}
 }
 
 func (c *Config) validateAuth(w *walker) {
 	a := &c.CXone.Auth
 	switch a.Mode {
-	case AuthClientCredentials:
+	case authClientCredentials:
 		for path, set := range map[string]bool{
 			"cxone.auth.access_key_id": a.AccessKeyID != "", "cxone.auth.access_key_secret": a.AccessKeySecret != "",
 			"cxone.auth.access_key_secret_file": a.AccessKeySecretFile != "",
 		} {
 			if set {
-				w.add(path, "is used only with cxone.auth.mode: %s", AuthAccessKey)
+				w.add(path, "is used only with cxone.auth.mode: %s", authAccessKey)
 			}
 		}
-	case AuthAccessKey:
+	case authAccessKey:
 	default:
-		w.add("cxone.auth.mode", "must be %s or %s; got %s", AuthClientCredentials, AuthAccessKey, w.quote("cxone.auth.mode", a.Mode))
+		w.add("cxone.auth.mode", "must be %s or %s; got %s", authClientCredentials, authAccessKey, w.quote("cxone.auth.mode", a.Mode))
 	}
 	c.secretFile(w, "cxone.auth.client_secret", &a.ClientSecret, &a.ClientSecretFile)
-	if a.Mode == AuthAccessKey {
+	if a.Mode == authAccessKey {
 		c.secretFile(w, "cxone.auth.access_key_secret", &a.AccessKeySecret, &a.AccessKeySecretFile)
 	}
 	if w.opts.skipCredentials {
@@ -242,12 +260,12 @@ func (c *Config) validateAuth(w *walker) {
 	if a.ClientSecret == "" {
 		w.add("cxone.auth.client_secret", "is required (or set cxone.auth.client_secret_file)")
 	}
-	if a.Mode == AuthAccessKey {
+	if a.Mode == authAccessKey {
 		if a.AccessKeyID == "" {
-			w.add("cxone.auth.access_key_id", "is required with cxone.auth.mode: %s", AuthAccessKey)
+			w.add("cxone.auth.access_key_id", "is required with cxone.auth.mode: %s", authAccessKey)
 		}
 		if a.AccessKeySecret == "" {
-			w.add("cxone.auth.access_key_secret", "is required with cxone.auth.mode: %s (or set cxone.auth.access_key_secret_file)", AuthAccessKey)
+			w.add("cxone.auth.access_key_secret", "is required with cxone.auth.mode: %s (or set cxone.auth.access_key_secret_file)", authAccessKey)
 		}
 	}
 }
@@ -255,7 +273,7 @@ func (c *Config) validateAuth(w *walker) {
 // secretFile reads the secret file of key path+"_file" into *inline (for
 // validation; the sink reads the file again at each token fetch) and
 // resolves *file against the configuration's folder.
-func (c *Config) secretFile(w *walker, path string, inline *Secret, file *string) {
+func (c *Config) secretFile(w *walker, path string, inline *secret.Secret, file *string) {
 	if *file == "" {
 		return
 	}
@@ -273,7 +291,7 @@ func (c *Config) secretFile(w *walker, path string, inline *Secret, file *string
 	case v == "" && !w.opts.skipCredentials:
 		w.add(path+"_file", "is empty: %s", shown)
 	default:
-		*inline = Secret(v)
+		*inline = secret.Secret(v)
 		*file = p
 		// The value at path came from the file: a problem about it would
 		// name the file, never show what it holds.
@@ -402,7 +420,7 @@ func checkHostPort(w *walker, path, s string) {
 func checkURL(w *walker, path, raw string, allowHTTP bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		w.add(path, "must be an absolute https URL such as %s", DefaultBaseURL)
+		w.add(path, "must be an absolute https URL such as %s", sink.DefaultBaseURL)
 		return
 	}
 	if u.User != nil {

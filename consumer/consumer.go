@@ -151,39 +151,77 @@ const (
 	OrderingNone      Ordering = "none"      // no order
 )
 
-// Config configures a Consumer. Zero values take the documented defaults.
+// Config configures a [Consumer]. Zero values take the defaults below,
+// which are also those of bridge.yaml's absent keys: package config applies
+// them, so that a Consumer built directly (in a test) runs as the bridge
+// does. Options given to [New] override what Config sets on the client.
 type Config struct {
 	// Topics to consume. With Regex they are regular expressions.
 	Topics []string
 	Regex  bool
 
-	Ordering         Ordering // default OrderingKey
-	MaxInFlight      int      // records handled at once; default 256
-	MaxBuffered      int      // records handed out and unfinished; default 4 × MaxInFlight
-	MaxInFlightBytes int64    // bytes of those; default 64 MiB
+	// The consumer group and fetching (bridge.yaml's kafka section; the
+	// connection itself, brokers, TLS and SASL, comes with [New]'s options:
+	// [github.com/cxone-bridge/bridge/kafkaconn.Options]).
+
+	// GroupID is the consumer group; default [DefaultGroupID].
+	GroupID string
+	// InstanceID enables static membership (KIP-345); none by default.
+	InstanceID string
+	// SessionTimeout and RebalanceTimeout are the group's; defaults
+	// [DefaultSessionTimeout] and [DefaultRebalanceTimeout].
+	SessionTimeout   time.Duration
+	RebalanceTimeout time.Duration
+	// StartOffset is where a group without committed offsets starts;
+	// default [StartEarliest].
+	StartOffset StartOffset
+	// FetchMaxBytes and FetchMaxPartitionBytes bound one fetch response,
+	// and so what franz-go buffers ahead of the workers; defaults
+	// [DefaultFetchMaxBytes] and [DefaultFetchMaxPartitionBytes].
+	FetchMaxBytes          int32
+	FetchMaxPartitionBytes int32
+	// FetchMaxWait is how long a broker may hold a fetch waiting for
+	// records. It also bounds how soon a partition whose fetching resumed
+	// (after the fair-share pause) is fetched again, so it is far below
+	// franz-go's 5s; default [DefaultFetchMaxWait].
+	FetchMaxWait time.Duration
+
+	Ordering Ordering // default [DefaultOrdering]
+	// MaxInFlight: records handled at once; default [DefaultMaxInFlight].
+	MaxInFlight int
+	// MaxBuffered: records handed out and unfinished; default
+	// [DefaultMaxBuffered] of MaxInFlight. A value below MaxInFlight is
+	// replaced by the default.
+	MaxBuffered int
+	// MaxInFlightBytes: bytes of those; default [DefaultMaxInFlightBytes].
+	MaxInFlightBytes int64
 	// MaxRecordsAhead bounds how far (in offsets) a partition may run past
 	// its watermark, the lowest unfinished record: at that distance the
 	// partition's fetching pauses until the watermark moves. It bounds what
 	// a restart or a rebalance redelivers behind a stuck record. Default
-	// 10,000; the bound can be passed by the records of one poll.
+	// [DefaultMaxRecordsAhead]; the bound can be passed by the records of
+	// one poll.
 	MaxRecordsAhead int64
-	CommitInterval  time.Duration // default 5s
+	// CommitInterval: periodic commits; default [DefaultCommitInterval].
+	CommitInterval time.Duration
 	// CommitTimeout bounds one commit (periodic, on revoke, final); default
-	// 10s. The final commit must fit in the pod's termination grace period,
-	// after DrainTimeout.
+	// [DefaultCommitTimeout]. The final commit must fit in the pod's
+	// termination grace period, after DrainTimeout.
 	CommitTimeout time.Duration
 	// RevokeDrainTimeout bounds the wait for revoked partitions' records;
-	// default 10s. Keep it below the group's rebalance timeout.
+	// default [DefaultRevokeDrainTimeout] of RebalanceTimeout. Keep it
+	// below RebalanceTimeout.
 	RevokeDrainTimeout time.Duration
 	// DrainTimeout bounds the wait for the records being handled on
-	// shutdown; default 20s.
+	// shutdown; default [DefaultDrainTimeout].
 	DrainTimeout time.Duration
 	// RetryBackoff and RetryBackoffMax bound the exponential, fully
 	// jittered wait between attempts at a record whose Handler failed or
-	// whose DLQ write failed; defaults 500ms and 30s.
+	// whose DLQ write failed; defaults [DefaultRetryBackoff] and
+	// [DefaultRetryBackoffMax].
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
-	// DLQWriteTimeout bounds one DLQ write; default 30s.
+	// DLQWriteTimeout bounds one DLQ write; default [DefaultDLQWriteTimeout].
 	DLQWriteTimeout time.Duration
 
 	// DLQTopic names the dead-letter topic of a source topic; required.
@@ -194,6 +232,15 @@ type Config struct {
 	// metrics and progress). It must be quick and safe for concurrent use.
 	Observer Observer
 }
+
+// StartOffset says where a group without committed offsets starts.
+type StartOffset string
+
+// Start offsets.
+const (
+	StartEarliest StartOffset = "earliest" // the oldest retained record: nothing missed
+	StartLatest   StartOffset = "latest"   // records produced from now on
+)
 
 // Observer receives events of the consumer's life.
 type Observer interface {
@@ -224,44 +271,76 @@ type DLQObserver interface {
 	DeadLettered(rec *kgo.Record, f *dlq.Failure)
 }
 
-// Defaults of Config, for the configuration loader and the documentation.
+// Defaults of [Config]. Package config applies the same ones to
+// bridge.yaml's absent keys, and docs/config.md documents them (a test of
+// package config compares the two).
 const (
-	DefaultMaxInFlight        = 256
-	DefaultMaxInFlightBytes   = 64 << 20
-	DefaultMaxRecordsAhead    = 10000
-	DefaultCommitInterval     = 5 * time.Second
-	DefaultCommitTimeout      = 10 * time.Second
-	DefaultRevokeDrainTimeout = 10 * time.Second
-	DefaultDrainTimeout       = 20 * time.Second
-	DefaultRetryBackoff       = 500 * time.Millisecond
-	DefaultRetryBackoffMax    = 30 * time.Second
-	DefaultDLQWriteTimeout    = 30 * time.Second
+	DefaultGroupID                = "cxone-bridge"
+	DefaultSessionTimeout         = 45 * time.Second
+	DefaultRebalanceTimeout       = 60 * time.Second
+	DefaultStartOffset            = StartEarliest
+	DefaultFetchMaxBytes          = 1 << 20
+	DefaultFetchMaxPartitionBytes = 256 << 10
+	DefaultFetchMaxWait           = 100 * time.Millisecond
+	DefaultOrdering               = OrderingKey
+	DefaultMaxInFlight            = 256
+	DefaultMaxInFlightBytes       = 64 << 20
+	DefaultMaxRecordsAhead        = 10000
+	DefaultCommitInterval         = 5 * time.Second
+	DefaultCommitTimeout          = 10 * time.Second
+	DefaultDrainTimeout           = 20 * time.Second
+	DefaultRetryBackoff           = 500 * time.Millisecond
+	DefaultRetryBackoffMax        = 30 * time.Second
+	DefaultDLQWriteTimeout        = 30 * time.Second
+
+	// MaxDefaultRevokeDrainTimeout caps [DefaultRevokeDrainTimeout].
+	MaxDefaultRevokeDrainTimeout = 20 * time.Second
 )
 
-func (c *Config) defaults() error {
-	if len(c.Topics) == 0 {
-		return errors.New("consumer: no topics")
-	}
-	if c.DLQTopic == nil {
-		return errors.New("consumer: DLQTopic is required")
-	}
-	switch c.Ordering {
-	case "":
-		c.Ordering = OrderingKey
-	case OrderingKey, OrderingPartition, OrderingNone:
-	default:
-		return fmt.Errorf("consumer: unknown ordering %q", c.Ordering)
-	}
+// DefaultMaxBuffered is the default MaxBuffered for maxInFlight records in
+// flight: four times as many, so that the workers find other keys' records
+// while some keys wait.
+func DefaultMaxBuffered(maxInFlight int) int { return 4 * maxInFlight }
+
+// DefaultRevokeDrainTimeout is the default RevokeDrainTimeout for a group
+// whose rebalance timeout is rebalance: half of it, at most
+// [MaxDefaultRevokeDrainTimeout], so that the revoke's commit still fits in
+// the rebalance.
+func DefaultRevokeDrainTimeout(rebalance time.Duration) time.Duration {
+	return min(rebalance/2, MaxDefaultRevokeDrainTimeout)
+}
+
+// WithDefaults returns c with every zero (or negative) field replaced by
+// its default, as [New] does. It checks nothing.
+func (c Config) WithDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
+	if c.GroupID == "" {
+		c.GroupID = DefaultGroupID
+	}
+	def(&c.SessionTimeout, DefaultSessionTimeout)
+	def(&c.RebalanceTimeout, DefaultRebalanceTimeout)
+	if c.StartOffset == "" {
+		c.StartOffset = DefaultStartOffset
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if c.FetchMaxPartitionBytes <= 0 {
+		c.FetchMaxPartitionBytes = DefaultFetchMaxPartitionBytes
+	}
+	def(&c.FetchMaxWait, DefaultFetchMaxWait)
+	if c.Ordering == "" {
+		c.Ordering = DefaultOrdering
+	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.MaxBuffered < c.MaxInFlight {
-		c.MaxBuffered = 4 * c.MaxInFlight
+		c.MaxBuffered = DefaultMaxBuffered(c.MaxInFlight)
 	}
 	if c.MaxInFlightBytes <= 0 {
 		c.MaxInFlightBytes = DefaultMaxInFlightBytes
@@ -271,7 +350,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.CommitInterval, DefaultCommitInterval)
 	def(&c.CommitTimeout, DefaultCommitTimeout)
-	def(&c.RevokeDrainTimeout, DefaultRevokeDrainTimeout)
+	def(&c.RevokeDrainTimeout, DefaultRevokeDrainTimeout(c.RebalanceTimeout))
 	def(&c.DrainTimeout, DefaultDrainTimeout)
 	def(&c.RetryBackoff, DefaultRetryBackoff)
 	def(&c.RetryBackoffMax, DefaultRetryBackoffMax)
@@ -279,7 +358,50 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
+}
+
+// defaults applies the defaults and checks what must be set.
+func (c *Config) defaults() error {
+	*c = c.WithDefaults()
+	if len(c.Topics) == 0 {
+		return errors.New("consumer: no topics")
+	}
+	if c.DLQTopic == nil {
+		return errors.New("consumer: DLQTopic is required")
+	}
+	switch c.Ordering {
+	case OrderingKey, OrderingPartition, OrderingNone:
+	default:
+		return fmt.Errorf("consumer: unknown ordering %q", c.Ordering)
+	}
+	switch c.StartOffset {
+	case StartEarliest, StartLatest:
+	default:
+		return fmt.Errorf("consumer: unknown start offset %q", c.StartOffset)
+	}
 	return nil
+}
+
+// groupOpts are the client options of the group and fetch settings.
+func (c *Config) groupOpts() []kgo.Opt {
+	start := kgo.NewOffset().AtStart()
+	if c.StartOffset == StartLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(c.GroupID),
+		kgo.SessionTimeout(c.SessionTimeout),
+		kgo.RebalanceTimeout(c.RebalanceTimeout),
+		kgo.ConsumeResetOffset(start),
+		kgo.FetchMaxBytes(c.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes),
+		kgo.FetchMaxWait(c.FetchMaxWait),
+	}
+	if c.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(c.InstanceID))
+	}
+	return opts
 }
 
 // Consumer is one member of the bridge's consumer group. Create it with New
@@ -373,11 +495,12 @@ type tp struct {
 	partition int32
 }
 
-// New creates the consumer and its franz-go client. opts are the
-// connection and group options (seed brokers, group id, TLS, SASL,
-// timeouts, instance id ...); New adds the ones its semantics rest on:
-// manual commits, blocked rebalances on poll, the cooperative-sticky
-// balancer and its rebalance callbacks.
+// New creates the consumer and its franz-go client. The client's group and
+// fetch options come from cfg; opts are the connection options (seed
+// brokers, client id, TLS, SASL: package kafkaconn) and may override cfg's
+// (a test's group id). New adds the ones its semantics rest on: manual
+// commits, blocked rebalances on poll, the cooperative-sticky balancer and
+// its rebalance callbacks.
 func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -400,7 +523,8 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 	c.base, c.cancelBase = context.WithCancel(context.Background())
 	all := append([]kgo.Opt{
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-	}, opts...)
+	}, cfg.groupOpts()...)
+	all = append(all, opts...)
 	all = append(all,
 		kgo.ConsumeTopics(cfg.Topics...),
 		kgo.DisableAutoCommit(),

@@ -24,7 +24,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cxone-bridge/bridge/cafile"
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/sink"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
@@ -404,7 +407,7 @@ func loadBridge(t *testing.T, objs []object) bridgeSetup {
 					}
 					inPod := filepath.Join(m.MountPath, it.Path)
 					s.secrets[inPod] = secretFile{volume: v.Name, secret: v.Secret.SecretName, key: it.Key, mountPath: m.MountPath, mode: mode, subPath: m.SubPath != ""}
-					if _, err := config.ParseCAPEM([]byte(content)); err != nil && (strings.HasSuffix(it.Path, ".crt") || strings.HasSuffix(it.Path, ".pem")) {
+					if _, err := cafile.Parse([]byte(content)); err != nil && (strings.HasSuffix(it.Path, ".crt") || strings.HasSuffix(it.Path, ".pem")) {
 						// The template holds a placeholder where the
 						// cluster's CA goes; put a CA of the test's there.
 						content = testCA(t)
@@ -1058,7 +1061,7 @@ func TestKEDAKafkaSecurity(t *testing.T) {
 	}
 	tr := so.Spec.Triggers[0]
 	// KEDA's names for the bridge's mechanisms.
-	kedaSASL := map[string]string{config.SASLPlain: "plaintext", config.SASLScram256: "scram_sha256", config.SASLScram512: "scram_sha512"}
+	kedaSASL := map[string]string{kafkaconn.SASLPlain: "plaintext", kafkaconn.SASLScram256: "scram_sha256", kafkaconn.SASLScram512: "scram_sha512"}
 	if want := kedaSASL[s.cfg.Kafka.SASL.Mechanism]; want == "" || tr.Metadata["sasl"] != want {
 		t.Errorf("kafka trigger sasl = %q, want %q (bridge.yaml: %s)", tr.Metadata["sasl"], want, s.cfg.Kafka.SASL.Mechanism)
 	}
@@ -1232,7 +1235,7 @@ func TestCXoneAllowedHosts(t *testing.T) {
 		}
 		return false
 	}
-	issuer, err := url.Parse(config.DefaultIssuer)
+	issuer, err := url.Parse(sink.DefaultIssuer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,12 +40,12 @@ import (
 
 // KafkaOpts are the client options for the DLQ tools derived from the
 // bridge configuration: the connection (brokers, TLS, SASL:
-// kafkaconn.Options), the client id with "-dlq" appended and the fetch
-// bounds. The error is kafkaconn.Options's. Unlike the bridge's own options they name no consumer
+// [kafkaconn.Options] of [config.Kafka.ConnConfig]), the client id with
+// "-dlq" appended and the fetch bounds. The error is [kafkaconn.Options]'s. Unlike the bridge's own options they name no consumer
 // group: inspect joins none and replay joins its own.
 func KafkaOpts(cfg *config.Config) ([]kgo.Opt, error) {
 	k := cfg.Kafka
-	opts, err := kafkaconn.Options(k)
+	opts, err := kafkaconn.Options(k.ConnConfig())
 	if err != nil {
 		return nil, err
 	}

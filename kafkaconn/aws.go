@@ -9,8 +9,6 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"github.com/cxone-bridge/bridge/config"
 )
 
 // awsRefreshGap: credentials from credentials_command are fetched again
@@ -111,7 +109,7 @@ type awsProvider struct {
 	cached *AWSCredentials
 }
 
-func newAWSProvider(a config.KafkaAWS, env func(string) (string, bool)) *awsProvider {
+func newAWSProvider(a AWS, env func(string) (string, bool)) *awsProvider {
 	p := &awsProvider{env: env, argv: a.CredentialsCommand, now: time.Now, run: runCommand}
 	if a.AccessKeyID != "" {
 		p.static = &AWSCredentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: string(a.SecretAccessKey), SessionToken: string(a.SessionToken)}
@@ -126,11 +124,11 @@ func (p *awsProvider) credentials(ctx context.Context) (AWSCredentials, error) {
 	if len(p.argv) == 0 {
 		// The environment is read at every authentication: a process
 		// supervisor may not change it, but tests and wrappers can.
-		id, _ := p.env(config.EnvAWSAccessKeyID)
-		key, _ := p.env(config.EnvAWSSecretAccessKey)
-		tok, _ := p.env(config.EnvAWSSessionToken)
+		id, _ := p.env(EnvAWSAccessKeyID)
+		key, _ := p.env(EnvAWSSecretAccessKey)
+		tok, _ := p.env(EnvAWSSessionToken)
 		if id == "" || key == "" {
-			return AWSCredentials{}, fmt.Errorf("aws-msk-iam: %s and %s are not set", config.EnvAWSAccessKeyID, config.EnvAWSSecretAccessKey)
+			return AWSCredentials{}, fmt.Errorf("aws-msk-iam: %s and %s are not set", EnvAWSAccessKeyID, EnvAWSSecretAccessKey)
 		}
 		return AWSCredentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: tok}, nil
 	}

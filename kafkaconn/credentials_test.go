@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cxone-bridge/bridge/config"
 )
 
 const awsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -87,7 +85,7 @@ func FuzzParseToken(f *testing.F) {
 func TestTokenCommandCached(t *testing.T) {
 	now := time.Date(2026, 11, 27, 19, 0, 0, 0, time.UTC)
 	runs := 0
-	tp := newTokenProvider(config.KafkaSASL{Mechanism: config.SASLOAuthBearer, TokenCommand: []string{"get-token"}})
+	tp := newTokenProvider(SASL{Mechanism: SASLOAuthBearer, TokenCommand: []string{"get-token"}})
 	tp.now = func() time.Time { return now }
 	tp.run = func(_ context.Context, _ string, argv []string) ([]byte, error) {
 		runs++
@@ -107,7 +105,7 @@ func TestTokenCommandCached(t *testing.T) {
 	}
 
 	// A non-JWT token is cached for tokenTTL.
-	tp = newTokenProvider(config.KafkaSASL{TokenCommand: []string{"get-token"}})
+	tp = newTokenProvider(SASL{TokenCommand: []string{"get-token"}})
 	tp.now = func() time.Time { return now }
 	runs = 0
 	tp.run = func(context.Context, string, []string) ([]byte, error) { runs++; return []byte("opaque"), nil }
@@ -125,7 +123,7 @@ func TestTokenCommandCached(t *testing.T) {
 func TestTokenFileRotation(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(f, []byte("token-one\n"), 0o600)
-	tp := newTokenProvider(config.KafkaSASL{TokenFile: f})
+	tp := newTokenProvider(SASL{TokenFile: f})
 	if tok, err := tp.token(context.Background()); err != nil || tok != "token-one" {
 		t.Fatalf("got %q, %v", tok, err)
 	}
@@ -206,7 +204,7 @@ func TestAWSCredentialsCommand(t *testing.T) {
 	now := time.Date(2026, 11, 27, 19, 0, 0, 0, time.UTC)
 	runs := 0
 	exp := now.Add(time.Hour)
-	p := newAWSProvider(config.KafkaAWS{CredentialsCommand: []string{"aws", "configure", "export-credentials", "--format", "process"}}, nil)
+	p := newAWSProvider(AWS{CredentialsCommand: []string{"aws", "configure", "export-credentials", "--format", "process"}}, nil)
 	p.now = func() time.Time { return now }
 	p.run = func(context.Context, string, []string) ([]byte, error) {
 		runs++
@@ -237,7 +235,7 @@ func TestAWSCredentialsCommand(t *testing.T) {
 func TestAWSEnvAndStatic(t *testing.T) {
 	env := map[string]string{}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p := newAWSProvider(config.KafkaAWS{}, lookup)
+	p := newAWSProvider(AWS{}, lookup)
 	if _, err := p.credentials(context.Background()); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Fatalf("no env: %v", err)
 	}
@@ -245,7 +243,7 @@ func TestAWSEnvAndStatic(t *testing.T) {
 	if c, err := p.credentials(context.Background()); err != nil || c.AccessKeyID != "AKIAENV" || c.SessionToken != "sess" {
 		t.Fatalf("env: %v %v", c, err)
 	}
-	p = newAWSProvider(config.KafkaAWS{AccessKeyID: "AKIACFG", SecretAccessKey: awsSecret}, lookup)
+	p = newAWSProvider(AWS{AccessKeyID: "AKIACFG", SecretAccessKey: awsSecret}, lookup)
 	if c, err := p.credentials(context.Background()); err != nil || c.AccessKeyID != "AKIACFG" {
 		t.Fatalf("static: %v %v", c, err)
 	}
@@ -254,8 +252,8 @@ func TestAWSEnvAndStatic(t *testing.T) {
 // TestMSKIAMChallenge: the aws-msk-iam mechanism signs its first message
 // with the configured credentials, for the region of the broker's host.
 func TestMSKIAMChallenge(t *testing.T) {
-	m, err := Mechanism(config.KafkaSASL{Mechanism: config.SASLAWSMSKIAM,
-		AWS: config.KafkaAWS{AccessKeyID: "AKIACFG", SecretAccessKey: awsSecret, SessionToken: "sess-token"}})
+	m, err := Mechanism(SASL{Mechanism: SASLAWSMSKIAM,
+		AWS: AWS{AccessKeyID: "AKIACFG", SecretAccessKey: awsSecret, SessionToken: "sess-token"}})
 	if err != nil {
 		t.Fatal(err)
 	}

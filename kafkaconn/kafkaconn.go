@@ -1,7 +1,9 @@
-// Package kafkaconn turns the kafka section of bridge.yaml into franz-go
-// client options: seed brokers, client id, TLS and SASL. Every Kafka
-// client of the bridge (the consumer, the DLQ tools, `bridge check`) takes
-// its connection options from Options, so all of them connect the same way.
+// Package kafkaconn turns a [Config] (brokers, client id, TLS, SASL) into
+// franz-go client options. Every Kafka client of the bridge (the consumer,
+// the DLQ tools, `bridge check`) takes its connection options from
+// [Options], so all of them connect the same way. The configuration loader
+// builds the Config from bridge.yaml's kafka section (package config); this
+// package knows nothing of YAML.
 //
 // Credentials that live in files or come from commands are fetched anew
 // for every SASL authentication (each new broker connection, and each
@@ -12,6 +14,7 @@
 package kafkaconn
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -28,16 +31,109 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/cafile"
+	"github.com/cxone-bridge/bridge/secret"
+)
+
+// Config is how a Kafka client reaches the cluster: the connection only
+// (the consumer group and fetch settings are the consumer's, in package
+// consumer). Zero values take the defaults below, which are also those of
+// bridge.yaml's absent keys.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string
+	// ClientID is shown in broker logs and quotas; default [DefaultClientID].
+	ClientID string
+	TLS      TLS
+	SASL     SASL
+}
+
+// TLS encrypts the connection to the brokers and, with a client
+// certificate, authenticates the client (mTLS).
+type TLS struct {
+	Enabled bool
+	// CAFile is a PEM bundle of the CAs that sign the brokers'
+	// certificates, checked with [cafile.Load]; empty: the system's roots.
+	CAFile string
+	// CertFile and KeyFile are the client certificate and its key (PEM),
+	// both or neither. They are re-read when they change on disk.
+	CertFile string
+	KeyFile  string
+	// ServerName overrides the name checked in the brokers' certificates
+	// (default: each broker's host name).
+	ServerName string
+	// MinVersion is [TLSVersion12] (the default, [DefaultTLSMinVersion])
+	// or [TLSVersion13].
+	MinVersion string
+	// InsecureSkipVerify turns certificate verification off. Never in
+	// production.
+	InsecureSkipVerify bool
+}
+
+// SASL authenticates the client to the brokers.
+type SASL struct {
+	// Mechanism is empty (no SASL), [SASLPlain], [SASLScram256],
+	// [SASLScram512], [SASLOAuthBearer] or [SASLAWSMSKIAM].
+	Mechanism string
+	// Username with Password or PasswordFile: plain and scram-*.
+	Username     string
+	Password     secret.Secret
+	PasswordFile string
+	// TokenFile or TokenCommand (argv, no shell): oauthbearer.
+	TokenFile    string
+	TokenCommand []string
+	// AWS: aws-msk-iam.
+	AWS AWS
+}
+
+// AWS holds the credentials of aws-msk-iam. All empty: the environment
+// variables [EnvAWSAccessKeyID], [EnvAWSSecretAccessKey] and
+// [EnvAWSSessionToken], read at every authentication.
+type AWS struct {
+	AccessKeyID     string
+	SecretAccessKey secret.Secret
+	SessionToken    secret.Secret
+	// CredentialsCommand (argv, no shell) prints AWS credential_process
+	// JSON, e.g. [aws, configure, export-credentials, --format, process].
+	CredentialsCommand []string
+}
+
+// Defaults of [Config].
+const (
+	DefaultClientID      = "cxone-bridge"
+	DefaultTLSMinVersion = TLSVersion12
+)
+
+// TLS versions of [TLS.MinVersion].
+const (
+	TLSVersion12 = "1.2"
+	TLSVersion13 = "1.3"
+)
+
+// SASL mechanisms of [SASL.Mechanism] (bridge.yaml's kafka.sasl.mechanism,
+// lower-cased).
+const (
+	SASLPlain       = "plain"
+	SASLScram256    = "scram-sha-256"
+	SASLScram512    = "scram-sha-512"
+	SASLOAuthBearer = "oauthbearer"
+	SASLAWSMSKIAM   = "aws-msk-iam"
+)
+
+// Environment variables aws-msk-iam falls back on.
+const (
+	EnvAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvAWSSessionToken    = "AWS_SESSION_TOKEN"
 )
 
 // Options returns the connection options of k: seed brokers, client id
-// and, when configured, TLS and SASL. k must come from a validated
-// configuration (config.Load); an error here means a file changed or
-// vanished since. Callers append their own options (consumer group, fetch
-// sizes, a different client id) after these.
-func Options(k config.Kafka) ([]kgo.Opt, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...), kgo.ClientID(k.ClientID)}
+// and, when configured, TLS and SASL. The configuration loader checked k's
+// files; an error here means a file changed or vanished since. Callers
+// append their own options (consumer group, fetch sizes, a different
+// client id) after these.
+func Options(k Config) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...), kgo.ClientID(cmp.Or(k.ClientID, DefaultClientID))}
 	if k.TLS.Enabled {
 		tc, err := TLSConfig(k.TLS)
 		if err != nil {
@@ -60,23 +156,19 @@ func Options(k config.Kafka) ([]kgo.Opt, error) {
 // a client certificate that is re-read from its files whenever they
 // change (a pair that fails to load keeps the previous one in use, so a
 // half-written rotation never breaks new connections).
-func TLSConfig(t config.KafkaTLS) (*tls.Config, error) {
+func TLSConfig(t TLS) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         t.ServerName,
 		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, warned about at start
 	}
-	if t.MinVersion == "1.3" {
+	if t.MinVersion == TLSVersion13 {
 		tc.MinVersion = tls.VersionTLS13
 	}
 	if t.CAFile != "" {
-		data, err := os.ReadFile(t.CAFile)
+		pool, err := cafile.Load(t.CAFile, nil)
 		if err != nil {
 			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-		}
-		pool, err := config.ParseCAPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file %s: %w", t.CAFile, err)
 		}
 		tc.RootCAs = pool
 	}
@@ -128,18 +220,18 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 // Mechanism returns the SASL mechanism of s. Its credentials callback is
 // called by franz-go on every authentication and returns the current
 // password, token or AWS credentials.
-func Mechanism(s config.KafkaSASL) (sasl.Mechanism, error) {
+func Mechanism(s SASL) (sasl.Mechanism, error) {
 	switch s.Mechanism {
-	case config.SASLPlain, config.SASLScram256, config.SASLScram512:
+	case SASLPlain, SASLScram256, SASLScram512:
 		pw := passwordSource(s)
 		user := s.Username
 		switch s.Mechanism {
-		case config.SASLPlain:
+		case SASLPlain:
 			return plain.Plain(func(context.Context) (plain.Auth, error) {
 				p, err := pw()
 				return plain.Auth{User: user, Pass: p}, err
 			}), nil
-		case config.SASLScram256:
+		case SASLScram256:
 			return scram.Sha256(func(context.Context) (scram.Auth, error) {
 				p, err := pw()
 				return scram.Auth{User: user, Pass: p}, err
@@ -150,13 +242,13 @@ func Mechanism(s config.KafkaSASL) (sasl.Mechanism, error) {
 				return scram.Auth{User: user, Pass: p}, err
 			}), nil
 		}
-	case config.SASLOAuthBearer:
+	case SASLOAuthBearer:
 		tp := newTokenProvider(s)
 		return oauth.Oauth(func(ctx context.Context) (oauth.Auth, error) {
 			tok, err := tp.token(ctx)
 			return oauth.Auth{Token: tok}, err
 		}), nil
-	case config.SASLAWSMSKIAM:
+	case SASLAWSMSKIAM:
 		cp := newAWSProvider(s.AWS, os.LookupEnv)
 		return aws.ManagedStreamingIAM(func(ctx context.Context) (aws.Auth, error) {
 			c, err := cp.credentials(ctx)
@@ -171,7 +263,7 @@ func Mechanism(s config.KafkaSASL) (sasl.Mechanism, error) {
 
 // passwordSource returns the configured password, or a function that
 // re-reads password_file when it changed.
-func passwordSource(s config.KafkaSASL) func() (string, error) {
+func passwordSource(s SASL) func() (string, error) {
 	if s.PasswordFile == "" {
 		pw := string(s.Password)
 		return func() (string, error) { return pw, nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/kafkaconn"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -72,7 +72,7 @@ func writeFile(t *testing.T, path, content string) {
 
 // produceConsume writes one record through a client built from k and
 // reads it back, proving the connection options work end to end.
-func produceConsume(t *testing.T, k config.Kafka) {
+func produceConsume(t *testing.T, k kafkaconn.Config) {
 	t.Helper()
 	opts, err := kafkaconn.Options(k)
 	if err != nil {
@@ -106,12 +106,12 @@ func produceConsume(t *testing.T, k config.Kafka) {
 // without the password in the error.
 func TestMechanismsOverTLS(t *testing.T) {
 	c, pki := securedCluster(t, nil)
-	for _, mech := range []string{config.SASLPlain, config.SASLScram256, config.SASLScram512} {
+	for _, mech := range []string{kafkaconn.SASLPlain, kafkaconn.SASLScram256, kafkaconn.SASLScram512} {
 		t.Run(mech, func(t *testing.T) {
-			k := config.Kafka{
+			k := kafkaconn.Config{
 				Brokers: c.ListenAddrs(), ClientID: "test",
-				TLS:  config.KafkaTLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
-				SASL: config.KafkaSASL{Mechanism: mech, Username: user, Password: password},
+				TLS:  kafkaconn.TLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
+				SASL: kafkaconn.SASL{Mechanism: mech, Username: user, Password: password},
 			}
 			if err := kafkaconn.Probe(context.Background(), k); err != nil {
 				t.Fatalf("probe: %v", err)
@@ -145,9 +145,9 @@ func TestTLSFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := config.Kafka{Brokers: c.ListenAddrs(), ClientID: "test",
-		TLS:  config.KafkaTLS{Enabled: true, CAFile: other.CAFile, MinVersion: "1.2"},
-		SASL: config.KafkaSASL{Mechanism: config.SASLScram512, Username: user, Password: password}}
+	k := kafkaconn.Config{Brokers: c.ListenAddrs(), ClientID: "test",
+		TLS:  kafkaconn.TLS{Enabled: true, CAFile: other.CAFile, MinVersion: "1.2"},
+		SASL: kafkaconn.SASL{Mechanism: kafkaconn.SASLScram512, Username: user, Password: password}}
 	err = kafkaconn.Probe(context.Background(), k)
 	if !kafkaconn.IsFatal(err) || !strings.Contains(err.Error(), "kafka.tls.ca_file") {
 		t.Errorf("unknown CA: err = %v", err)
@@ -166,9 +166,9 @@ func TestPasswordFileRotation(t *testing.T) {
 	c, pki := securedCluster(t, nil)
 	pwFile := filepath.Join(t.TempDir(), "password")
 	writeFile(t, pwFile, wrongPW+"\n")
-	k := config.Kafka{Brokers: c.ListenAddrs(), ClientID: "test",
-		TLS:  config.KafkaTLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
-		SASL: config.KafkaSASL{Mechanism: config.SASLScram512, Username: user, PasswordFile: pwFile}}
+	k := kafkaconn.Config{Brokers: c.ListenAddrs(), ClientID: "test",
+		TLS:  kafkaconn.TLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
+		SASL: kafkaconn.SASL{Mechanism: kafkaconn.SASLScram512, Username: user, PasswordFile: pwFile}}
 	opts, err := kafkaconn.Options(k)
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +215,9 @@ func TestClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := config.Kafka{Brokers: c.ListenAddrs(), ClientID: "test",
-		TLS:  config.KafkaTLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2", CertFile: certFile, KeyFile: keyFile},
-		SASL: config.KafkaSASL{Mechanism: config.SASLScram256, Username: user, Password: password}}
+	k := kafkaconn.Config{Brokers: c.ListenAddrs(), ClientID: "test",
+		TLS:  kafkaconn.TLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2", CertFile: certFile, KeyFile: keyFile},
+		SASL: kafkaconn.SASL{Mechanism: kafkaconn.SASLScram256, Username: user, Password: password}}
 	if err := kafkaconn.Probe(context.Background(), k); err != nil {
 		t.Fatalf("with a client certificate: %v", err)
 	}
@@ -269,11 +269,58 @@ func TestUnsupportedMechanism(t *testing.T) {
 	c, pki := securedCluster(t, nil)
 	tok := filepath.Join(t.TempDir(), "token")
 	writeFile(t, tok, "opaque-token\n")
-	k := config.Kafka{Brokers: c.ListenAddrs(), ClientID: "test",
-		TLS:  config.KafkaTLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
-		SASL: config.KafkaSASL{Mechanism: config.SASLOAuthBearer, TokenFile: tok}}
+	k := kafkaconn.Config{Brokers: c.ListenAddrs(), ClientID: "test",
+		TLS:  kafkaconn.TLS{Enabled: true, CAFile: pki.CAFile, MinVersion: "1.2"},
+		SASL: kafkaconn.SASL{Mechanism: kafkaconn.SASLOAuthBearer, TokenFile: tok}}
 	err := kafkaconn.Probe(context.Background(), k)
 	if !kafkaconn.IsFatal(err) || !strings.Contains(err.Error(), "does not offer SASL OAUTHBEARER") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestCAFileChecked: the CA bundle is checked as the configuration loader
+// checks it (package cafile): a bundle with a certificate that does not
+// parse is refused even next to a good one, and the error names the file
+// without quoting it.
+func TestCAFileChecked(t *testing.T) {
+	pki, err := tc.NewPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const leak = "TOP-SECRET-where-a-certificate-should-be"
+	bad := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, bad, string(good)+"-----BEGIN CERTIFICATE-----\n"+base64.StdEncoding.EncodeToString([]byte(leak))+"\n-----END CERTIFICATE-----\n")
+	_, err = kafkaconn.TLSConfig(kafkaconn.TLS{Enabled: true, CAFile: bad})
+	if err == nil || !strings.Contains(err.Error(), "kafka.tls.ca_file: CA file "+bad+": certificate 2 is not a valid X.509 certificate") || strings.Contains(err.Error(), leak) {
+		t.Errorf("TLSConfig with a bad certificate: %v", err)
+	}
+	if _, err := kafkaconn.TLSConfig(kafkaconn.TLS{Enabled: true, CAFile: pki.CAFile}); err != nil {
+		t.Errorf("TLSConfig with a good bundle: %v", err)
+	}
+}
+
+// TestDefaults: a Config's zero values take the documented defaults.
+func TestDefaults(t *testing.T) {
+	opts, err := kafkaconn.Options(kafkaconn.Config{Brokers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if got := cl.OptValue(kgo.ClientID); got != kafkaconn.DefaultClientID {
+		t.Errorf("client id %v, want %s", got, kafkaconn.DefaultClientID)
+	}
+	for v, want := range map[string]uint16{"": tls.VersionTLS12, kafkaconn.TLSVersion12: tls.VersionTLS12, kafkaconn.TLSVersion13: tls.VersionTLS13} {
+		c, err := kafkaconn.TLSConfig(kafkaconn.TLS{Enabled: true, MinVersion: v})
+		if err != nil || c.MinVersion != want {
+			t.Errorf("MinVersion %q: %x, %v; want %x", v, c.MinVersion, err, want)
+		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/cxone-bridge/bridge/config"
 )
 
 // Token caching of token_command: a JWT is reused until shortly before its
@@ -35,7 +33,7 @@ type tokenProvider struct {
 	expires time.Time
 }
 
-func newTokenProvider(s config.KafkaSASL) *tokenProvider {
+func newTokenProvider(s SASL) *tokenProvider {
 	tp := &tokenProvider{argv: s.TokenCommand, now: time.Now, run: runCommand}
 	if s.TokenFile != "" {
 		tp.file = &secretFile{path: s.TokenFile, what: "kafka.sasl.token_file"}

@@ -10,17 +10,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/cxone-bridge/bridge/config"
 )
 
 // Probe connects to the cluster with k's connection options and asks one
 // broker for metadata, within ctx. It returns nil when a broker answered.
-// An authentication or TLS problem is returned as an error that IsFatal
+// An authentication or TLS problem is returned as an error that [IsFatal]
 // recognises, worded for an operator (which mechanism, which user, what
 // the broker said; never a secret); other errors (brokers unreachable) are
 // returned wrapped as they are.
-func Probe(ctx context.Context, k config.Kafka) error {
+func Probe(ctx context.Context, k Config) error {
 	opts, err := Options(k)
 	if err != nil {
 		return err
@@ -47,16 +45,16 @@ type FatalError struct {
 func (e *FatalError) Error() string { return e.Msg + ": " + e.Err.Error() }
 func (e *FatalError) Unwrap() error { return e.Err }
 
-// IsFatal reports whether err (from Probe or Explain) is a FatalError.
+// IsFatal reports whether err (from [Probe] or [Explain]) is a [*FatalError].
 func IsFatal(err error) bool {
 	var fe *FatalError
 	return errors.As(err, &fe)
 }
 
 // Explain wraps a Kafka client error: an authentication or TLS failure
-// becomes a *FatalError saying what failed in terms of bridge.yaml; any
+// becomes a [*FatalError] saying what failed in terms of bridge.yaml; any
 // other error is returned as is.
-func Explain(k config.Kafka, err error) error {
+func Explain(k Config, err error) error {
 	s := k.SASL
 	who := "mechanism " + strings.ToUpper(s.Mechanism)
 	if s.Username != "" {

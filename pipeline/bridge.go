@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,15 +31,16 @@ type Bridge struct {
 
 // Options lets the demo, the benchmark and tests look inside.
 type Options struct {
-	// KafkaOpts are added to the client options derived from cfg.
+	// KafkaOpts are added to the client options derived from the
+	// configuration, and override them.
 	KafkaOpts []kgo.Opt
 	// Observer is told about every finished record.
 	Observer consumer.Observer
 	// OnPublished is called after CXone accepted an event.
 	OnPublished func(*kgo.Record, *transform.Event, sink.Result)
-	// SinkOpts are passed to sink.New.
+	// SinkOpts are passed to [sink.New].
 	SinkOpts []sink.Option
-	// SinkObserver, when set, becomes the sink's Config.Observer.
+	// SinkObserver, when set, becomes the sink's [sink.Config.Observer].
 	SinkObserver sink.Observer
 	// OnSkipped is called for every skipped record (tombstone).
 	OnSkipped func(*kgo.Record)
@@ -49,8 +49,11 @@ type Options struct {
 	OnBreakerState func(from, to sink.BreakerState)
 }
 
-// New wires a Bridge from a loaded configuration. It connects to nothing
-// yet: Run does.
+// New wires a Bridge from a loaded configuration: the components'
+// configurations are cfg's mappings ([config.Config.TransformConfig],
+// [config.Config.SinkConfig], [config.Config.ConsumerConfig],
+// [config.Kafka.ConnConfig]); New adds the logger, the observers and the
+// breaker's hand-over. It connects to nothing yet: [Bridge.Run] does.
 func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 	var opt Options
 	if len(o) > 0 {
@@ -82,87 +85,22 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 	}
 	b.publisher = pub
 
-	topics, regex := consumeTopics(cfg)
-	b.topics = topics
-	cc := consumer.Config{
-		Topics:             topics,
-		Regex:              regex,
-		Ordering:           consumer.Ordering(cfg.Consumer.Ordering),
-		MaxInFlight:        cfg.Consumer.MaxInFlight,
-		MaxBuffered:        cfg.Consumer.MaxBuffered,
-		MaxInFlightBytes:   int64(cfg.Consumer.MaxInFlightBytes),
-		MaxRecordsAhead:    cfg.Consumer.MaxRecordsAhead,
-		CommitInterval:     cfg.Consumer.CommitInterval,
-		CommitTimeout:      cfg.Consumer.CommitTimeout,
-		RevokeDrainTimeout: cfg.Consumer.RevokeDrainTimeout,
-		DrainTimeout:       cfg.Consumer.DrainTimeout,
-		RetryBackoff:       cfg.Consumer.RetryBackoff,
-		RetryBackoffMax:    cfg.Consumer.RetryBackoffMax,
-		DLQTopic:           cfg.DLQTopic,
-		Logger:             log,
-		Observer:           opt.Observer,
-	}
+	cc := cfg.ConsumerConfig()
+	cc.Logger = log
+	cc.Observer = opt.Observer
+	b.topics = cc.Topics
 	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped,
 		IncludeResponse: cfg.DLQ.IncludeResponse}
-	kopts, err := kafkaOpts(cfg)
+	conn, err := kafkaconn.Options(cfg.Kafka.ConnConfig())
 	if err != nil {
 		return nil, err
 	}
-	c, err := consumer.New(cc, handler, append(kopts, opt.KafkaOpts...)...)
+	c, err := consumer.New(cc, handler, append(conn, opt.KafkaOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	b.consumer = c
 	return b, nil
-}
-
-// consumeTopics lists what to consume: exact topics as is; with any
-// pattern route, everything as anchored regular expressions.
-func consumeTopics(cfg *config.Config) (topics []string, regex bool) {
-	for _, r := range cfg.Routes {
-		if r.TopicPattern != "" {
-			regex = true
-		}
-	}
-	for _, r := range cfg.Routes {
-		switch {
-		case !regex:
-			topics = append(topics, r.Topic)
-		case r.TopicPattern != "":
-			topics = append(topics, r.TopicPattern)
-		default:
-			topics = append(topics, "^"+regexp.QuoteMeta(r.Topic)+"$")
-		}
-	}
-	return topics, regex
-}
-
-// kafkaOpts are the consumer's client options: the connection (brokers,
-// client id, TLS, SASL: kafkaconn.Options) and the group and fetch
-// settings.
-func kafkaOpts(cfg *config.Config) ([]kgo.Opt, error) {
-	k := cfg.Kafka
-	conn, err := kafkaconn.Options(k)
-	if err != nil {
-		return nil, err
-	}
-	opts := append(conn,
-		kgo.ConsumerGroup(k.GroupID),
-		kgo.SessionTimeout(k.SessionTimeout),
-		kgo.RebalanceTimeout(k.RebalanceTimeout),
-		kgo.FetchMaxBytes(int32(k.FetchMaxBytes)),
-		kgo.FetchMaxPartitionBytes(int32(k.FetchMaxPartitionBytes)),
-		kgo.FetchMaxWait(k.FetchMaxWait),
-	)
-	if k.InstanceID != "" {
-		opts = append(opts, kgo.InstanceID(k.InstanceID))
-	}
-	if k.StartOffset == "latest" {
-		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
-	} else {
-		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	}
-	return opts, nil
 }
 
 // Topics returns what the consumer subscribes to.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -12,20 +11,29 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/cxone-bridge/bridge/secret"
 )
 
-// Defaults used by DefaultConfig and by New for zero-valued fields.
+// Defaults used by [DefaultConfig] and by [New] for zero-valued fields.
+// Package config applies the same ones to bridge.yaml's absent keys.
 const (
+	DefaultBaseURL    = "https://api-us-1.cxone.com"
 	DefaultEventsPath = "/api/v2/eventbridge/events"
 	DefaultTokenPath  = "/oauth/token"
 	DefaultScope      = "eventbridge:events:write"
 	DefaultUserAgent  = "cxone-bridge"
 
-	DefaultMaxInFlight      = 64
+	// DefaultMaxInFlight is the consumer's default in-flight limit
+	// ([github.com/cxone-bridge/bridge/consumer.DefaultMaxInFlight], which
+	// this package does not import: a test of package config checks that
+	// the two agree), so that the pool of a Publisher built directly is
+	// sized as the bridge's.
+	DefaultMaxInFlight      = 256
 	DefaultMaxResponseBytes = 64 << 10 // bound on what is read of an answer (id, field errors); excerpts are smaller
 )
 
-// AuthMode selects how the Publisher obtains its bearer token.
+// AuthMode selects how the [Publisher] obtains its bearer token.
 type AuthMode string
 
 const (
@@ -41,39 +49,12 @@ const (
 	AuthAccessKey AuthMode = "access_key"
 )
 
-// Secret is a string that never prints itself: fmt (any verb), slog, and
-// encoding/json show "[redacted]". Use string(s) where the value is needed.
-type Secret string
+// Secret is [secret.Secret], the string that never prints itself, under
+// the name this package's code uses.
+type Secret = secret.Secret
 
-const redacted = "[redacted]"
-
-// String implements fmt.Stringer and returns "[redacted]" (or "" when empty).
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString implements fmt.GoStringer for %#v.
-func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
-
-// Format implements fmt.Formatter so that no verb (%d, %x, %q ...) leaks the value.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
-		return
-	}
-	io.WriteString(f, s.String())
-}
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalJSON implements json.Marshaler and never emits the value.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf("%q", s.String())), nil }
-
-// RetryConfig controls retries of transient failures inside one Publish call.
+// RetryConfig controls retries of transient failures inside one
+// [Publisher.Publish] call.
 type RetryConfig struct {
 	// BaseDelay and MaxDelay bound the exponential backoff: before retry n
 	// (n = 0, 1, ...) Publish sleeps a uniformly random duration in
@@ -95,7 +76,7 @@ type RetryConfig struct {
 }
 
 // RateLimitConfig is the client-side rate limit shared by all callers of one
-// Publisher (a token bucket, golang.org/x/time/rate).
+// [Publisher] (a token bucket, [golang.org/x/time/rate]).
 type RateLimitConfig struct {
 	// PerSecond is the sustained rate in events per second; 0 disables the limit.
 	PerSecond float64
@@ -120,7 +101,8 @@ type BreakerConfig struct {
 // PoisonConfig bounds the effort spent on an event that keeps failing while
 // CXone answers other events (the persistent failure rule: see the package
 // documentation). Both bounds must be reached, and the failures must be
-// unlikely to be bad luck, before Publish gives up with ClassPersistent.
+// unlikely to be bad luck, before [Publisher.Publish] gives up with
+// [ClassPersistent].
 type PoisonConfig struct {
 	// MinAttempts is the number of failed tries in a row (across Publish
 	// calls) before an event may be given up on. Default 10; a negative
@@ -131,11 +113,14 @@ type PoisonConfig struct {
 	MinDuration time.Duration
 }
 
-// Config configures a Publisher. Zero-valued fields take the defaults shown by
-// DefaultConfig, so a Config with only BaseURL, ClientID and ClientSecret set
-// is complete. Printing a Config with fmt or slog never shows the secret.
+// Config configures a [Publisher]. Zero-valued fields take the defaults of
+// [Config.WithDefaults] (those of [DefaultConfig], and the rules of the
+// fields that depend on others), which are also those of bridge.yaml's
+// absent keys: a Config with only ClientID and ClientSecret set is
+// complete. Printing a Config with fmt or slog never shows the secret.
 type Config struct {
-	// BaseURL is the CXone API base, e.g. https://api-us-1.cxone.com. Required.
+	// BaseURL is the CXone API base; default [DefaultBaseURL] (unless
+	// DiscoverAPIEndpoint).
 	BaseURL string
 	// EventsPath is appended to BaseURL. Default /api/v2/eventbridge/events.
 	EventsPath string
@@ -147,11 +132,10 @@ type Config struct {
 	TenantID string
 	// TokenURL is the OAuth2 token endpoint. When empty: discovered from
 	// Issuer's /.well-known/openid-configuration if Issuer is set, else
-	// BaseURL + /oauth/token.
+	// [DefaultTokenURL].
 	TokenURL string
 	// Issuer is the OAuth2/OpenID issuer whose discovery documents are
-	// read. Default DefaultIssuer in AuthAccessKey mode when TokenURL is
-	// empty; otherwise none.
+	// read; default [DefaultIssuerFor].
 	Issuer string
 	// DiscoveryCacheFile, when set, keeps the discovered endpoints across
 	// restarts: it is written after each discovery and read only when a
@@ -168,7 +152,7 @@ type Config struct {
 	// documents (for a local test server). The configured URLs are checked
 	// by the caller (config validation).
 	AllowInsecureHTTP bool
-	// AuthMode: "" or AuthClientCredentials, or AuthAccessKey.
+	// AuthMode: "" or [AuthClientCredentials], or [AuthAccessKey].
 	AuthMode AuthMode
 	// ClientID and ClientSecret are sent in the Basic header of the token
 	// request. With ClientSecretFile the secret is read from that file
@@ -185,16 +169,15 @@ type Config struct {
 	AccessKeySecretFile string
 	// CAFile is a PEM bundle of certificate authorities trusted in addition
 	// to the system's (a corporate TLS-inspecting proxy's CA, a private CA).
-	// Not used with WithHTTPClient, whose client brings its own.
+	// Checked by [cafile.Load]. Not used with [WithHTTPClient], whose
+	// client brings its own.
 	CAFile string
 	// Proxy chooses the proxy of each request. nil means the environment
 	// (HTTPS_PROXY, HTTP_PROXY, NO_PROXY and their lower-case forms), read
-	// when New is called. Not used with WithHTTPClient.
+	// when [New] is called. Not used with [WithHTTPClient].
 	Proxy func(*http.Request) (*url.URL, error)
-	// Scope is the space-separated scope list requested. Default
-	// eventbridge:events:write in AuthClientCredentials mode; in
-	// AuthAccessKey mode none is sent unless set (the password grant's form has none:
-	// CXone grants the application's scopes).
+	// Scope is the space-separated scope list requested; default
+	// [DefaultScopeFor] the mode.
 	Scope string
 	// TokenRefreshBefore: a cached token is refreshed this long before it
 	// expires (at most half its lifetime), in the background while the old
@@ -204,7 +187,7 @@ type Config struct {
 	UserAgent string
 
 	// MaxInFlight is the bridge's in-flight limit; the keep-alive pool keeps
-	// that many idle connections to CXone. Default 64.
+	// that many idle connections to CXone. Default [DefaultMaxInFlight].
 	MaxInFlight int
 	// DialTimeout, TLSHandshakeTimeout and ResponseHeaderTimeout bound the
 	// phases of one request; RequestTimeout bounds one whole try, reading the
@@ -223,7 +206,7 @@ type Config struct {
 	Breaker   BreakerConfig
 	Poison    PoisonConfig
 
-	// Logger receives the Publisher's logs. nil means slog.Default().
+	// Logger receives the Publisher's logs. nil means [slog.Default].
 	Logger *slog.Logger
 	// OnBreakerState, when set, is called on every state change of the
 	// circuit breaker, in order. It runs synchronously while the breaker's
@@ -252,13 +235,15 @@ type Observer interface {
 	TokenFetched(err error)
 }
 
-// DefaultConfig returns a Config with every default filled in; BaseURL,
-// ClientID and ClientSecret are left empty.
+// DefaultConfig returns a Config with every default that depends on no
+// other field filled in; ClientID and ClientSecret are left empty, and so
+// are the fields whose default depends on others (Issuer, TokenURL, Scope:
+// see [DefaultIssuerFor], [DefaultTokenURL], [DefaultScopeFor]).
 func DefaultConfig() Config {
 	return Config{
+		BaseURL:               DefaultBaseURL,
 		EventsPath:            DefaultEventsPath,
 		AuthMode:              AuthClientCredentials,
-		Scope:                 DefaultScope,
 		TokenRefreshBefore:    30 * time.Second,
 		UserAgent:             DefaultUserAgent,
 		MaxInFlight:           DefaultMaxInFlight,
@@ -286,16 +271,16 @@ func DefaultConfig() Config {
 	}
 }
 
-// String implements fmt.Stringer; the secret is redacted.
+// String implements [fmt.Stringer]; the secret is redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("sink.Config{BaseURL:%q EventsPath:%q TokenURL:%q Issuer:%q TenantID:%q AuthMode:%q ClientID:%q ClientSecret:%s AccessKeyID:%q AccessKeySecret:%s Scope:%q MaxInFlight:%d}",
 		c.BaseURL, c.EventsPath, c.TokenURL, c.Issuer, c.TenantID, c.AuthMode, c.ClientID, c.ClientSecret, c.AccessKeyID, c.AccessKeySecret, c.Scope, c.MaxInFlight)
 }
 
-// GoString implements fmt.GoStringer (%#v); the secret is redacted.
+// GoString implements [fmt.GoStringer] (%#v); the secret is redacted.
 func (c Config) GoString() string { return c.String() }
 
-// LogValue implements slog.LogValuer; the secret is redacted.
+// LogValue implements [slog.LogValuer]; the secret is redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", c.BaseURL),
@@ -312,14 +297,19 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// WithDefaults returns c with its zero fields replaced by their defaults,
+// as [New] applies them. It checks nothing.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 // withDefaults returns c with zero fields replaced by defaults.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
+	if !c.DiscoverAPIEndpoint {
+		setDefault(&c.BaseURL, d.BaseURL)
+	}
 	setDefault(&c.EventsPath, d.EventsPath)
 	setDefault(&c.AuthMode, d.AuthMode)
-	if c.AuthMode == AuthClientCredentials {
-		setDefault(&c.Scope, d.Scope)
-	}
+	setDefault(&c.Scope, DefaultScopeFor(c.AuthMode))
 	setDefault(&c.TokenRefreshBefore, d.TokenRefreshBefore)
 	setDefault(&c.UserAgent, d.UserAgent)
 	setDefault(&c.MaxInFlight, d.MaxInFlight)
@@ -338,16 +328,49 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
 	setDefault(&c.Poison.MinAttempts, d.Poison.MinAttempts)
 	setDefault(&c.Poison.MinDuration, d.Poison.MinDuration)
-	if c.AuthMode == AuthAccessKey && c.Issuer == "" && (c.TokenURL == "" || c.DiscoverAPIEndpoint) {
-		c.Issuer = DefaultIssuer
-	}
-	if c.TokenURL == "" && c.Issuer == "" && c.BaseURL != "" && !c.DiscoverAPIEndpoint {
-		c.TokenURL = strings.TrimRight(c.BaseURL, "/") + DefaultTokenPath
-	}
+	setDefault(&c.Issuer, DefaultIssuerFor(c.AuthMode, c.TokenURL, c.DiscoverAPIEndpoint))
+	setDefault(&c.TokenURL, DefaultTokenURL(c.BaseURL, c.Issuer, c.DiscoverAPIEndpoint))
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// The defaults of the token request that depend on other settings. They
+// are the one statement of these rules: [New] applies them, and so does
+// package config to bridge.yaml's cxone.auth keys (docs/config.md).
+
+// DefaultScopeFor is the scope requested in mode when none is set:
+// [DefaultScope] in [AuthClientCredentials] mode (and ""); none in
+// [AuthAccessKey] mode, whose password grant has none (CXone grants the
+// application's scopes).
+func DefaultScopeFor(mode AuthMode) string {
+	if mode == "" || mode == AuthClientCredentials {
+		return DefaultScope
+	}
+	return ""
+}
+
+// DefaultIssuerFor is the issuer used in mode when none is set:
+// [DefaultIssuer], real CXone's, in [AuthAccessKey] mode when tokenURL is
+// empty (it is then discovered from the issuer) or the API base is
+// discovered; otherwise none.
+func DefaultIssuerFor(mode AuthMode, tokenURL string, discoverAPI bool) string {
+	if mode == AuthAccessKey && (tokenURL == "" || discoverAPI) {
+		return DefaultIssuer
+	}
+	return ""
+}
+
+// DefaultTokenURL is the token endpoint used when none is set: baseURL +
+// [DefaultTokenPath], unless there is an issuer to discover it from, or the
+// API base is discovered (then there is no base URL to start from); "" in
+// those cases.
+func DefaultTokenURL(baseURL, issuer string, discoverAPI bool) string {
+	if issuer != "" || discoverAPI || baseURL == "" {
+		return ""
+	}
+	return strings.TrimRight(baseURL, "/") + DefaultTokenPath
 }
 
 func setDefault[T comparable](p *T, def T) {

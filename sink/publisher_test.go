@@ -765,7 +765,6 @@ func TestNewValidatesConfig(t *testing.T) {
 		name string
 		cfg  sink.Config
 	}{
-		{"no base URL", sink.Config{ClientID: "a", ClientSecret: "b"}},
 		{"relative base URL", sink.Config{BaseURL: "/x", ClientID: "a", ClientSecret: "b"}},
 		{"no client id", sink.Config{BaseURL: "http://x", ClientSecret: "b"}},
 		{"no secret", sink.Config{BaseURL: "http://x", ClientID: "a"}},
@@ -787,6 +786,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		})
 	}
 	if _, err := sink.New(sink.Config{BaseURL: "https://api-us-1.cxone.com", ClientID: "a", ClientSecret: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	// No base URL: the default, as for bridge.yaml (TestZeroConfig).
+	if _, err := sink.New(sink.Config{ClientID: "a", ClientSecret: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	// Access keys: the token endpoint is discovered from CXone's issuer by default.

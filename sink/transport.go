@@ -3,25 +3,26 @@ package sink
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/cxone-bridge/bridge/cafile"
 )
 
 // newHTTPClient builds the client shared by the token endpoint, discovery
-// and the events endpoint, tuned for MaxInFlight concurrent requests to one
-// host. It guarantees:
+// and the events endpoint, tuned for [Config.MaxInFlight] concurrent
+// requests to one host. It guarantees:
 //
 //   - HTTP/2 is used when the server offers it (ALPN), although the
 //     transport has its own dialer and TLS configuration (ForceAttemptHTTP2);
-//   - TLS 1.2 at least, trusting the system's authorities plus CAFile's;
-//   - requests go through the proxy Config.Proxy chooses, by default the
+//   - TLS 1.2 at least, trusting the system's authorities plus those of
+//     [Config.CAFile] (checked by [cafile.Load]: a file without a
+//     certificate, or with one that does not parse, is an error naming it);
+//   - requests go through the proxy [Config.Proxy] chooses, by default the
 //     one HTTPS_PROXY/HTTP_PROXY/NO_PROXY name, read now (net/http's
 //     ProxyFromEnvironment reads them once per process); a proxy for an
 //     https URL is asked to CONNECT, so the proxy resolves the host name;
@@ -72,21 +73,11 @@ func proxyFromEnvironment() func(*http.Request) (*url.URL, error) {
 }
 
 // loadCAFile returns the system pool plus every certificate of the PEM
-// file at path. A file without any certificate is an error.
+// file at path.
 func loadCAFile(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
-	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("CA file %s: %w", path, ErrNoCertificates)
-	}
-	return pool, nil
+	return cafile.Load(path, pool)
 }
-
-// ErrNoCertificates: a CA file holds no PEM certificate.
-var ErrNoCertificates = errors.New("no PEM certificate found")

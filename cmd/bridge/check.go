@@ -126,7 +126,7 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {
 	// The connection options only (brokers, TLS, SASL): check must not
 	// join the group.
-	opts, err := kafkaconn.Options(cfg.Kafka)
+	opts, err := kafkaconn.Options(cfg.Kafka.ConnConfig())
 	if err != nil {
 		c.report(false, "brokers", "%v", err)
 		c.skipped("topics", "no Kafka client")
@@ -145,7 +145,7 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 
 	md, err := adm.BrokerMetadata(kctx)
 	if err != nil {
-		if err = kafkaconn.Explain(cfg.Kafka, err); kafkaconn.IsFatal(err) {
+		if err = kafkaconn.Explain(cfg.Kafka.ConnConfig(), err); kafkaconn.IsFatal(err) {
 			c.report(false, "brokers", "%s: %v", strings.Join(cfg.Kafka.Brokers, ","), err)
 		} else {
 			c.report(false, "brokers", "%s unreachable: %v", strings.Join(cfg.Kafka.Brokers, ","), err)

@@ -107,7 +107,7 @@ The DLQ topics are those of the configuration's routes (dlq.topic), or
 			for _, t := range topics {
 				rep, err := dlqtool.Inspect(cmd.Context(), dlqtool.InspectOptions{KafkaOpts: kopts, Topic: t, Show: show})
 				if err != nil {
-					return &exitError{code: 1, err: fmt.Errorf("inspect %s: %w", t, kafkaconn.Explain(cfg.Kafka, err))}
+					return &exitError{code: 1, err: fmt.Errorf("inspect %s: %w", t, kafkaconn.Explain(cfg.Kafka.ConnConfig(), err))}
 				}
 				reports = append(reports, rep)
 				malformed += rep.Malformed
@@ -265,7 +265,7 @@ what would be replayed, with samples; it writes and commits nothing.
 			}
 			switch {
 			case runErr != nil:
-				return &exitError{code: 1, err: kafkaconn.Explain(cfg.Kafka, runErr)}
+				return &exitError{code: 1, err: kafkaconn.Explain(cfg.Kafka.ConnConfig(), runErr)}
 			case sum.Failed():
 				return &exitError{code: 1, err: fmt.Errorf("%d records refused, %d malformed: see the list above", sum.Refused, sum.Malformed)}
 			}

@@ -181,7 +181,7 @@ func probeKafka(ctx context.Context, k config.Kafka, log *slog.Logger) error {
 	pctx, cancel := context.WithTimeout(ctx, kafkaProbeTimeout)
 	defer cancel()
 	start := time.Now()
-	err := kafkaconn.Probe(pctx, k)
+	err := kafkaconn.Probe(pctx, k.ConnConfig())
 	switch {
 	case err == nil:
 		log.Info("kafka connection verified", "tls", k.TLS.Enabled, "sasl", k.SASL.Mechanism, "took", time.Since(start).Round(time.Millisecond).String())
