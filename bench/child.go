@@ -17,8 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
 
 // child is the bridge under measurement: `bridge run` as a process.
@@ -39,7 +37,6 @@ const tailLines = 40
 // (its /readyz answers 200: group joined, token obtained).
 func startChild(ctx context.Context, binary, cfgFile, dir string, out io.Writer) (*child, error) {
 	cmd := exec.Command(binary, "run", "--config", cfgFile)
-	cmd.Env = append(os.Environ(), secretEnv+"="+cxonetest.DefaultClientSecret)
 	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -228,7 +225,8 @@ func (ch *child) fetchProfile(ctx context.Context, file, what string) <-chan err
 
 // stop sends SIGTERM, waits for a clean exit and returns the peak RSS in
 // bytes: VmHWM of /proc/<pid>/status, read just before the signal (the
-// drain that follows allocates next to nothing). A bridge that does not exit 0 within a minute is an error.
+// drain that follows allocates next to nothing). A bridge that does not
+// exit 0 within a minute is an error.
 func (ch *child) stop() (int64, error) {
 	hwm := procHWM(ch.cmd.Process.Pid)
 	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {

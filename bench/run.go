@@ -24,7 +24,8 @@ import (
 
 // Run takes one measurement (see the package comment) and returns it. It
 // fails when the bridge did not deliver every event of a phase (a stall of
-// StallTimeout), exited badly, or when a baseline failed; ctx cancels it.
+// [Options.StallTimeout]), exited badly, or when a baseline failed; ctx
+// cancels it.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -95,8 +96,10 @@ func newEnv(ctx context.Context, o *Options) (e *env, err error) {
 	if e.dir, err = os.MkdirTemp("", "bridge-bench-"); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, "order.json"), schemas.Order, 0o600); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	for name, data := range map[string][]byte{schemaFile: schemas.Order, secretFile: []byte(cxonetest.DefaultClientSecret)} {
+		if err := os.WriteFile(filepath.Join(e.dir, name), data, 0o600); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
 	}
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -340,56 +343,21 @@ func (e *env) dlqRecords(ctx context.Context, topic string) (int, error) {
 	return n, nil
 }
 
-// writeConfig writes the child's bridge.yaml and returns it parsed too.
+// writeConfig writes the configuration of the bridge measured on topic
+// ([bridgeConfig]) to the run's folder, and returns the file and the
+// configuration completed as the child loads it.
 func (e *env) writeConfig(topic string, o Options) (string, *config.Config, error) {
-	q := strconv.Quote
-	var b strings.Builder
-	b.WriteString("kafka:\n  brokers: [")
-	for i, br := range e.brokers {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(q(br))
-	}
-	fmt.Fprintf(&b, "]\n  group_id: %s\n  client_id: cxone-bridge-bench\n", q(topic+".bridge"))
-	fmt.Fprintf(&b, "consumer:\n  ordering: %s\n  max_in_flight: %d\n  commit_interval: 1s\n", o.Ordering, o.MaxInFlight)
-	fmt.Fprintf(&b, `cxone:
-  base_url: %s
-  allow_insecure_http: true
-  auth:
-    client_id: %s
-    client_secret: ${BENCH_CXONE_CLIENT_SECRET}
-dlq:
-  topic: "{topic}.dlq"
-routes:
-  - topic: %s
-    event_type: OrderCreated
-    schema: order.json
-    business_key: /orderId
-metrics:
-  listen: 127.0.0.1:0
-%slog:
-  level: info
-  format: json
-`, q(e.srv.URL), q(cxonetest.DefaultClientID), q(topic), pprofYAML(o.CPUProfile != "" || o.HeapProfile != ""))
-	file := filepath.Join(e.dir, topic+".yaml")
-	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
-	}
-	cfg, err := config.Load(file, config.WithLookupEnv(func(name string) (string, bool) {
-		if name == secretEnv {
-			return cxonetest.DefaultClientSecret, true
-		}
-		return "", false
-	}))
+	c := bridgeConfig(e.brokers, e.srv.URL, topic, o)
+	cfg, err := config.New(c, e.dir)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: the generated configuration: %w", err)
 	}
+	file := filepath.Join(e.dir, topic+".yaml")
+	if err := writeConfigFile(file, c); err != nil {
+		return "", nil, err
+	}
 	return file, cfg, nil
 }
-
-// secretEnv carries the test server's client secret to the child.
-const secretEnv = "BENCH_CXONE_CLIENT_SECRET"
 
 // Phase tags: the first byte of a record's correlation id says which phase
 // produced it, so a late answer of one phase is never counted in another.
@@ -426,7 +394,7 @@ func (rc *recorder) start(tag byte, n int, withLatency bool) *phase {
 	return p
 }
 
-// accepted is the server's WithOnAccepted hook.
+// accepted is the server's [cxonetest.WithOnAccepted] hook.
 func (rc *recorder) accepted(corr string, at time.Time) {
 	p := rc.cur.Load()
 	if p == nil || len(corr) < 3 || corr[0] != p.tag || corr[1] != '-' {
@@ -568,13 +536,4 @@ func produce(ctx context.Context, brokers []string, recs []*kgo.Record, linger t
 		return fmt.Errorf("bench: produce: %w", *p)
 	}
 	return nil
-}
-
-// pprofYAML is the metrics keys that turn pprof on, on a loopback listener
-// of its own (the bridge never serves it on the metrics port).
-func pprofYAML(on bool) string {
-	if !on {
-		return ""
-	}
-	return "  pprof: true\n  pprof_listen: 127.0.0.1:0\n"
 }

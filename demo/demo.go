@@ -3,11 +3,12 @@
 // the CXone-compatible test server (sink/cxonetest) or an external
 // CXone-compatible endpoint, a sample stream of tutorial-shaped orders with
 // invalid records, duplicates and a tombstone, and the real pipeline
-// (pipeline.New + Run) until every record is finished and the group's lag
-// is zero. It then checks, independently of the bridge, that the bridge kept
-// its promises (docs/design.md §3–§5) and returns a Report with a verdict.
+// ([pipeline.New] + [pipeline.Bridge.Run]) until every record is finished
+// and the group's lag is zero. It then checks, independently of the bridge,
+// that the bridge kept its promises (docs/design.md §3–§5) and returns a
+// [Report] with a verdict.
 //
-// `bridge demo` is a thin command over Run; tests and benchmarks call Run
+// `bridge demo` is a thin command over [Run]; tests and benchmarks call Run
 // directly.
 package demo
 
@@ -22,7 +23,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +36,7 @@ import (
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/schemas"
+	"github.com/cxone-bridge/bridge/secret"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	"github.com/cxone-bridge/bridge/transform"
@@ -59,7 +60,7 @@ type ExternalCXone struct {
 }
 
 // Options configure a demo run. Zero values of Records, Partitions, Keys,
-// MaxInFlight and Ordering take the defaults of DefaultOptions; the shares
+// MaxInFlight and Ordering take the defaults of [DefaultOptions]; the shares
 // and latencies are taken as given (zero: none).
 type Options struct {
 	Records    int // records produced in all (valid, duplicate, invalid and one tombstone)
@@ -198,14 +199,16 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// ErrBadOptions is wrapped by the error Run returns for unusable Options.
+// ErrBadOptions is wrapped by the error [Run] returns for unusable
+// [Options].
 var ErrBadOptions = errors.New("bad options")
 
 // Run runs the demo and returns its report. It returns an error when the
 // demo could not be set up or the pipeline failed to start; a run that did
-// not keep the bridge's promises returns a report whose Passed is false,
-// and a nil error. If ctx ends before the stream is finished, Run stops
-// the bridge cleanly and returns the report so far with ctx's error.
+// not keep the bridge's promises returns a report whose [Report.Passed]
+// is false, and a nil error. If ctx ends before the stream is finished,
+// Run stops the bridge cleanly and returns the report so far with ctx's
+// error.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
@@ -298,8 +301,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err := os.WriteFile(filepath.Join(r.dir, "order.json"), schemas.Order, 0o600); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	cfg, err := config.Parse([]byte(configYAML(o, r.brokers, ep)), r.dir,
-		config.WithLookupEnv(func(string) (string, bool) { return "", false }))
+	cfg, err := config.New(bridgeConfig(o, r.brokers, ep), r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("demo: configuration: %w", err)
 	}
@@ -349,47 +351,45 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// configYAML is the demo's bridge.yaml: the shipped route for orders, an
-// in-process Kafka, and quick commits so the group's lag reaches zero soon
-// after the last record.
-func configYAML(o *Options, brokers []string, ep *ExternalCXone) string {
-	q := func(s string) string { return strconv.Quote(strings.ReplaceAll(s, "${", "$${")) }
-	var b strings.Builder
-	b.WriteString("kafka:\n  brokers: [")
-	for i, br := range brokers {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(q(br))
+// bridgeConfig is the demo's configuration, as a bridge.yaml would say it:
+// the shipped route for orders (its schema is the file order.json of the
+// configuration's folder), the given brokers as consumer group [GroupID],
+// and the CXone endpoint ep. [config.New] completes and checks it.
+func bridgeConfig(o *Options, brokers []string, ep *ExternalCXone) config.Config {
+	return config.Config{
+		Kafka: config.Kafka{
+			Brokers:  brokers,
+			GroupID:  GroupID,
+			ClientID: GroupID,
+		},
+		Consumer: config.Consumer{
+			Ordering:        o.Ordering,
+			MaxInFlight:     o.MaxInFlight,
+			CommitInterval:  200 * time.Millisecond, // the lag reaches zero soon after the last record
+			RetryBackoff:    50 * time.Millisecond,
+			RetryBackoffMax: 2 * time.Second,
+			DrainTimeout:    10 * time.Second,
+		},
+		CXone: config.CXone{
+			BaseURL:           ep.BaseURL,
+			AllowInsecureHTTP: isHTTP(ep.BaseURL) || isHTTP(ep.TokenURL),
+			Auth: config.Auth{
+				TokenURL:     ep.TokenURL,
+				ClientID:     ep.ClientID,
+				ClientSecret: secret.Secret(ep.ClientSecret),
+			},
+		},
+		DLQ: config.DLQ{Topic: "{topic}.dlq"}, // DLQTopic for Topic
+		Routes: []config.Route{{
+			Topic:          Topic,
+			EventType:      EventType,
+			Schema:         "order.json",
+			BusinessKey:    "/orderId",
+			TimestampField: "/timestamp",
+			IdempotencyKey: "{eventType}:{businessKey}",
+			Tombstones:     config.TombstonesSkip,
+		}},
 	}
-	b.WriteString("]\n")
-	fmt.Fprintf(&b, "  group_id: %s\n  client_id: %s\n", q(GroupID), q(GroupID))
-	fmt.Fprintf(&b, `consumer:
-  ordering: %s
-  max_in_flight: %d
-  commit_interval: 200ms
-  retry_backoff: 50ms
-  retry_backoff_max: 2s
-  drain_timeout: 10s
-`, q(o.Ordering), o.MaxInFlight)
-	insecure := isHTTP(ep.BaseURL) || isHTTP(ep.TokenURL)
-	fmt.Fprintf(&b, "cxone:\n  base_url: %s\n  allow_insecure_http: %t\n  auth:\n", q(ep.BaseURL), insecure)
-	if ep.TokenURL != "" {
-		fmt.Fprintf(&b, "    token_url: %s\n", q(ep.TokenURL))
-	}
-	fmt.Fprintf(&b, "    client_id: %s\n    client_secret: %s\n", q(ep.ClientID), q(ep.ClientSecret))
-	fmt.Fprintf(&b, `dlq:
-  topic: "{topic}.dlq"
-routes:
-  - topic: %s
-    event_type: %s
-    schema: order.json
-    business_key: /orderId
-    timestamp_field: /timestamp
-    idempotency_key: "{eventType}:{businessKey}"
-    tombstones: skip
-`, q(Topic), q(EventType))
-	return b.String()
 }
 
 func isHTTP(s string) bool {
@@ -448,7 +448,8 @@ func (ob *observer) Finished(rec *kgo.Record, dead bool) {
 	ob.finished.Add(1)
 }
 
-// publication is one event the bridge saw CXone accept (OnPublished).
+// publication is one event the bridge saw CXone accept
+// ([pipeline.Options.OnPublished]).
 type publication struct {
 	orderID, key string
 	partition    int32
@@ -588,7 +589,7 @@ func equalOffsets(committed, end map[int32]int64) bool {
 	return len(end) > 0
 }
 
-// createTopics creates Topic and DLQTopic on an external cluster unless
+// createTopics creates [Topic] and [DLQTopic] on an external cluster unless
 // they exist.
 func (r *runner) createTopics(ctx context.Context) error {
 	for _, t := range []string{Topic, DLQTopic} {

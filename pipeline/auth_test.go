@@ -103,7 +103,7 @@ routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, err := pipeline.New(cfg, slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	br, err := pipeline.New(cfg, slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

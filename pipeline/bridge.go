@@ -19,7 +19,8 @@ import (
 )
 
 // Bridge is the wired pipeline: consumer → transform → sink, with the
-// sink's circuit breaker pausing and resuming the consumer.
+// sink's circuit breaker pausing and resuming the consumer. [New] builds
+// it.
 type Bridge struct {
 	consumer  *consumer.Consumer
 	publisher *sink.Publisher
@@ -29,35 +30,39 @@ type Bridge struct {
 	log       *slog.Logger
 }
 
-// Options lets the demo, the benchmark and tests look inside.
+// Options are what [New] adds to the configuration: the hooks through
+// which the operations listener (package metrics), the demo, the benchmark
+// and tests look inside, and extra Kafka client options. The zero value
+// adds nothing.
 type Options struct {
 	// KafkaOpts are added to the client options derived from the
-	// configuration, and override them.
+	// configuration ([kafkaconn.Options]), and override them.
 	KafkaOpts []kgo.Opt
-	// Observer is told about every finished record.
+	// Observer, when set, becomes the consumer's [consumer.Config.Observer]:
+	// it is told about every finished record.
 	Observer consumer.Observer
-	// OnPublished is called after CXone accepted an event.
+	// OnPublished, when set, becomes the [Handler.OnPublished] hook: it is
+	// called after CXone accepted an event.
 	OnPublished func(*kgo.Record, *transform.Event, sink.Result)
-	// SinkOpts are passed to [sink.New].
-	SinkOpts []sink.Option
 	// SinkObserver, when set, becomes the sink's [sink.Config.Observer].
 	SinkObserver sink.Observer
-	// OnSkipped is called for every skipped record (tombstone).
+	// OnSkipped, when set, becomes the [Handler.OnSkipped] hook: it is
+	// called for every skipped record (a tombstone).
 	OnSkipped func(*kgo.Record)
 	// OnBreakerState, when set, is also told about every breaker change
 	// (under the breaker's lock: it must not block).
 	OnBreakerState func(from, to sink.BreakerState)
 }
 
-// New wires a Bridge from a loaded configuration: the components'
+// New wires a [Bridge] from a loaded configuration: the components'
 // configurations are cfg's mappings ([config.Config.TransformConfig],
 // [config.Config.SinkConfig], [config.Config.ConsumerConfig],
-// [config.Kafka.ConnConfig]); New adds the logger, the observers and the
-// breaker's hand-over. It connects to nothing yet: [Bridge.Run] does.
-func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
-	var opt Options
-	if len(o) > 0 {
-		opt = o[0]
+// [config.Kafka.ConnConfig]); New adds the logger, the hooks of opt and
+// the breaker's hand-over. A nil log discards every line, the bridge's and
+// its components'. New connects to nothing yet: [Bridge.Run] does.
+func New(cfg *config.Config, log *slog.Logger, opt Options) (*Bridge, error) {
+	if log == nil {
+		log = discard
 	}
 	tr, err := transform.New(cfg.TransformConfig())
 	if err != nil {
@@ -79,7 +84,7 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 		default:
 		}
 	}
-	pub, err := sink.New(sc, opt.SinkOpts...)
+	pub, err := sink.New(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -106,14 +111,16 @@ func New(cfg *config.Config, log *slog.Logger, o ...Options) (*Bridge, error) {
 // Topics returns what the consumer subscribes to.
 func (b *Bridge) Topics() []string { return b.topics }
 
-// Consumer returns the Kafka side, for stats.
+// Consumer returns the Kafka side ([consumer.Consumer]), for stats.
 func (b *Bridge) Consumer() *consumer.Consumer { return b.consumer }
 
 // BreakerState returns the sink's circuit-breaker state.
 func (b *Bridge) BreakerState() sink.BreakerState { return b.breaker.Load().(sink.BreakerState) }
 
-// Run consumes and publishes until ctx ends, then shuts down as the
-// consumer package describes; nil means a clean shutdown.
+// Run consumes and publishes until ctx ends, then shuts down as package
+// consumer describes; nil means a clean shutdown. An error is the
+// consumer's (a closed client, a failed final commit) and says so once:
+// "consumer: …".
 func (b *Bridge) Run(ctx context.Context) error {
 	followDone := make(chan struct{})
 	followCtx, stopFollow := context.WithCancel(context.Background())
@@ -152,9 +159,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-followDone
 	_ = b.publisher.Close() // idle keep-alive connections
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("consumer: %w", err)
+		return consumerError(err)
 	}
 	return nil
+}
+
+// consumerError is err, which [consumer.Consumer.Run] returned, saying
+// once that it came from the consumer: the consumer's errors begin with
+// "consumer: " (a closed client); one that does not (a failed final
+// commit, in versions of the consumer that did not prefix it) gets the
+// prefix here.
+func consumerError(err error) error {
+	if strings.HasPrefix(err.Error(), "consumer: ") {
+		return err
+	}
+	return fmt.Errorf("consumer: %w", err)
 }
 
 // followBreaker pauses fetching while the breaker is open and resumes it
@@ -180,7 +199,8 @@ func (b *Bridge) followBreaker(ctx context.Context) {
 	}
 }
 
-// Publisher returns the CXone side, for probes and checks.
+// Publisher returns the CXone side ([sink.Publisher]), for probes and
+// checks.
 func (b *Bridge) Publisher() *sink.Publisher { return b.publisher }
 
 // Live reports whether the process is alive: the poll loop runs and has

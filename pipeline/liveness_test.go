@@ -352,7 +352,7 @@ func TestShutdownDuringOutageIsQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, err := pipeline.New(cfg, slog.New(slog.NewJSONHandler(r.logs, nil)))
+	br, err := pipeline.New(cfg, slog.New(slog.NewJSONHandler(r.logs, nil)), pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
-// Package pipeline joins the stages: it is the consumer's Handler that
-// turns a Kafka record into a CXone event (transform) and publishes it
-// (sink), and maps every failure onto its class (docs/reliability.md):
+// Package pipeline joins the stages: [Handler] is the consumer's
+// [consumer.Handler] that turns a Kafka record into a CXone event (package
+// transform) and publishes it (package sink), and maps every failure onto
+// its class (docs/reliability.md):
 // invalid and rejected records are dead-lettered, and so are persistent
 // failures (an event CXone kept failing while it accepted others);
 // transient and systemic failures are returned so the consumer retries the
-// record later.
+// record later. [Bridge] is the whole of it wired from a configuration
+// ([New]): consumer → transform → sink, with the sink's circuit breaker
+// pausing and resuming the consumer.
 package pipeline
 
 import (
@@ -23,16 +26,18 @@ import (
 	"github.com/cxone-bridge/bridge/transform"
 )
 
-// Publisher is what the pipeline needs of the sink.
+// Publisher is what the pipeline needs of the sink: [sink.Publisher]
+// implements it.
 type Publisher interface {
 	Publish(ctx context.Context, ev *sink.Event) (sink.Result, error)
 }
 
-// Handler implements consumer.Handler.
+// Handler implements [consumer.Handler].
 type Handler struct {
 	Transformer *transform.Transformer
 	Publisher   Publisher
-	Logger      *slog.Logger
+	// Logger receives the lines about records; nil discards them.
+	Logger *slog.Logger
 	// OnPublished, when set, is called after CXone accepted an event.
 	OnPublished func(rec *kgo.Record, ev *transform.Event, res sink.Result)
 	// OnSkipped, when set, is called for a record deliberately skipped (a
@@ -47,7 +52,8 @@ type Handler struct {
 
 var _ consumer.Handler = (*Handler)(nil)
 
-// Handle transforms and publishes one record. See package documentation.
+// Handle transforms and publishes one record; see the package
+// documentation for the outcome of each failure.
 func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome, error) {
 	tr := Record(rec)
 	ev, err := h.Transformer.Transform(&tr)
@@ -112,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 }
 
 // response is what the DLQ envelope keeps of CXone's answer: nothing
-// unless IncludeResponse, else the sink's excerpt (scrubbed and bounded by
+// unless [Handler.IncludeResponse], else the sink's excerpt (scrubbed and bounded by
 // the sink, and once more here).
 func (h *Handler) response(se *sink.Error) string {
 	if !h.IncludeResponse {
@@ -121,16 +127,16 @@ func (h *Handler) response(se *sink.Error) string {
 	return h.redact(se.Excerpt, dlq.MaxResponseBytes)
 }
 
-// Redactor is implemented by *sink.Publisher: its Redact scrubs a text of
-// the credentials it knows (package redact).
+// Redactor is implemented by [*sink.Publisher]: its Redact scrubs a text
+// of the credentials it knows (package redact).
 type Redactor interface {
 	Redact(text string, limit int) string
 }
 
 // redact scrubs text that came from CXone's answers before the envelope
 // or a log line keeps it: the sink's errors are already scrubbed, this is
-// the second line of defence. A Publisher that is not a Redactor gets the
-// rules of package redact (credential fields, Authorization values).
+// the second line of defence. A [Publisher] that is not a [Redactor] gets
+// the rules of package redact (credential fields, Authorization values).
 func (h *Handler) redact(text string, limit int) string {
 	if r, ok := h.Publisher.(Redactor); ok {
 		return r.Redact(text, limit)
@@ -138,9 +144,12 @@ func (h *Handler) redact(text string, limit int) string {
 	return (*redact.Scrubber)(nil).ScrubString(text, limit)
 }
 
+// discard is the logger of a nil Logger ([Handler.Logger], [New]'s log).
+var discard = slog.New(slog.DiscardHandler)
+
 func (h *Handler) log() *slog.Logger {
 	if h.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+		return discard
 	}
 	return h.Logger
 }
@@ -151,7 +160,7 @@ func (h *Handler) log() *slog.Logger {
 // an event only when something goes wrong.
 type recordPosition kgo.Record
 
-// LogValue implements slog.LogValuer.
+// LogValue implements [slog.LogValuer].
 func (r *recordPosition) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("topic", r.Topic), slog.Int("partition", int(r.Partition)), slog.Int64("offset", r.Offset))
 }
@@ -164,7 +173,8 @@ func attrs(rec *kgo.Record, correlationID string) []any {
 	return a
 }
 
-// Record converts a franz-go record to the transform's view of it.
+// Record converts a franz-go record ([kgo.Record]) to the transform's view
+// of it ([transform.Record]).
 func Record(rec *kgo.Record) transform.Record {
 	r := transform.Record{
 		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,

@@ -95,7 +95,7 @@ routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_
 
 	var logs strings.Builder
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	br, err := pipeline.New(cfg, log)
+	br, err := pipeline.New(cfg, log, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ routes: [{topic: orders, event_type: OrderCreated, business_key: /orderId}]
 		if err != nil {
 			t.Fatal(err)
 		}
-		br, err := pipeline.New(cfg, slog.New(slog.DiscardHandler))
+		br, err := pipeline.New(cfg, slog.New(slog.DiscardHandler), pipeline.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

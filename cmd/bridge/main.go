@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +24,9 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd returns the command line; sig is the process's signal handler
+// ([notifySignals]), which `run` watches (nil: none).
+func newRootCmd(sig *signals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "bridge",
 		Short:         "Kafka → NICE CXone event bridge",
@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDryRunCmd())
-	root.AddCommand(newRunCmd())
+	root.AddCommand(newRunCmd(sig))
 	root.AddCommand(newSimCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newDLQCmd())
@@ -45,9 +45,10 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The process's one handler of SIGINT and SIGTERM (signals.go).
+	ctx, sig, stop := notifySignals(context.Background())
 	defer stop()
-	err := newRootCmd().ExecuteContext(ctx)
+	err := newRootCmd(sig).ExecuteContext(ctx)
 	if err == nil {
 		return
 	}

@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +17,11 @@ import (
 	"github.com/cxone-bridge/bridge/pipeline"
 )
 
-func newRunCmd() *cobra.Command {
+// newRunCmd returns `bridge run`. The first SIGTERM or SIGINT ends the
+// command's context ([signals] sees to it), which drains the bridge; run
+// watches sig ([signals.watch]) to log that signal and to exit at once
+// (130) on the next.
+func newRunCmd(sig *signals) *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -45,10 +47,9 @@ on a second signal.`,
 				return &exitError{code: 2, err: err}
 			}
 			log := newLogger(cfg.Log, cmd.ErrOrStderr())
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			stopSignals := onSignals(cancel, log)
-			defer stopSignals()
+			ctx := cmd.Context()
+			stopWatching := sig.watch(func(s os.Signal, n int) { onSignal(log, s, n) })
+			defer stopWatching()
 			for _, w := range cfg.Kafka.SecurityWarnings() {
 				log.Warn(w)
 			}
@@ -118,7 +119,7 @@ func startListeners(c config.Metrics, m *metrics.Metrics, p metrics.Probes, log 
 // Dockerfile.
 var version string
 
-// buildVersion returns version, else the module version of the build.
+// buildVersion returns [version], else the module version of the build.
 func buildVersion() string {
 	if version != "" {
 		return version
@@ -129,31 +130,16 @@ func buildVersion() string {
 	return "dev"
 }
 
-// onSignals cancels on the first SIGTERM/SIGINT and exits the process at
-// once on the second.
-func onSignals(cancel context.CancelFunc, log *slog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-ch:
-				n++
-				if n == 1 {
-					log.Info("signal received: draining; send it again to exit at once", "signal", s.String())
-					cancel()
-					continue
-				}
-				log.Warn("second signal: exiting without draining", "signal", s.String())
-				os.Exit(130)
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
+// onSignal is how run answers the n-th SIGTERM/SIGINT: the first starts
+// the graceful shutdown (the command's context ends: [signals] sees to
+// it), a later one exits the process at once with 130.
+func onSignal(log *slog.Logger, s os.Signal, n int) {
+	if n == 1 {
+		log.Info("signal received: draining; send it again to exit at once", "signal", s.String())
+		return
+	}
+	log.Warn("second signal: exiting without draining", "signal", s.String())
+	os.Exit(130)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -170,7 +156,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 const kafkaProbeTimeout = 15 * time.Second
 
 // probeKafka fails fast on a secured cluster that refuses the bridge: it
-// returns an error only for a fatal problem (kafkaconn.IsFatal: refused
+// returns an error only for a fatal problem ([kafkaconn.IsFatal]: refused
 // credentials, an unverifiable certificate). Unreachable brokers are only
 // logged: the consumer keeps trying, as it does without security. Plain
 // connections are not probed.
