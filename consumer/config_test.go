@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -43,8 +44,8 @@ func TestConfigDefaults(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if d.Logger == nil {
-		t.Error("no default logger")
+	if d.Logger == nil || d.Logger.Handler() != slog.DiscardHandler {
+		t.Error("the default logger does not discard")
 	}
 	// The defaults that depend on other fields.
 	d = consumer.Config{MaxInFlight: 10, RebalanceTimeout: 30 * time.Second}.WithDefaults()

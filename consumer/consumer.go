@@ -1,26 +1,26 @@
 // Package consumer is the bridge's Kafka side: a consumer-group member that
-// fetches records, hands them to a Handler on a bounded, ordered worker
+// fetches records, hands them to a [Handler] on a bounded, ordered worker
 // pool, writes dead letters, and commits offsets only behind records that
 // reached a final outcome.
 //
 // The package is split by concept: this file holds the configuration, the
-// Consumer and its life (Run); poll.go fetches and dispatches; lanes.go is
-// the worker pool and the retry of one record; partitions.go tracks
-// watermarks and commits; throttle.go decides which partitions to pause and
-// applies pauses to the client; rebalance.go handles assignments, revokes
-// and losses.
+// [Consumer] and its life ([Consumer.Run]); poll.go fetches and dispatches;
+// lanes.go is the worker pool and the retry of one record; partitions.go
+// tracks watermarks and commits; throttle.go decides which partitions to
+// pause and applies pauses to the client; rebalance.go handles assignments,
+// revokes and losses.
 //
 // # Delivery semantics
 //
-// At least once, commit after outcome. A record is finished when the
-// Handler returned a final outcome for it: done (published, or skipped), or
+// At least once, commit after outcome. A record is finished when the Handler
+// returned a final outcome for it: done (published, or skipped), or
 // dead-lettered, in which case the DLQ record has been acknowledged by all
-// in-sync replicas (ProduceSync, acks=all, idempotent producer) before the
-// record counts as finished. For each partition the consumer keeps the
-// records it handed out and did not finish, in offset order, and commits
-// the lowest of their offsets (the watermark), or the offset after the last
-// record handed out when all are finished: franz-go's own marks do not
-// check contiguity, so a finished record at offset 10 is never committed
+// in-sync replicas ([kgo.Client.ProduceSync], acks=all, idempotent producer)
+// before the record counts as finished. For each partition the consumer
+// keeps the records it handed out and did not finish, in offset order, and
+// commits the lowest of their offsets (the watermark), or the offset after
+// the last record handed out when all are finished: franz-go's own marks do
+// not check contiguity, so a finished record at offset 10 is never committed
 // while offset 9 is still being retried.
 //
 // A finished record is forgotten at once, wherever it is: behind a stuck
@@ -29,10 +29,10 @@
 //
 // # Ordering
 //
-// Records are dispatched to lanes. With OrderingKey (the default) a lane is
+// Records are dispatched to lanes. With [OrderingKey] (the default) a lane is
 // one Kafka key within one partition, so records with the same key are
 // handled one at a time in offset order while different keys run in
-// parallel; with OrderingPartition a lane is a partition; with OrderingNone
+// parallel; with [OrderingPartition] a lane is a partition; with [OrderingNone]
 // every record is its own lane. A record whose Handler keeps failing holds
 // its own lane and its partition's commit. Its lane's later records wait
 // (they count as blocked, see Backpressure); the partition's other lanes
@@ -40,63 +40,63 @@
 //
 // # Backpressure
 //
-// At most MaxInFlight records are being handled at once (the publishes
-// running against CXone), and at most MaxBuffered records and
-// MaxInFlightBytes bytes are handed out and unfinished (running, or waiting
-// for their lane or for a slot). When a budget is full the consumer stops
-// polling, so franz-go stops fetching once its own bounded buffer is full:
-// memory stays bounded however far behind the bridge is. The bytes are
-// those the consumer really holds: each record is copied out of franz-go's
-// fetch buffers when it is handed out, so a record waiting for a long time
-// never keeps a whole fetch response (and every record decoded with it)
-// alive.
+// At most [Config.MaxInFlight] records are being handled at once (the
+// publishes running against CXone), and at most [Config.MaxBuffered] records
+// and [Config.MaxInFlightBytes] bytes are handed out and unfinished
+// (running, or waiting for their lane or for a slot). When a budget is full
+// the consumer stops polling, so franz-go stops fetching once its own
+// bounded buffer is full: memory stays bounded however far behind the bridge
+// is. The bytes are those the consumer really holds: each record is copied
+// out of franz-go's fetch buffers when it is handed out, so a record waiting
+// for a long time never keeps a whole fetch response (and every record
+// decoded with it) alive.
 //
 // Within the budget, partitions are paused one by one (throttle.go): a
 // partition whose records waiting behind busy lanes reach its share of
 // MaxBuffered (the fair share), one whose records waiting behind a failing
 // lane reach that share (a stuck key's cost), and one that ran
-// MaxRecordsAhead offsets past its watermark (what a restart would
+// [Config.MaxRecordsAhead] offsets past its watermark (what a restart would
 // redeliver).
 //
 // # Rebalances
 //
 // The client blocks rebalances while a poll's records are being dispatched
-// (kgo.BlockRebalanceOnPoll), so a dispatch never races a revoke. On revoke
-// the consumer lets the revoked partitions' dispatched records finish for
-// at most RevokeDrainTimeout (keep it well below the rebalance timeout),
-// commits their watermarks synchronously, abandons what is left, and
-// returns; abandoned records are redelivered to the next owner, with the
+// ([kgo.BlockRebalanceOnPoll]), so a dispatch never races a revoke. On
+// revoke the consumer lets the revoked partitions' dispatched records finish
+// for at most [Config.RevokeDrainTimeout] (keep it well below the rebalance
+// timeout), commits their watermarks synchronously, abandons what is left,
+// and returns; abandoned records are redelivered to the next owner, with the
 // same idempotency key. On loss (session expired, fenced) nothing is
-// committed: another member may already own the partitions. Each
-// assignment of a partition gets its own state, so completions arriving for
-// a partition no longer owned, or owned again under a newer assignment, are
-// ignored.
+// committed: another member may already own the partitions. Each assignment
+// of a partition gets its own state, so completions arriving for a partition
+// no longer owned, or owned again under a newer assignment, are ignored.
 //
 // # Pausing
 //
-// Pause stops fetching every consumed topic (the sink's circuit breaker
-// calls it when CXone is down); Resume starts it again. Every change of the
-// wanted pauses (Pause, Resume, an assignment, a throttle) is applied to
-// the client by one serialised reconciliation that reads the latest state,
-// so the client's pauses always end up matching the consumer's: a Resume
-// racing an assignment cannot leave a topic paused for good.
+// [Consumer.Pause] stops fetching every consumed topic (the sink's circuit
+// breaker calls it when CXone is down); [Consumer.Resume] starts it again.
+// Every change of the wanted pauses (Pause, Resume, an assignment, a
+// throttle) is applied to the client by one serialised reconciliation that
+// reads the latest state, so the client's pauses always end up matching the
+// consumer's: a Resume racing an assignment cannot leave a topic paused for
+// good.
 //
 // # Data loss
 //
 // When franz-go reports that a partition's log lost records it had
-// consumed (kgo.ErrDataLoss: a truncation after an unclean leader election,
+// consumed ([kgo.ErrDataLoss]: a truncation after an unclean leader election,
 // an out-of-range reset) and rewinds, the consumer logs it as an error,
-// counts it (Stats.DataLoss) and starts that partition afresh from where
+// counts it ([Stats.DataLoss]) and starts that partition afresh from where
 // the client resumed: records at reused offsets are new records and are
 // handled, never skipped as "already seen". Records of the old log still in
 // flight are still published.
 //
 // # Shutdown
 //
-// When Run's context is cancelled the consumer stops polling and starts no
-// more records; the records being handled may finish for at most
-// DrainTimeout; then the rest is abandoned, every watermark is committed
-// (within CommitTimeout) and the member leaves the group.
+// When [Consumer.Run]'s context is cancelled the consumer stops polling and
+// starts no more records; the records being handled may finish for at most
+// [Config.DrainTimeout]; then the rest is abandoned, every watermark is
+// committed (within [Config.CommitTimeout]) and the member leaves the group.
 package consumer
 
 import (
@@ -118,7 +118,7 @@ import (
 //
 // Handle returns a nil error when the record reached a final outcome: done
 // (published, already ingested, or deliberately skipped), or, with
-// Outcome.DLQ set, bound for the dead-letter topic. A non-nil error means
+// [Outcome.DLQ] set, bound for the dead-letter topic. A non-nil error means
 // "not final, try again later" (CXone down, rate limited, breaker open, ctx
 // cancelled): the consumer retries the record with backoff, and its
 // partition's commit stays behind it. Handle must honour ctx.
@@ -126,7 +126,7 @@ type Handler interface {
 	Handle(ctx context.Context, rec *kgo.Record) (Outcome, error)
 }
 
-// HandlerFunc adapts a function to Handler.
+// HandlerFunc adapts a function to [Handler].
 type HandlerFunc func(ctx context.Context, rec *kgo.Record) (Outcome, error)
 
 // Handle calls f.
@@ -134,7 +134,7 @@ func (f HandlerFunc) Handle(ctx context.Context, rec *kgo.Record) (Outcome, erro
 	return f(ctx, rec)
 }
 
-// Outcome is a Handler's final verdict on a record.
+// Outcome is a [Handler]'s final verdict on a record.
 type Outcome struct {
 	// DLQ, when set, makes the consumer write the record to its dead-letter
 	// topic; the record is finished once that write is acknowledged.
@@ -227,6 +227,8 @@ type Config struct {
 	// DLQTopic names the dead-letter topic of a source topic; required.
 	DLQTopic func(source string) string
 
+	// Logger receives the consumer's logs. nil means none: they are
+	// discarded.
 	Logger *slog.Logger
 	// Observer, when set, is told about every finished record (for
 	// metrics and progress). It must be quick and safe for concurrent use.
@@ -251,8 +253,8 @@ type Observer interface {
 	Finished(rec *kgo.Record, dlq bool)
 }
 
-// The Observer may also implement any of these optional interfaces; the
-// consumer checks for them once, in New.
+// The [Observer] may also implement any of these optional interfaces; the
+// consumer checks for them once, in [New].
 
 // DispatchObserver is told about every record handed out to a lane.
 type DispatchObserver interface {
@@ -297,13 +299,13 @@ const (
 	MaxDefaultRevokeDrainTimeout = 20 * time.Second
 )
 
-// DefaultMaxBuffered is the default MaxBuffered for maxInFlight records in
-// flight: four times as many, so that the workers find other keys' records
-// while some keys wait.
+// DefaultMaxBuffered is the default [Config.MaxBuffered] for maxInFlight
+// records in flight: four times as many, so that the workers find other
+// keys' records while some keys wait.
 func DefaultMaxBuffered(maxInFlight int) int { return 4 * maxInFlight }
 
-// DefaultRevokeDrainTimeout is the default RevokeDrainTimeout for a group
-// whose rebalance timeout is rebalance: half of it, at most
+// DefaultRevokeDrainTimeout is the default [Config.RevokeDrainTimeout] for a
+// group whose rebalance timeout is rebalance: half of it, at most
 // [MaxDefaultRevokeDrainTimeout], so that the revoke's commit still fits in
 // the rebalance.
 func DefaultRevokeDrainTimeout(rebalance time.Duration) time.Duration {
@@ -404,8 +406,9 @@ func (c *Config) groupOpts() []kgo.Opt {
 	return opts
 }
 
-// Consumer is one member of the bridge's consumer group. Create it with New
-// and run it with Run; Pause, Resume, Stats, Lag and Partitions are safe to
+// Consumer is one member of the bridge's consumer group. Create it with [New]
+// and run it with [Consumer.Run]; [Consumer.Pause], [Consumer.Resume],
+// [Consumer.Stats], [Consumer.Lag] and [Consumer.Partitions] are safe to
 // call from any goroutine.
 type Consumer struct {
 	cfg     Config
@@ -558,8 +561,8 @@ func (c *Consumer) Client() *kgo.Client { return c.cl }
 
 // Run consumes until ctx is cancelled, then drains, commits and leaves the
 // group (see the package documentation). It returns nil after a clean
-// shutdown and an error if the client failed fatally. Run may be called
-// once.
+// shutdown, and an error, beginning with "consumer: ", if the client failed
+// fatally or the final commit failed. Run may be called once.
 func (c *Consumer) Run(ctx context.Context) error {
 	commitDone := make(chan struct{})
 	commitCtx, stopCommits := context.WithCancel(context.Background())
@@ -593,7 +596,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if cerr != nil {
 		c.log.Error("final commit failed; the next owner may redeliver finished records", "timeout", c.cfg.CommitTimeout, "err", cerr)
 		if err == nil {
-			err = cerr
+			err = fmt.Errorf("consumer: %w", cerr)
 		}
 	}
 	c.cl.CloseAllowingRebalance()

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/cxone-bridge/bridge/redact"
+	"github.com/cxone-bridge/bridge/secret"
 )
 
 // maxSecretFileBytes bounds what is read of a secret file.
@@ -32,15 +33,15 @@ const maxSecretFileBytes = 64 << 10
 // kept and the problem logged; without a last good value it is an error.
 type secretSource struct {
 	name   string // "client secret", "access key secret": for logs and errors
-	static Secret
+	static secret.Secret
 	path   string
 	log    *slog.Logger
 
 	mu   sync.Mutex
-	last Secret
+	last secret.Secret
 }
 
-func (s *secretSource) get() (Secret, error) {
+func (s *secretSource) get() (secret.Secret, error) {
 	if s.path == "" {
 		return s.static, nil
 	}
@@ -63,7 +64,7 @@ func (s *secretSource) get() (Secret, error) {
 
 // readSecretFile reads a secret file: at most maxSecretFileBytes, trailing
 // CR/LF removed, not empty. Errors name the file, never its content.
-func readSecretFile(path string) (Secret, error) {
+func readSecretFile(path string) (secret.Secret, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -80,10 +81,10 @@ func readSecretFile(path string) (Secret, error) {
 	if v == "" {
 		return "", fmt.Errorf("%s is empty", path)
 	}
-	return Secret(v), nil
+	return secret.Secret(v), nil
 }
 
-// grantSource is the TokenSource the Publisher builds from Config: the
+// grantSource is the [tokenSource] the Publisher builds from [Config]: the
 // client-credentials grant (the tutorial's) or the password grant with an
 // access key (real CXone, docs/design.md §7). Each Token call resolves the token
 // endpoint (fixed or discovered once), reads the secrets (files again), and
@@ -93,8 +94,8 @@ func readSecretFile(path string) (Secret, error) {
 // the new value before giving up.
 //
 // Every secret it reads is given to scrub before it is used, and every
-// error it returns is a *TokenError (scrubbed, bounded, holding no answer
-// body).
+// error it returns is a [*TokenError] (scrubbed, bounded, holding no answer
+// body) or the [*DiscoveryError] of the token endpoint.
 type grantSource struct {
 	mode         AuthMode
 	clientID     string
@@ -131,7 +132,7 @@ func (g *grantSource) Token(ctx context.Context) (*oauth2.Token, error) {
 // secrets reads the secrets (the files again) and tells the scrubber about
 // them before anything is sent: the client secret with its Basic header
 // encodings, the access key secret.
-func (g *grantSource) secrets() (client, key Secret, err error) {
+func (g *grantSource) secrets() (client, key secret.Secret, err error) {
 	if client, err = g.clientSecret.get(); err != nil {
 		return "", "", err
 	}
@@ -146,12 +147,12 @@ func (g *grantSource) secrets() (client, key Secret, err error) {
 }
 
 // exchange makes one token request; its error is a *TokenError.
-func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecret, keySecret Secret) (*oauth2.Token, error) {
+func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecret, keySecret secret.Secret) (*oauth2.Token, error) {
 	tok, err := g.request(ctx, tokenURL, clientSecret, keySecret)
 	return tok, newTokenError(err, g.scrub)
 }
 
-func (g *grantSource) request(ctx context.Context, tokenURL string, clientSecret, keySecret Secret) (*oauth2.Token, error) {
+func (g *grantSource) request(ctx context.Context, tokenURL string, clientSecret, keySecret secret.Secret) (*oauth2.Token, error) {
 	if g.mode == AuthAccessKey {
 		c := &oauth2.Config{
 			ClientID:     g.clientID,
@@ -189,7 +190,7 @@ type endpoints struct {
 	cache  *discoveryCache // nil: no cache file
 }
 
-func newEndpoints(cfg Config, hc *http.Client, log *slog.Logger) *endpoints {
+func newEndpoints(cfg Config, hc *http.Client, log *slog.Logger, bg *background) *endpoints {
 	e := &endpoints{cfg: cfg, hc: hc, log: log}
 	if cfg.DiscoveryCacheFile != "" {
 		e.cache = &discoveryCache{path: cfg.DiscoveryCacheFile, issuer: cfg.Issuer, tenant: cfg.TenantID, allowed: cfg.AllowedHosts}
@@ -197,12 +198,12 @@ func newEndpoints(cfg Config, hc *http.Client, log *slog.Logger) *endpoints {
 	if cfg.TokenURL != "" {
 		e.token = fixedURL(cfg.TokenURL)
 	} else {
-		e.token = &lazyURL{discover: e.discoverToken, timeout: cfg.RequestTimeout}
+		e.token = discoveredURL(e.discoverToken, cfg.RequestTimeout, bg)
 	}
 	if !cfg.DiscoverAPIEndpoint {
 		e.events = fixedURL(strings.TrimRight(cfg.BaseURL, "/") + cfg.EventsPath)
 	} else {
-		e.events = &lazyURL{discover: e.discoverEvents, timeout: cfg.RequestTimeout}
+		e.events = discoveredURL(e.discoverEvents, cfg.RequestTimeout, bg)
 	}
 	return e
 }
@@ -227,7 +228,7 @@ func (e *endpoints) discoverToken(ctx context.Context) (string, error) {
 		}
 		err = &DiscoveryError{Doc: doc, URL: u, Err: err}
 	}
-	return e.fallback(err, func(f *cacheFile) string { return f.TokenEndpoint }, "token_endpoint")
+	return e.fallback(ctx, err, func(f *cacheFile) string { return f.TokenEndpoint }, "token_endpoint")
 }
 
 func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
@@ -246,7 +247,7 @@ func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
 		}
 		err = &DiscoveryError{Doc: doc, URL: u, Err: err}
 	}
-	base, err := e.fallback(err, func(f *cacheFile) string { return f.APIEndpoint }, "api_endpoint")
+	base, err := e.fallback(ctx, err, func(f *cacheFile) string { return f.APIEndpoint }, "api_endpoint")
 	if err != nil {
 		return "", err
 	}
@@ -255,10 +256,11 @@ func (e *endpoints) discoverEvents(ctx context.Context) (string, error) {
 
 // fallback returns the cached value of a failed discovery when there is a
 // cache file holding one for this issuer and tenant, except when the issuer
-// said it does not know the tenant (a definite answer, not an outage). A
-// cached value on a host that is not allowed is not used.
-func (e *endpoints) fallback(err error, field func(*cacheFile) string, name string) (string, error) {
-	if e.cache == nil || errors.Is(err, ErrUnknownTenant) {
+// said it does not know the tenant (a definite answer, not an outage) and
+// when the discovery was abandoned at [Publisher.Close] (ctx is its
+// context). A cached value on a host that is not allowed is not used.
+func (e *endpoints) fallback(ctx context.Context, err error, field func(*cacheFile) string, name string) (string, error) {
+	if e.cache == nil || errors.Is(err, ErrUnknownTenant) || closing(ctx) {
 		return "", err
 	}
 	f, cerr := e.cache.load(e.cfg.AllowInsecureHTTP)

@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,8 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/cxone-bridge/bridge/secret"
 )
@@ -48,10 +45,6 @@ const (
 	// as username and password in the form.
 	AuthAccessKey AuthMode = "access_key"
 )
-
-// Secret is [secret.Secret], the string that never prints itself, under
-// the name this package's code uses.
-type Secret = secret.Secret
 
 // RetryConfig controls retries of transient failures inside one
 // [Publisher.Publish] call.
@@ -159,13 +152,13 @@ type Config struct {
 	// instead, again at every token fetch (see secretSource), so a rotated
 	// secret is picked up without a restart.
 	ClientID         string
-	ClientSecret     Secret
+	ClientSecret     secret.Secret
 	ClientSecretFile string
 	// AccessKeyID and AccessKeySecret (or AccessKeySecretFile, read like
 	// ClientSecretFile) are the password grant's username and password in
-	// AuthAccessKey mode.
+	// [AuthAccessKey] mode.
 	AccessKeyID         string
-	AccessKeySecret     Secret
+	AccessKeySecret     secret.Secret
 	AccessKeySecretFile string
 	// CAFile is a PEM bundle of certificate authorities trusted in addition
 	// to the system's (a corporate TLS-inspecting proxy's CA, a private CA).
@@ -206,7 +199,8 @@ type Config struct {
 	Breaker   BreakerConfig
 	Poison    PoisonConfig
 
-	// Logger receives the Publisher's logs. nil means [slog.Default].
+	// Logger receives the [Publisher]'s logs. nil means none: they are
+	// discarded.
 	Logger *slog.Logger
 	// OnBreakerState, when set, is called on every state change of the
 	// circuit breaker, in order. It runs synchronously while the breaker's
@@ -219,19 +213,20 @@ type Config struct {
 	Observer Observer
 }
 
-// Observer receives the Publisher's events; the metrics package implements
+// Observer receives the [Publisher]'s events; the metrics package implements
 // it, so the sink itself needs no metrics library.
 type Observer interface {
-	// Published is called once per Publish call that ended with a final
-	// answer: err is nil (accepted; res.Duplicate for a 409) or a *Error
-	// (rejected or systemic, or transient with retries exhausted). Calls
-	// abandoned because ctx ended are not reported. d includes retries.
+	// Published is called once per [Publisher.Publish] call that ended with
+	// a final answer: err is nil (accepted; res.Duplicate for a 409) or an
+	// [*Error] (rejected or systemic, or transient with retries exhausted).
+	// Calls abandoned because ctx ended are not reported. d includes
+	// retries.
 	Published(d time.Duration, res Result, err *Error)
 	// Retrying is called before each sink-level retry; reason is
 	// "http_<status>", "timeout" or "connection".
 	Retrying(reason string)
-	// TokenFetched is called after each token endpoint request; err is
-	// nil when a token was obtained.
+	// TokenFetched is called after each token endpoint request (but one
+	// that [Publisher.Close] ended); err is nil when a token was obtained.
 	TokenFetched(err error)
 }
 
@@ -331,7 +326,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Issuer, DefaultIssuerFor(c.AuthMode, c.TokenURL, c.DiscoverAPIEndpoint))
 	setDefault(&c.TokenURL, DefaultTokenURL(c.BaseURL, c.Issuer, c.DiscoverAPIEndpoint))
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -380,7 +375,7 @@ func setDefault[T comparable](p *T, def T) {
 	}
 }
 
-func (c Config) validate(customTokens bool) error {
+func (c Config) validate() error {
 	var errs []error
 	if c.DiscoverAPIEndpoint {
 		if c.BaseURL != "" {
@@ -400,35 +395,33 @@ func (c Config) validate(customTokens bool) error {
 	if !strings.HasPrefix(c.EventsPath, "/") {
 		errs = append(errs, fmt.Errorf("EventsPath %q must start with /", c.EventsPath))
 	}
-	if !customTokens {
-		switch c.AuthMode {
-		case AuthClientCredentials:
-			if c.AccessKeyID != "" || c.AccessKeySecret != "" || c.AccessKeySecretFile != "" {
-				errs = append(errs, errors.New("access keys are used only in AuthMode access_key"))
-			}
-		case AuthAccessKey:
-			if c.AccessKeyID == "" {
-				errs = append(errs, errors.New("AccessKeyID is empty"))
-			}
-			if (c.AccessKeySecret == "") == (c.AccessKeySecretFile == "") {
-				errs = append(errs, errors.New("set one of AccessKeySecret and AccessKeySecretFile"))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("AuthMode %q is not supported (%q or %q)", c.AuthMode, AuthClientCredentials, AuthAccessKey))
+	switch c.AuthMode {
+	case AuthClientCredentials:
+		if c.AccessKeyID != "" || c.AccessKeySecret != "" || c.AccessKeySecretFile != "" {
+			errs = append(errs, errors.New("access keys are used only in AuthMode access_key"))
 		}
-		if c.TokenURL != "" {
-			if err := checkURL("TokenURL", c.TokenURL); err != nil {
-				errs = append(errs, err)
-			}
-		} else if c.Issuer == "" {
-			errs = append(errs, errors.New("TokenURL is empty and there is no Issuer to discover it from"))
+	case AuthAccessKey:
+		if c.AccessKeyID == "" {
+			errs = append(errs, errors.New("AccessKeyID is empty"))
 		}
-		if c.ClientID == "" {
-			errs = append(errs, errors.New("ClientID is empty"))
+		if (c.AccessKeySecret == "") == (c.AccessKeySecretFile == "") {
+			errs = append(errs, errors.New("set one of AccessKeySecret and AccessKeySecretFile"))
 		}
-		if c.ClientSecret == "" && c.ClientSecretFile == "" {
-			errs = append(errs, errors.New("ClientSecret is empty"))
+	default:
+		errs = append(errs, fmt.Errorf("AuthMode %q is not supported (%q or %q)", c.AuthMode, AuthClientCredentials, AuthAccessKey))
+	}
+	if c.TokenURL != "" {
+		if err := checkURL("TokenURL", c.TokenURL); err != nil {
+			errs = append(errs, err)
 		}
+	} else if c.Issuer == "" {
+		errs = append(errs, errors.New("TokenURL is empty and there is no Issuer to discover it from"))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("ClientID is empty"))
+	}
+	if c.ClientSecret == "" && c.ClientSecretFile == "" {
+		errs = append(errs, errors.New("ClientSecret is empty"))
 	}
 	for i, h := range c.AllowedHosts {
 		name := strings.TrimPrefix(h, ".")
@@ -468,30 +461,18 @@ func checkURL(name, raw string) error {
 	return nil
 }
 
-// TokenSource fetches a fresh token each time it is called; the Publisher
-// caches it. clientcredentials.Config satisfies it.
-type TokenSource interface {
-	Token(ctx context.Context) (*oauth2.Token, error)
-}
-
-// Option adjusts a Publisher beyond Config.
+// Option adjusts a [Publisher] beyond [Config].
 type Option func(*options)
 
 type options struct {
-	httpClient  *http.Client
-	tokenSource TokenSource
+	httpClient *http.Client
 }
 
-// WithHTTPClient makes the Publisher use hc (for example one with a custom
-// TLS configuration) instead of the tuned client it builds from Config. hc
+// WithHTTPClient makes the [Publisher] use hc (for example one with a custom
+// TLS configuration) instead of the tuned client it builds from [Config]. hc
 // is used for the token endpoint as well. Redirects are not followed only if
 // hc's CheckRedirect says so.
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.httpClient = hc } }
-
-// WithTokenSource replaces the built-in grants (Config.AuthMode) with ts. The Publisher still caches its tokens, refreshes
-// them before expiry and forces one refresh after a 401. Errors from ts are
-// classified as systemic.
-func WithTokenSource(ts TokenSource) Option { return func(o *options) { o.tokenSource = ts } }
 
 // BreakerState is the state of the circuit breaker.
 type BreakerState int

@@ -1,6 +1,7 @@
 package sink_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,9 @@ func TestZeroConfig(t *testing.T) {
 		d.MaxInFlight != 256 || d.DialTimeout != 5*time.Second || d.RequestTimeout != 30*time.Second || d.Retry.MaxAttempts != 6 ||
 		d.Breaker.FailuresToOpen != 5 || d.Poison.MinAttempts != 10 {
 		t.Errorf("defaults: %#v", d)
+	}
+	if d.Logger == nil || d.Logger.Handler() != slog.DiscardHandler {
+		t.Error("the default logger does not discard")
 	}
 	if _, err := sink.New(sink.Config{ClientID: "a", ClientSecret: "b"}); err != nil {
 		t.Errorf("New with the defaults: %v", err)

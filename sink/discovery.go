@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -50,14 +49,14 @@ var (
 	// ErrUnknownTenant: the issuer answered 404 for the tenant id.
 	ErrUnknownTenant = errors.New("the issuer does not know this tenant id")
 	// ErrHostNotAllowed: a document announced an endpoint on a host that
-	// Config.AllowedHosts does not list. Nothing is sent to it.
+	// [Config.AllowedHosts] does not list. Nothing is sent to it.
 	ErrHostNotAllowed = errors.New("announced endpoint is on a host that is not allowed")
 )
 
 // DiscoveryError is a failed discovery: the document's URL, the HTTP status
 // when the issuer answered something other than 200, and the cause (test it
-// with errors.Is against ErrBadDocument, ErrInsecureEndpoint,
-// ErrUnknownTenant, ErrHostNotAllowed, or a transport error). It never
+// with errors.Is against [ErrBadDocument], [ErrInsecureEndpoint],
+// [ErrUnknownTenant], [ErrHostNotAllowed], or a transport error). It never
 // holds the answer's body: the causes name the member and what is wrong
 // (for ErrHostNotAllowed, the host, quoted and bounded).
 type DiscoveryError struct {
@@ -92,11 +91,11 @@ type CXoneConfiguration struct {
 
 // ParseOpenIDConfiguration parses an OpenID discovery document. It
 // guarantees, on success, that the document is a JSON object of at most
-// MaxDiscoveryBytes whose "issuer" equals issuer (OpenID Connect Discovery
+// [MaxDiscoveryBytes] whose "issuer" equals issuer (OpenID Connect Discovery
 // §4.3; a trailing slash is ignored) and whose "token_endpoint" is an
 // absolute https URL (http only with allowHTTP) without credentials or
-// fragment. Other members are ignored. Errors wrap ErrBadDocument or
-// ErrInsecureEndpoint and never quote the document's values.
+// fragment. Other members are ignored. Errors wrap [ErrBadDocument] or
+// [ErrInsecureEndpoint] and never quote the document's values.
 func ParseOpenIDConfiguration(body []byte, issuer string, allowHTTP bool) (OpenIDConfiguration, error) {
 	m, err := parseDocument(body)
 	if err != nil {
@@ -120,12 +119,12 @@ func ParseOpenIDConfiguration(body []byte, issuer string, allowHTTP bool) (OpenI
 
 // ParseCXoneConfiguration parses a tenant's cxone-configuration document.
 // It guarantees, on success, that the document is a JSON object of at most
-// MaxDiscoveryBytes, that its "tenantId", when present, equals tenantID
+// [MaxDiscoveryBytes], that its "tenantId", when present, equals tenantID
 // (case-insensitively: it is a GUID), and that "api_endpoint" is an
 // absolute https URL (http only with allowHTTP) without credentials, query
-// or fragment; APIEndpoint has no trailing slash. Errors wrap
-// ErrBadDocument or ErrInsecureEndpoint and never quote the document's
-// values.
+// or fragment; [CXoneConfiguration.APIEndpoint] has no trailing slash.
+// Errors wrap [ErrBadDocument] or [ErrInsecureEndpoint] and never quote the
+// document's values.
 func ParseCXoneConfiguration(body []byte, tenantID string, allowHTTP bool) (CXoneConfiguration, error) {
 	m, err := parseDocument(body)
 	if err != nil {
@@ -278,22 +277,13 @@ func fetchDocument(ctx context.Context, hc *http.Client, doc, u, userAgent strin
 }
 
 // lazyURL is a URL that is either fixed or discovered once, on first use:
-// at most one discovery is in flight, callers wait for it context-aware (a
-// caller giving up does not cancel it for others), a success is kept for
-// the life of the process, a failure is not (the next caller tries again).
+// at most one discovery is in flight (a [flight]: callers wait for it
+// context-aware, a caller giving up does not cancel it for others, and
+// [Publisher.Close] ends it), a success is kept for the life of the
+// process, a failure is not (the next caller tries again).
 type lazyURL struct {
-	discover func(ctx context.Context) (string, error) // nil when fixed
-	timeout  time.Duration
-
 	val      atomic.Pointer[string]
-	mu       sync.Mutex
-	inflight *lazyCall
-}
-
-type lazyCall struct {
-	done chan struct{}
-	val  string
-	err  error
+	discover *flight[string] // nil when fixed
 }
 
 func fixedURL(u string) *lazyURL {
@@ -302,41 +292,37 @@ func fixedURL(u string) *lazyURL {
 	return l
 }
 
+// discoveredURL returns a lazyURL that discover finds, on bg, in at most
+// timeout.
+func discoveredURL(discover func(ctx context.Context) (string, error), timeout time.Duration, bg *background) *lazyURL {
+	l := &lazyURL{}
+	l.discover = &flight[string]{
+		fn: func(ctx context.Context) (string, error) {
+			v, err := discover(ctx)
+			if err == nil {
+				l.val.Store(&v)
+			}
+			return v, err
+		},
+		timeout: timeout,
+		bg:      bg,
+	}
+	return l
+}
+
 func (l *lazyURL) get(ctx context.Context) (string, error) {
 	if v := l.val.Load(); v != nil {
 		return *v, nil
 	}
-	l.mu.Lock()
-	if v := l.val.Load(); v != nil {
-		l.mu.Unlock()
-		return *v, nil
-	}
-	c := l.inflight
-	if c == nil {
-		c = &lazyCall{done: make(chan struct{})}
-		l.inflight = c
-		go l.run(c)
-	}
-	l.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.val, c.err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
+	return l.discover.do(ctx, l.known)
 }
 
-func (l *lazyURL) run(c *lazyCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	c.val, c.err = l.discover(ctx)
-	l.mu.Lock()
-	if c.err == nil {
-		l.val.Store(&c.val)
+// known returns the URL once it is known.
+func (l *lazyURL) known() (string, bool) {
+	if v := l.val.Load(); v != nil {
+		return *v, true
 	}
-	l.inflight = nil
-	l.mu.Unlock()
-	close(c.done)
+	return "", false
 }
 
 // discovered reports whether the URL is discovered rather than fixed.

@@ -55,7 +55,7 @@ func (c Class) String() string {
 	return "Class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Sentinels for errors.Is: every *Error matches the one of its class.
+// Sentinels for errors.Is: every [*Error] matches the one of its class.
 var (
 	ErrRejected  = errors.New("sink: rejected by CXone")
 	ErrTransient = errors.New("sink: transient failure")
@@ -64,12 +64,14 @@ var (
 	ErrPersistent = errors.New("sink: persistent failure")
 	// ErrStopped is wrapped (with no class) by a Publish that was waiting
 	// (for the breaker, the 429 cooldown, the rate limiter or a backoff)
-	// when StopWaiting was called: the caller is shutting down.
-	ErrStopped = errors.New("sink: stopped waiting: shutting down")
-	// ErrInvalidEvent is wrapped (class rejected) when an Event cannot be sent
-	// at all: nil, empty body or key, or a header value with control or
-	// non-ASCII characters.
-	ErrInvalidEvent = errors.New("sink: invalid event")
+	// when [Publisher.StopWaiting] was called: the caller is shutting down.
+	// Its text has no "sink: ": it is only ever seen inside the error that
+	// wraps it, which has.
+	ErrStopped = errors.New("stopped waiting: shutting down")
+	// ErrInvalidEvent is wrapped (class rejected) when an [Event] cannot be
+	// sent at all: nil, empty body or key, or a header value with control
+	// or non-ASCII characters. Like ErrStopped, its text has no "sink: ".
+	ErrInvalidEvent = errors.New("invalid event")
 )
 
 func (c Class) sentinel() error {
@@ -92,8 +94,9 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// Error is returned by Publish for every classified failure. Use errors.As to
-// read it, or errors.Is with ErrRejected, ErrTransient, ErrSystemic.
+// Error is returned by [Publisher.Publish] for every classified failure. Use
+// errors.As to read it, or errors.Is with [ErrRejected], [ErrTransient],
+// [ErrSystemic], [ErrPersistent].
 type Error struct {
 	Class Class
 	// Status is the HTTP status of the last answer, 0 when there was none
@@ -127,9 +130,13 @@ const maxExcerptInMessage = 200
 // Error describes the failure in at most 1 KiB. Its parts that came from
 // outside (excerpt, field errors, token endpoint's description) were
 // scrubbed when the Error was made.
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.describe("sink: ") }
+
+// describe is Error's text after prefix ("" where the text goes into
+// another error of this package, which has the prefix already).
+func (e *Error) describe(prefix string) string {
 	var b strings.Builder
-	b.WriteString("sink: ")
+	b.WriteString(prefix)
 	b.WriteString(e.Class.String())
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)

@@ -352,23 +352,25 @@ func TestAllowedHosts(t *testing.T) {
 	})
 }
 
-type leakySource struct{ body []byte }
-
-func (s leakySource) Token(context.Context) (*oauth2.Token, error) {
-	return nil, fmt.Errorf("custom grant: %w", &oauth2.RetrieveError{
-		Response: &http.Response{StatusCode: 400, Status: "400 Bad Request"}, Body: s.body, ErrorCode: "invalid_client"})
-}
-
-// TestCustomTokenSourceScrubbed: a WithTokenSource source whose error
-// carries an oauth2.RetrieveError echoing the configured secret: the
-// Publisher's errors do not keep it.
-func TestCustomTokenSourceScrubbed(t *testing.T) {
-	const secret = "inline-secret-for-a-custom-source"
+// TestRefusedTokenEchoScrubbed: the token endpoint refuses the
+// credentials (400 invalid_client, which makes the grant read the secrets
+// again) with an answer echoing the inline secret, in the form and as the
+// Basic header: the Publisher's errors keep neither, nor the
+// oauth2.RetrieveError that holds the whole answer.
+func TestRefusedTokenEchoScrubbed(t *testing.T) {
+	const secret = "inline-secret-echoed-by-a-refusal"
 	cfg := testConfig("http://127.0.0.1:1")
 	cfg.ClientSecret = secret
 	body := []byte(`{"error":"invalid_client","echo":"client_secret=` + secret + `&Authorization: Basic ` +
 		base64.StdEncoding.EncodeToString([]byte(cfg.ClientID+":"+secret)) + `"}`)
-	p := newPublisher(t, cfg, sink.WithTokenSource(leakySource{body}))
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write(body)
+	}))
+	t.Cleanup(tokens.Close)
+	cfg.TokenURL = tokens.URL + "/oauth/token"
+	p := newPublisher(t, cfg)
 	err := p.FetchToken(context.Background())
 	var re *oauth2.RetrieveError
 	var te *sink.TokenError

@@ -8,15 +8,16 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
@@ -406,25 +407,36 @@ func TestHalfOpenProbeIsNotTheSuspect(t *testing.T) {
 	}
 }
 
-// blockingTokens hands out real tokens, but its second fetch (the forced
-// refresh after a 401) waits until release is closed.
-type blockingTokens struct {
-	cc       clientcredentials.Config
+// tokenGate is a token endpoint in front of srv's: it passes the requests
+// on, but holds the second one (the forced refresh after a 401) until
+// release is closed; fetching is closed when it arrives.
+type tokenGate struct {
+	*httptest.Server
 	calls    atomic.Int32
 	fetching chan struct{}
 	release  chan struct{}
 }
 
-func (b *blockingTokens) Token(ctx context.Context) (*oauth2.Token, error) {
-	if b.calls.Add(1) == 2 {
-		close(b.fetching)
-		select {
-		case <-b.release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+func newTokenGate(t *testing.T, srv *cxonetest.Server) *tokenGate {
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.cc.Token(ctx)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	g := &tokenGate{fetching: make(chan struct{}), release: make(chan struct{})}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.calls.Add(1) == 2 {
+			close(g.fetching)
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Close)
+	return g
 }
 
 // The re-POST after a forced token refresh waits for the 429 cool-down
@@ -438,13 +450,12 @@ func TestCooldownBeforeRepostAfterRefresh(t *testing.T) {
 		Latency:    cxonetest.Duration(200 * time.Millisecond),
 	}))
 	w := newRetryWatch("http_429")
-	ts := &blockingTokens{cc: clientcredentials.Config{ClientID: cxonetest.DefaultClientID, ClientSecret: cxonetest.DefaultClientSecret,
-		TokenURL: srv.URL + cxonetest.TokenPath, Scopes: []string{cxonetest.WriteScope}},
-		fetching: make(chan struct{}), release: make(chan struct{})}
+	ts := newTokenGate(t, srv)
 	cfg := testConfig(srv.URL)
 	cfg.Retry.MaxAttempts = 2
 	cfg.Observer = w
-	p := newPublisher(t, cfg, sink.WithTokenSource(ts))
+	cfg.TokenURL = ts.URL + cxonetest.TokenPath
+	p := newPublisher(t, cfg)
 	if err := p.FetchToken(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxone-bridge/bridge/redact"
+	"github.com/cxone-bridge/bridge/secret"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -211,20 +212,20 @@ func TestErrorMatching(t *testing.T) {
 }
 
 func TestSecretRedacted(t *testing.T) {
-	const secret = "hunter2-SECRET"
+	const value = "hunter2-SECRET"
 	cfg := DefaultConfig()
 	cfg.BaseURL = "https://example.invalid"
 	cfg.ClientID = "id"
-	cfg.ClientSecret = secret
-	cfg.AccessKeySecret = secret
+	cfg.ClientSecret = value
+	cfg.AccessKeySecret = value
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
-		for _, v := range []any{cfg, &cfg, cfg.ClientSecret, struct{ S Secret }{cfg.ClientSecret}} {
-			if out := fmt.Sprintf(format, v); strings.Contains(out, secret) || strings.Contains(out, fmt.Sprintf("%x", secret)) {
+		for _, v := range []any{cfg, &cfg, cfg.ClientSecret, struct{ S secret.Secret }{cfg.ClientSecret}} {
+			if out := fmt.Sprintf(format, v); strings.Contains(out, value) || strings.Contains(out, fmt.Sprintf("%x", value)) {
 				t.Errorf("%s of %T leaks the secret: %s", format, v, out)
 			}
 		}
 	}
-	if string(cfg.ClientSecret) != secret {
+	if string(cfg.ClientSecret) != value {
 		t.Fatal("conversion must give the value back")
 	}
 }

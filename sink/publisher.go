@@ -43,7 +43,7 @@ type Result struct {
 	Duplicate bool   // CXone answered 409: the key was already ingested
 }
 
-// Publisher posts events to CXone. It is safe for concurrent use; all callers
+// Publisher posts [Event]s to CXone. It is safe for concurrent use; all callers
 // share one token cache, one connection pool, one rate limiter, one 429
 // cooldown and one circuit breaker.
 type Publisher struct {
@@ -53,6 +53,7 @@ type Publisher struct {
 	ownClient bool
 	endpoints *endpoints
 	tokens    *tokenCache
+	bg        *background   // runs the token fetches and discoveries; Close stops it
 	limiter   *rate.Limiter // nil: no client-side limit
 	cool      cooldown
 	br        *breaker
@@ -92,28 +93,29 @@ func (p *Publisher) authorization(token string) []string {
 }
 
 // New returns a Publisher for cfg. Zero fields of cfg take their defaults
-// (see DefaultConfig). It does not contact CXone: the first token is
+// (see [DefaultConfig]). It does not contact CXone: the first token is
 // fetched, and the endpoints are discovered (when so configured), by the
-// first Publish, FetchToken or Endpoints call. It reads the secret files
-// once to fail early on a missing one, and the CA file.
+// first [Publisher.Publish], [Publisher.FetchToken] or [Publisher.Endpoints]
+// call. It reads the secret files once to fail early on a missing one, and
+// the CA file.
 func New(cfg Config, opts ...Option) (*Publisher, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(o.tokenSource != nil); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	p := &Publisher{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		hc:        o.httpClient,
+		bg:        newBackground(),
 		userAgent: []string{cfg.UserAgent},
 		scrub:     redact.New(),
 	}
-	// The inline secrets, even when WithTokenSource does not use them; the
-	// grant source adds what it reads from files.
+	// The inline secrets; the grant source adds what it reads from files.
 	p.scrub.AddBasic(cfg.ClientID, string(cfg.ClientSecret))
 	p.scrub.AddSecret(string(cfg.AccessKeySecret))
 	if p.hc == nil {
@@ -124,39 +126,31 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		p.hc = hc
 		p.ownClient = true
 	}
-	p.endpoints = newEndpoints(cfg, p.hc, p.log)
-	src := o.tokenSource
-	if src == nil {
-		g := &grantSource{
-			mode:         cfg.AuthMode,
-			clientID:     cfg.ClientID,
-			clientSecret: &secretSource{name: "client secret", static: cfg.ClientSecret, path: cfg.ClientSecretFile, log: p.log},
-			scopes:       strings.Fields(cfg.Scope),
-			tokenURL:     p.endpoints.token,
-			log:          p.log,
-			scrub:        p.scrub,
-		}
-		if cfg.AuthMode == AuthAccessKey {
-			g.keyID = cfg.AccessKeyID
-			g.keySecret = &secretSource{name: "access key secret", static: cfg.AccessKeySecret, path: cfg.AccessKeySecretFile, log: p.log}
-		}
-		if _, _, err := g.secrets(); err != nil {
-			return nil, fmt.Errorf("sink: %w", err)
-		}
-		src = g
+	p.endpoints = newEndpoints(cfg, p.hc, p.log, p.bg)
+	g := &grantSource{
+		mode:         cfg.AuthMode,
+		clientID:     cfg.ClientID,
+		clientSecret: &secretSource{name: "client secret", static: cfg.ClientSecret, path: cfg.ClientSecretFile, log: p.log},
+		scopes:       strings.Fields(cfg.Scope),
+		tokenURL:     p.endpoints.token,
+		log:          p.log,
+		scrub:        p.scrub,
 	}
-	p.tokens = &tokenCache{
-		src:           src,
-		refreshBefore: cfg.TokenRefreshBefore,
-		fetchTimeout:  cfg.RequestTimeout,
-		fetchCtx: func(ctx context.Context) context.Context {
-			return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
-		},
-		sanitize: func(err error) error { return newTokenError(err, p.scrub) },
-		onToken: func(t *oauth2.Token) {
-			p.scrub.AddToken(t.AccessToken)
-			p.scrub.AddToken(t.RefreshToken)
-		},
+	if cfg.AuthMode == AuthAccessKey {
+		g.keyID = cfg.AccessKeyID
+		g.keySecret = &secretSource{name: "access key secret", static: cfg.AccessKeySecret, path: cfg.AccessKeySecretFile, log: p.log}
+	}
+	if _, _, err := g.secrets(); err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	p.tokens = newTokenCache(g, cfg.TokenRefreshBefore, cfg.RequestTimeout, p.bg)
+	p.tokens.fetchCtx = func(ctx context.Context) context.Context {
+		return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
+	}
+	p.tokens.sanitize = func(err error) error { return newTokenError(err, p.scrub) }
+	p.tokens.onToken = func(t *oauth2.Token) {
+		p.scrub.AddToken(t.AccessToken)
+		p.scrub.AddToken(t.RefreshToken)
 	}
 	if obs := cfg.Observer; obs != nil {
 		p.tokens.onFetch = obs.TokenFetched
@@ -175,19 +169,25 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 	return p, nil
 }
 
-// Close releases idle connections and stops the breaker's timer. Publish
-// must not be called afterwards.
+// Close ends the token fetch and the discoveries in flight, if any (their
+// waiting callers get their error) and waits for them, releases idle
+// connections and stops the breaker's timer: nothing the Publisher started
+// runs after it returns. It returns an error only if those calls did not
+// end within a few seconds of being ended. [Publisher.Publish],
+// [Publisher.FetchToken] and [Publisher.Endpoints] must not be called
+// afterwards.
 func (p *Publisher) Close() error {
 	p.br.stop()
+	err := p.bg.stop(closeWait)
 	if p.ownClient {
 		p.hc.CloseIdleConnections()
 	}
-	return nil
+	return err
 }
 
 // StopWaiting makes every Publish that waits (for an open breaker, the 429
 // cooldown, the rate limiter or its own backoff), now or later, give up at
-// once with an error wrapping ErrStopped (no class: the event is not
+// once with an error wrapping [ErrStopped] (no class: the event is not
 // final). Requests already sent are left to finish. A bridge calls it when
 // it shuts down, so that its drain is not spent waiting for a CXone that
 // is down. It cannot be undone.
@@ -202,32 +202,33 @@ func (p *Publisher) BreakerState() BreakerState { return p.br.state() }
 // call. It guarantees:
 //
 //   - Success (nil error): CXone answered 2xx, or 409 (already ingested, so
-//     Result.Duplicate is set). Result.ID is the answer's "id".
-//   - ClassRejected (*Error, errors.Is(err, ErrRejected)): CXone refused the
-//     event itself; Status, a bounded Excerpt and, for 422, Fields are set.
-//     Never retried. The caller sends the record to the DLQ.
-//   - ClassTransient: every try failed transiently and the retry budget
-//     (Retry.MaxAttempts, Retry.MaxElapsed) is spent. The caller retries
-//     later; it never sends the record to the DLQ by default.
-//   - ClassSystemic: returned on the first occurrence, without retrying here
+//     [Result.Duplicate] is set). [Result.ID] is the answer's "id".
+//   - [ClassRejected] ([*Error], errors.Is(err, [ErrRejected])): CXone
+//     refused the event itself; Status, a bounded Excerpt and, for 422,
+//     Fields are set. Never retried. The caller sends the record to the DLQ.
+//   - [ClassTransient]: every try failed transiently and the retry budget
+//     ([RetryConfig.MaxAttempts], [RetryConfig.MaxElapsed]) is spent. The
+//     caller retries later; it never sends the record to the DLQ by default.
+//   - [ClassSystemic]: returned on the first occurrence, without retrying here
 //     (retrying a 403 or a dead token endpoint in a loop helps no one). The
 //     caller keeps the record, pauses, reports not-ready and retries later;
 //     the breaker, which counts these, makes that later call wait while it
 //     is open instead of hammering CXone.
-//   - ClassPersistent: the event has kept failing (transient or systemic)
+//   - [ClassPersistent]: the event has kept failing (transient or systemic)
 //     across this and earlier calls while CXone answered other events, past
-//     Config.Poison's bounds; Verdict says why. Never while nothing else is
-//     answered (an outage). The caller gives up on the event (dead-letters
-//     it); a later Publish of the same key starts afresh.
-//   - StopWaiting was called while it waited: an error wrapping ErrStopped
-//     (and no class sentinel).
+//     [Config.Poison]'s bounds; [Error.Verdict] says why. Never while
+//     nothing else is answered (an outage). The caller gives up on the
+//     event (dead-letters it); a later Publish of the same key starts
+//     afresh.
+//   - [Publisher.StopWaiting] was called while it waited: an error wrapping
+//     [ErrStopped] (and no class sentinel).
 //   - ctx ended: an error wrapping ctx.Err() (and no class sentinel). Every
 //     wait (backoff, Retry-After, 429 cooldown, rate limit, open breaker,
 //     token fetch) ends as soon as ctx does.
 //
 // Each try goes through, in order: the client-side rate limiter, the circuit
 // breaker (waiting while it is open, not counting as a try), the events URL
-// (discovered once when Config.DiscoverAPIEndpoint is set; a discovery
+// (discovered once when [Config.DiscoverAPIEndpoint] is set; a discovery
 // failure is systemic), the token cache, the shared 429 cooldown, then one
 // POST. A 401 drops the token, forces one refresh and repeats the POST once
 // within the same try, after the cooldown again; a second 401 is systemic.
@@ -302,9 +303,11 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 	}
 }
 
+// abandoned is the error of a Publish that stopped waiting: ctxErr is the
+// context's error or [ErrStopped], last the last failure, if any.
 func (p *Publisher) abandoned(ctxErr error, attempts int, last *Error) error {
 	if last != nil {
-		return fmt.Errorf("sink: publish abandoned after %d attempt(s), last failure %v: %w", attempts, last, ctxErr)
+		return fmt.Errorf("sink: publish abandoned after %d attempt(s), last failure %s: %w", attempts, last.describe(""), ctxErr)
 	}
 	return fmt.Errorf("sink: publish abandoned after %d attempt(s): %w", attempts, ctxErr)
 }
@@ -398,7 +401,7 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 // tokenError classifies a token failure: always systemic (docs/reliability.md, "token
 // endpoint down or refusing"), with the endpoint's status and scrubbed
 // excerpt when it answered. err comes from the token cache, which made it
-// a *TokenError (or kept a *DiscoveryError).
+// a [*TokenError] (or kept a [*DiscoveryError]).
 func (p *Publisher) tokenError(err error) *Error {
 	var te *TokenError
 	if !errors.As(err, &te) {
@@ -413,7 +416,7 @@ func (p *Publisher) tokenError(err error) *Error {
 // connection reusable; beyond it the connection is closed instead.
 const drainLimit = 256 << 10
 
-// post sends one request. A nil *Error means accepted.
+// post sends one request. A nil [*Error] means accepted.
 func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token string) (Result, *Error, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, eventsURL, bytes.NewReader(ev.Body))
 	if err != nil {
@@ -581,7 +584,7 @@ func headerSafe(s string) bool {
 	return true
 }
 
-// observe reports a final Publish outcome to the Observer.
+// observe reports a final Publish outcome to the [Observer].
 func (p *Publisher) observe(start time.Time, res Result, cerr *Error) {
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.Published(time.Since(start), res, cerr)
@@ -611,7 +614,7 @@ func (p *Publisher) TokenOK() bool {
 
 // FetchToken makes sure a token is obtainable, fetching one unless a valid
 // one is cached. The error never contains the secret or the token; it is a
-// *Error of class systemic when the token endpoint refused or failed.
+// [*Error] of class systemic when the token endpoint refused or failed.
 func (p *Publisher) FetchToken(ctx context.Context) error {
 	if _, err := p.tokens.get(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -624,16 +627,16 @@ func (p *Publisher) FetchToken(ctx context.Context) error {
 
 // Redact returns text scrubbed of the credentials this Publisher knows
 // (its secrets, their encodings, its recent tokens) and of credential
-// fields, valid UTF-8 and at most limit bytes (package redact). The texts
+// fields, valid UTF-8 and at most limit bytes ([redact.Scrubber]). The texts
 // of its errors are already scrubbed; callers that keep text derived from
 // them (the DLQ envelope) may use it as a second line of defence.
 func (p *Publisher) Redact(text string, limit int) string {
 	return p.scrub.ScrubString(text, limit)
 }
 
-// Endpoints are the URLs a Publisher uses.
+// Endpoints are the URLs a [Publisher] uses.
 type Endpoints struct {
-	TokenURL        string // "" with WithTokenSource and no configured or discoverable URL
+	TokenURL        string
 	EventsURL       string
 	TokenDiscovered bool // TokenURL came from the issuer's openid-configuration
 	APIDiscovered   bool // EventsURL's base came from the tenant's cxone-configuration
@@ -641,17 +644,15 @@ type Endpoints struct {
 
 // Endpoints returns the token and events URLs, discovering them first when
 // so configured (once per process: a success is kept, a failure is retried
-// at the next call). The error is a *DiscoveryError, or ctx's error.
+// at the next call). The error is a [*DiscoveryError], or ctx's error.
 func (p *Publisher) Endpoints(ctx context.Context) (Endpoints, error) {
 	e := Endpoints{TokenDiscovered: p.endpoints.token.discovered(), APIDiscovered: p.endpoints.events.discovered()}
 	var err error
 	if e.EventsURL, err = p.endpoints.events.get(ctx); err != nil {
 		return e, err
 	}
-	if p.cfg.TokenURL != "" || p.cfg.Issuer != "" {
-		if e.TokenURL, err = p.endpoints.token.get(ctx); err != nil {
-			return e, err
-		}
+	if e.TokenURL, err = p.endpoints.token.get(ctx); err != nil {
+		return e, err
 	}
 	return e, nil
 }
