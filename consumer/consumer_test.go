@@ -16,6 +16,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 const topic = "orders"
@@ -95,18 +96,6 @@ func newConsumer(t *testing.T, brokers []string, group string, cfg consumer.Conf
 	return c
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // recorder is a Handler that remembers the order in which it saw records.
 type recorder struct {
 	mu     sync.Mutex
@@ -182,8 +171,8 @@ func TestKeyOrderingAndCommits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 60*time.Second, "all records handled", func() bool { return rec.total() >= n })
-	eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g1") == 0 })
+	poll.Until(t, 60*time.Second, "all records handled", func() bool { return rec.total() >= n })
+	poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g1") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -232,12 +221,12 @@ func TestStuckRecordHoldsCommitOnly(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	// Every other key gets through; key k5 stops at offset 5.
-	eventually(t, 20*time.Second, "other records handled", func() bool { return rec.total() >= n-n/10 })
-	eventually(t, 5*time.Second, "commit up to the stuck record", func() bool { return lag(t, brokers, "g2") == n-5 })
+	poll.Until(t, 20*time.Second, "other records handled", func() bool { return rec.total() >= n-n/10 })
+	poll.Until(t, 5*time.Second, "commit up to the stuck record", func() bool { return lag(t, brokers, "g2") == n-5 })
 	// Several more failed attempts and commit intervals later, the commit
 	// has still not passed it.
 	seen := attempts.Load()
-	eventually(t, 5*time.Second, "more retries", func() bool { return attempts.Load() >= seen+3 })
+	poll.Until(t, 5*time.Second, "more retries", func() bool { return attempts.Load() >= seen+3 })
 	if l := lag(t, brokers, "g2"); l != n-5 {
 		t.Fatalf("lag %d while offset 5 is stuck, want %d: the commit must stop at the stuck record", l, n-5)
 	}
@@ -247,7 +236,7 @@ func TestStuckRecordHoldsCommitOnly(t *testing.T) {
 	}
 	rec.mu.Unlock()
 	healed.Store(true)
-	eventually(t, 10*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g2") == 0 })
+	poll.Until(t, 10*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g2") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

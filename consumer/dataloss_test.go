@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // A data loss reported for a partition whose fetching a throttle paused
@@ -111,7 +112,7 @@ func TestDataLossWhileThrottledResumesFetching(t *testing.T) {
 		<-done
 	}()
 
-	eventually(t, 15*time.Second, "the data loss reported", func() bool { return c.Stats().DataLoss == 1 })
+	poll.Until(t, 15*time.Second, "the data loss reported", func() bool { return c.Stats().DataLoss == 1 })
 	healed.Store(true)
 
 	deadline := time.Now().Add(15 * time.Second)
@@ -234,10 +235,10 @@ func TestDataLossCommitFollowsReset(t *testing.T) {
 	}()
 
 	<-fetchHeld
-	eventually(t, 15*time.Second, "the ten records committed", func() bool { return committed(t, brokers, group, 0) == n })
+	poll.Until(t, 15*time.Second, "the ten records committed", func() bool { return committed(t, brokers, group, 0) == n })
 	c.Pause() // the breaker opens
 	releaseFetch()
-	eventually(t, 15*time.Second, "the data loss reported", func() bool { return c.Stats().DataLoss == 1 })
+	poll.Until(t, 15*time.Second, "the data loss reported", func() bool { return c.Stats().DataLoss == 1 })
 	cancel() // SIGTERM before the breaker closes
 	stopped = true
 	if err := <-done; err != nil {
@@ -315,7 +316,7 @@ func TestWaitAccountingBalancesUnderChurn(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctxA) }()
-	eventually(t, 30*time.Second, "A busy", func() bool { return handled.Load() > 300 })
+	poll.Until(t, 30*time.Second, "A busy", func() bool { return handled.Load() > 300 })
 
 	for round := range 2 {
 		b := newConsumer(t, brokers, group, cfg, h)
@@ -324,7 +325,7 @@ func TestWaitAccountingBalancesUnderChurn(t *testing.T) {
 		doneB := make(chan error, 1)
 		go func() { doneB <- b.Run(ctxB) }()
 		at := handled.Load()
-		eventually(t, 30*time.Second, "B owns partitions and both progress", func() bool {
+		poll.Until(t, 30*time.Second, "B owns partitions and both progress", func() bool {
 			return b.Stats().Partitions > 0 && handled.Load() > at+200
 		})
 		cancelB()
@@ -333,8 +334,8 @@ func TestWaitAccountingBalancesUnderChurn(t *testing.T) {
 		}
 		bMember.Store(nil)
 	}
-	eventually(t, 60*time.Second, "everything committed", func() bool { return lag(t, brokers, group) == 0 })
-	eventually(t, 10*time.Second, "A idle and unthrottled", func() bool {
+	poll.Until(t, 60*time.Second, "everything committed", func() bool { return lag(t, brokers, group) == 0 })
+	poll.Until(t, 10*time.Second, "A idle and unthrottled", func() bool {
 		st := a.Stats()
 		if st.Buffered != 0 || st.InFlightBytes != 0 || st.InFlight != 0 || st.Throttled != 0 || st.Partitions != 4 {
 			return false

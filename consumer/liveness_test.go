@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // produceTo writes records to given partitions, in order.
@@ -121,7 +122,7 @@ func TestStuckRecordMemoryBounded(t *testing.T) {
 	go func() { done <- c.Run(ctx) }()
 	// The stuck key's records fill the buffer (one running, 31 queued):
 	// polling stops about 3,100 offsets in.
-	eventually(t, 30*time.Second, "the stuck key's records fill the budget", func() bool {
+	poll.Until(t, 30*time.Second, "the stuck key's records fill the budget", func() bool {
 		st := c.Stats()
 		return handled.Load() >= 2900 && (st.Buffered >= maxBuffered-1 || st.InFlightBytes >= maxBytes-size)
 	})
@@ -132,7 +133,7 @@ func TestStuckRecordMemoryBounded(t *testing.T) {
 			float64(held)/(1<<20), maxBuffered, maxBytes>>10)
 	}
 	heal.Store(true)
-	eventually(t, 60*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g-mem") == 0 })
+	poll.Until(t, 60*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g-mem") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -191,12 +192,12 @@ func TestStuckKeyCostsOnlyItsOwnRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 20*time.Second, "the 100 records of other keys handled while K is stuck", func() bool { return others.Load() == 100 })
+	poll.Until(t, 20*time.Second, "the 100 records of other keys handled while K is stuck", func() bool { return others.Load() == 100 })
 	if l := committed(t, brokers, "g-stuckkey", 0); l > 0 {
 		t.Fatalf("committed %d past the stuck record at offset 0", l)
 	}
 	heal.Store(true)
-	eventually(t, 20*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g-stuckkey") == 0 })
+	poll.Until(t, 20*time.Second, "lag 0 after healing", func() bool { return lag(t, brokers, "g-stuckkey") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -247,7 +248,7 @@ func TestFairShareThrottleBoundary(t *testing.T) {
 			// Everything dispatched (head running, the rest queued, the
 			// record of partition 1 finished) and the poll loop back to
 			// waiting: the throttle decision has been applied.
-			eventually(t, 10*time.Second, "records dispatched", func() bool {
+			poll.Until(t, 10*time.Second, "records dispatched", func() bool {
 				running, busy := c.Loop()
 				return c.Stats().Buffered == 1+tc.queued && started.Load() == 2 && running && busy == 0
 			})
@@ -255,7 +256,7 @@ func TestFairShareThrottleBoundary(t *testing.T) {
 				t.Errorf("%d queued with a share of 8: partition 0 paused = %v, want %v", tc.queued, got, tc.paused)
 			}
 			close(release)
-			eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share-"+strconv.Itoa(tc.queued)) == 0 })
+			poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share-"+strconv.Itoa(tc.queued)) == 0 })
 			if pausedP0() {
 				t.Error("partition 0 still paused after its queue drained")
 			}
@@ -282,7 +283,7 @@ func TestPauseHoldsAcrossRebalance(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctxA) }()
-	eventually(t, 10*time.Second, "first records handled", func() bool { return handled.Load() == 40 })
+	poll.Until(t, 10*time.Second, "first records handled", func() bool { return handled.Load() == 40 })
 	a.Pause()
 	atPause := a.Stats().Consumed
 
@@ -295,12 +296,12 @@ func TestPauseHoldsAcrossRebalance(t *testing.T) {
 	ctxB, cancelB := context.WithCancel(context.Background())
 	doneB := make(chan error, 1)
 	go func() { doneB <- b.Run(ctxB) }()
-	eventually(t, 20*time.Second, "B owns partitions", func() bool { return b.Stats().Partitions > 0 })
+	poll.Until(t, 20*time.Second, "B owns partitions", func() bool { return b.Stats().Partitions > 0 })
 	cancelB()
 	if err := <-doneB; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "A owns every partition again", func() bool { return a.Stats().Partitions == 4 })
+	poll.Until(t, 20*time.Second, "A owns every partition again", func() bool { return a.Stats().Partitions == 4 })
 
 	produce(t, brokers, 40, 8, func(i int) []byte { return []byte("y") })
 	// Fetches long-poll for 100 ms; two seconds are twenty chances to
@@ -316,7 +317,7 @@ func TestPauseHoldsAcrossRebalance(t *testing.T) {
 		t.Fatal("Paused() = false")
 	}
 	a.Resume()
-	eventually(t, 20*time.Second, "everything handled after Resume", func() bool { return lag(t, brokers, "g-pause") == 0 })
+	poll.Until(t, 20*time.Second, "everything handled after Resume", func() bool { return lag(t, brokers, "g-pause") == 0 })
 	cancelA()
 	if err := <-doneA; err != nil {
 		t.Fatal(err)
@@ -356,13 +357,13 @@ func TestRevokeCommitsOnlyFinished(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctxA) }()
-	eventually(t, 10*time.Second, "A finished all but the stuck records", func() bool { return a.Stats().Finished == 38 })
+	poll.Until(t, 10*time.Second, "A finished all but the stuck records", func() bool { return a.Stats().Finished == 38 })
 	b := newConsumer(t, brokers, "g-revoke", cfg, hB)
 	ctxB, cancelB := context.WithCancel(context.Background())
 	doneB := make(chan error, 1)
 	go func() { doneB <- b.Run(ctxB) }()
 	var moved int32 = -1
-	eventually(t, 20*time.Second, "B handles the moved partition from its stuck record on", func() bool {
+	poll.Until(t, 20*time.Second, "B handles the moved partition from its stuck record on", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for p, offs := range handledByB {
@@ -408,11 +409,11 @@ func TestShutdownStartsNoQueuedRecord(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	<-firstStarted
-	eventually(t, 10*time.Second, "the rest queued behind it", func() bool { return c.Stats().Buffered == 50 })
+	poll.Until(t, 10*time.Second, "the rest queued behind it", func() bool { return c.Stats().Buffered == 50 })
 	cancelled.Store(true)
 	cancel()
 	// Let the shutdown begin before the running record finishes.
-	eventually(t, 5*time.Second, "poll loop stopped", func() bool { running, _ := c.Loop(); return !running })
+	poll.Until(t, 5*time.Second, "poll loop stopped", func() bool { running, _ := c.Loop(); return !running })
 	close(releaseFirst)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -486,7 +487,7 @@ func TestDataLossHandledAgain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 10*time.Second, "the records at the reused offsets handled again", func() bool {
+	poll.Until(t, 10*time.Second, "the records at the reused offsets handled again", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for off := range int64(6) {
@@ -500,7 +501,7 @@ func TestDataLossHandledAgain(t *testing.T) {
 		t.Errorf("fault hit %d times", fault.Hits())
 	}
 
-	eventually(t, 10*time.Second, "lag 0 again", func() bool { return lag(t, brokers, "g-loss") == 0 })
+	poll.Until(t, 10*time.Second, "lag 0 again", func() bool { return lag(t, brokers, "g-loss") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -534,7 +535,7 @@ func TestShutdownRetriesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 10*time.Second, "the failing record in its retry backoff", func() bool {
+	poll.Until(t, 10*time.Second, "the failing record in its retry backoff", func() bool {
 		return attempts.Load() >= 1 && c.Stats().Finished == 2
 	})
 	start := time.Now()

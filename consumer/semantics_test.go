@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // TestDLQUnwritable: while the dead-letter topic cannot be written, the
@@ -41,8 +42,8 @@ func TestDLQUnwritable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c2.Run(ctx) }()
-	eventually(t, 20*time.Second, "failed DLQ writes", func() bool { return c2.Stats().DLQFailures >= 2 })
-	eventually(t, 5*time.Second, "commit up to the bad record", func() bool { return lag(t, brokers, "g-dlq") == 17 })
+	poll.Until(t, 20*time.Second, "failed DLQ writes", func() bool { return c2.Stats().DLQFailures >= 2 })
+	poll.Until(t, 5*time.Second, "commit up to the bad record", func() bool { return lag(t, brokers, "g-dlq") == 17 })
 	if l := lag(t, brokers, "g-dlq"); l != 17 {
 		t.Fatalf("lag = %d, want 17: the record whose DLQ write fails must hold the commit", l)
 	}
@@ -51,7 +52,7 @@ func TestDLQUnwritable(t *testing.T) {
 	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, missing); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "lag 0 once the DLQ is writable", func() bool { return lag(t, brokers, "g-dlq") == 0 })
+	poll.Until(t, 20*time.Second, "lag 0 once the DLQ is writable", func() bool { return lag(t, brokers, "g-dlq") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -87,22 +88,22 @@ func TestMemberJoinsAndLeaves(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctxA) }()
-	eventually(t, 20*time.Second, "first member busy", func() bool { return handled.Load() > 200 })
+	poll.Until(t, 20*time.Second, "first member busy", func() bool { return handled.Load() > 200 })
 
 	b := newConsumer(t, brokers, "g-reb", cfg, h)
 	ctxB, cancelB := context.WithCancel(context.Background())
 	doneB := make(chan error, 1)
 	go func() { doneB <- b.Run(ctxB) }()
-	eventually(t, 20*time.Second, "second member owns partitions", func() bool { return b.Stats().Partitions > 0 && a.Stats().Partitions < 6 })
+	poll.Until(t, 20*time.Second, "second member owns partitions", func() bool { return b.Stats().Partitions > 0 && a.Stats().Partitions < 6 })
 	atJoin := handled.Load()
-	eventually(t, 20*time.Second, "both members make progress", func() bool {
+	poll.Until(t, 20*time.Second, "both members make progress", func() bool {
 		return handled.Load() > atJoin+500 && b.Stats().Finished > 100
 	})
 	cancelB() // B leaves
 	if err := <-doneB; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "A takes everything back and finishes", func() bool { return lag(t, brokers, "g-reb") == 0 })
+	poll.Until(t, 30*time.Second, "A takes everything back and finishes", func() bool { return lag(t, brokers, "g-reb") == 0 })
 	cancelA()
 	if err := <-doneA; err != nil {
 		t.Fatal(err)
@@ -161,10 +162,10 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(ctx) }()
-	eventually(t, 20*time.Second, "under load", func() bool { return handled.Load() > 300 })
+	poll.Until(t, 20*time.Second, "under load", func() bool { return handled.Load() > 300 })
 	start := time.Now()
 	cancel()
-	eventually(t, 5*time.Second, "poll loop stopped", func() bool { running, _ := c.Loop(); return !running })
+	poll.Until(t, 5*time.Second, "poll loop stopped", func() bool { running, _ := c.Loop(); return !running })
 	stopping.Store(true)
 	if err := <-runDone; err != nil {
 		t.Fatal(err)
@@ -222,7 +223,7 @@ func TestDLQRecordShape(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-shape") == 0 })
+	poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-shape") == 0 })
 	cancel()
 	<-done
 
@@ -281,14 +282,14 @@ func TestAbandonedRecordNotCommitted(t *testing.T) {
 			return consumer.Outcome{}, ctx.Err() // abandoned
 		}
 		<-aReturned // B's publish completes just as shutdown cancels it
-		eventually(t, 5*time.Second, "A counted out", func() bool { return c.InFlight() == 1 })
+		poll.Until(t, 5*time.Second, "A counted out", func() bool { return c.InFlight() == 1 })
 		return consumer.Outcome{}, nil
 	})
 	c = newConsumer(t, brokers, "g-abandon", consumer.Config{MaxInFlight: 8, DrainTimeout: 200 * time.Millisecond}, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 10*time.Second, "both records in flight", func() bool { return started.Load() == 2 })
+	poll.Until(t, 10*time.Second, "both records in flight", func() bool { return started.Load() == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -340,9 +341,9 @@ func TestPartitionsShareTheBudget(t *testing.T) {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 60*time.Second, "all handled", func() bool { return handled.Load() >= n })
+	poll.Until(t, 60*time.Second, "all handled", func() bool { return handled.Load() >= n })
 	took := time.Since(start)
-	eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share") == 0 })
+	poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -395,7 +396,7 @@ func TestTransactions(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(rctx) }()
-	eventually(t, 20*time.Second, "lag 0 past the last marker", func() bool { return lag(t, brokers, "g-txn") == 0 })
+	poll.Until(t, 20*time.Second, "lag 0 past the last marker", func() bool { return lag(t, brokers, "g-txn") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

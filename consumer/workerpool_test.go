@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // One worker, many keys, every ordering: everything handled in order, lag 0.
@@ -44,8 +45,8 @@ func TestWorkerPoolSingleWorker(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- c.Run(ctx) }()
-			eventually(t, 60*time.Second, "all handled", func() bool { return rec.total() >= n })
-			eventually(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, g) == 0 })
+			poll.Until(t, 60*time.Second, "all handled", func() bool { return rec.total() >= n })
+			poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, g) == 0 })
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -89,7 +90,7 @@ func TestWorkerPoolShutdownStuckPool(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 10*time.Second, "pool stuck", func() bool { return handled.Load() >= 100 && c.Stats().InFlight == 4 })
+	poll.Until(t, 10*time.Second, "pool stuck", func() bool { return handled.Load() >= 100 && c.Stats().InFlight == 4 })
 	t.Logf("before cancel: %+v", c.Stats())
 	start := time.Now()
 	cancel()
@@ -144,22 +145,22 @@ func TestWorkerPoolRevokeBehindStuckPool(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctxA) }()
-	eventually(t, 10*time.Second, "A stuck", func() bool { return a.Stats().InFlight == 3 })
+	poll.Until(t, 10*time.Second, "A stuck", func() bool { return a.Stats().InFlight == 3 })
 	t.Logf("A: %+v", a.Stats())
 	b := newConsumer(t, brokers, "g-rv", cfg, h)
 	ctxB, cancelB := context.WithCancel(context.Background())
 	doneB := make(chan error, 1)
 	go func() { doneB <- b.Run(ctxB) }()
-	eventually(t, 20*time.Second, "B owns partitions", func() bool { return b.Stats().Partitions > 0 && a.Stats().Partitions < 4 })
+	poll.Until(t, 20*time.Second, "B owns partitions", func() bool { return b.Stats().Partitions > 0 && a.Stats().Partitions < 4 })
 	t.Logf("after rebalance A: %+v B: %+v", a.Stats(), b.Stats())
 	heal.Store(true)
 	total := rec.total()
-	eventually(t, 20*time.Second, "progress after healing", func() bool { return rec.total() > total })
+	poll.Until(t, 20*time.Second, "progress after healing", func() bool { return rec.total() > total })
 	cancelB()
 	if err := <-doneB; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-rv") == 0 })
+	poll.Until(t, 30*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-rv") == 0 })
 	cancelA()
 	if err := <-doneA; err != nil {
 		t.Fatal(err)
@@ -194,7 +195,7 @@ func TestWorkerPoolManyWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	eventually(t, 30*time.Second, "handled", func() bool { return handled.Load() >= 1000 })
+	poll.Until(t, 30*time.Second, "handled", func() bool { return handled.Load() >= 1000 })
 	var ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms1)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/dlqtool"
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -452,7 +453,7 @@ func dlqKillMidReplay(t *testing.T, k *tc.Kafka, bin string) {
 	}
 	group := dlqtool.DefaultGroup(e.dlq)
 	p := tc.StartProcess(t, bin, []string{"dlq", "replay", "--config", e.cfg("strict"), "--rate", "200", "--session-timeout", "6s", "--progress-interval", "500ms"}, nil)
-	tc.WaitFor(t, 60*time.Second, "half the DLQ replayed and committed", func() bool {
+	poll.Until(t, 60*time.Second, "half the DLQ replayed and committed", func() bool {
 		return committedSum(k, group) >= n/2 || p.Exited()
 	})
 	p.Kill()

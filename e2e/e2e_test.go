@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -191,7 +192,7 @@ func (s *scenario) accepted() int64 { return s.srv.Stats().Accepted }
 
 func (s *scenario) waitAccepted(atLeast int64, d time.Duration) {
 	s.t.Helper()
-	tc.WaitFor(s.t, d, fmt.Sprintf("%d events accepted", atLeast), func() bool { return s.accepted() >= atLeast })
+	poll.Until(s.t, d, fmt.Sprintf("%d events accepted", atLeast), func() bool { return s.accepted() >= atLeast })
 }
 
 // lag is the group's total lag per kadm, -1 if unknown.
@@ -413,7 +414,7 @@ func outageThen429Storm(t *testing.T, s *scenario) {
 	// The breakers probe every open_timeout (fetching resumes while
 	// half-open, and pauses again when the probe fails); the outage ends
 	// only at its instant, and publishing resumes after it.
-	tc.WaitFor(t, 90*time.Second, "the outage over and events accepted again", func() bool {
+	poll.Until(t, 90*time.Second, "the outage over and events accepted again", func() bool {
 		return time.Now().After(outageEnd) && s.accepted() > atOutage
 	})
 
@@ -426,7 +427,7 @@ func outageThen429Storm(t *testing.T, s *scenario) {
 	if err := s.srv.SetFaults(cxonetest.Faults{ErrorRates: map[int]float64{429: 0.5}, RetryAfter: cxonetest.Duration(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	tc.WaitFor(t, 3*time.Minute, "a 429 storm of 200 answers", func() bool { return s.srv.Stats().RateLimited >= 200 })
+	poll.Until(t, 3*time.Minute, "a 429 storm of 200 answers", func() bool { return s.srv.Stats().RateLimited >= 200 })
 	if err := s.srv.SetFaults(cxonetest.Faults{}); err != nil {
 		t.Fatal(err)
 	}

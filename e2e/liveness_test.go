@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -32,13 +33,9 @@ const openTimeout = 2 * time.Second
 // waitFor is tc.WaitFor that dumps the scenario's state before failing.
 func (s *scenario) waitFor(d time.Duration, what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			s.dump()
-			s.t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll.Check(d, cond) {
+		s.dump()
+		s.t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }
 

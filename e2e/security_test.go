@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -361,7 +362,7 @@ metrics:
 	}
 	start := time.Now()
 	p := tc.StartBridge(t, bin, cfg, []string{"CXONE_CLIENT_SECRET=" + cxonetest.DefaultClientSecret})
-	tc.WaitFor(t, 60*time.Second, "40 orders accepted over OAUTHBEARER, lag 0", func() bool {
+	poll.Until(t, 60*time.Second, "40 orders accepted over OAUTHBEARER, lag 0", func() bool {
 		return srv.Stats().Accepted == n && groupLag(k, group) == 0
 	})
 	took := time.Since(start)

@@ -25,6 +25,7 @@ import (
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/pipeline"
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -166,13 +167,9 @@ func (r *rig) dlqRecords() []*kgo.Record {
 
 func (r *rig) waitFor(d time.Duration, what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out after %s waiting for %s; server %+v; breaker %s; log tail:\n%s",
-				d, what, r.srv.Stats(), r.breakerTransitions(), tailLines(r.logs.String(), 15))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Check(d, cond) {
+		r.t.Fatalf("timed out after %s waiting for %s; server %+v; breaker %s; log tail:\n%s",
+			d, what, r.srv.Stats(), r.breakerTransitions(), tailLines(r.logs.String(), 15))
 	}
 }
 

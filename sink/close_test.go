@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
 )
 
@@ -165,7 +166,7 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 				}
 				return p
 			})
-			waitFor(t, 5*time.Second, "the request at the server", func() bool { return srv.arrived.Load() == c.calls })
+			poll.Until(t, 5*time.Second, "the request at the server", func() bool { return srv.arrived.Load() == c.calls })
 			time.Sleep(20 * time.Millisecond) // let the callers settle into their waits
 			mu.Lock()
 			defer mu.Unlock()
@@ -184,7 +185,7 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 					t.Errorf("a goroutine outlived Close:\n%s", stack)
 				}
 			}
-			waitFor(t, 5*time.Second, "the callers to return", func() bool {
+			poll.Until(t, 5*time.Second, "the callers to return", func() bool {
 				for id := range sinkGoroutines() {
 					if _, ok := before[id]; !ok {
 						return false

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -465,7 +466,7 @@ func TestCooldownBeforeRepostAfterRefresh(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.Publish(context.Background(), orderEvent(keyA, "a")) }()
-	waitFor(t, 5*time.Second, "A's request at the server", func() bool { return len(srv.Arrivals(keyA)) == 1 })
+	poll.Until(t, 5*time.Second, "A's request at the server", func() bool { return len(srv.Arrivals(keyA)) == 1 })
 	go func() { defer wg.Done(); p.Publish(context.Background(), orderEvent(keyB, "b")) }()
 	<-ts.fetching
 	<-w.seen("http_429")

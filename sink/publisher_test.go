@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -67,18 +68,6 @@ func orderEvent(key, correlationID string) *sink.Event {
 	body := fmt.Sprintf(`{"eventType":"OrderCreated","attributes":{"orderId":"ORD-1234567890","totalAmount":150.75,`+
 		`"_correlationId":%q,"_publishedAt":%q},"timestamp":%q}`, correlationID, now, now)
 	return &sink.Event{IdempotencyKey: key, CorrelationID: correlationID, Body: []byte(body)}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func asError(t testing.TB, err error) *sink.Error {
@@ -693,7 +682,7 @@ func TestCancelDuringWaitReturnsPromptly(t *testing.T) {
 					t.Fatal("Publish never reached the wait")
 				}
 			} else {
-				waitFor(t, 5*time.Second, "the request", func() bool { return srv.Stats().Requests >= 1 })
+				poll.Until(t, 5*time.Second, "the request", func() bool { return srv.Stats().Requests >= 1 })
 			}
 			cancelled := time.Now()
 			cancel()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/testcontainers"
 )
 
@@ -153,7 +154,7 @@ func TestThreeNodesSurviveBrokerKill(t *testing.T) {
 	waitProduced := func(what string, more int64) {
 		t.Helper()
 		target := produced.Load() + more
-		testcontainers.WaitFor(t, 60*time.Second, what, func() bool { return produced.Load() >= target || failed.Load() > 0 })
+		poll.Until(t, 60*time.Second, what, func() bool { return produced.Load() >= target || failed.Load() > 0 })
 		if failed.Load() > 0 {
 			t.Fatalf("%s: %d acks=all writes failed, first: %v", what, failed.Load(), firstErr.Load())
 		}
@@ -166,7 +167,7 @@ func TestThreeNodesSurviveBrokerKill(t *testing.T) {
 		t.Fatal("node 1 still running after KillNode")
 	}
 	// The controller fences the dead node and shrinks the ISRs to 2 = min.insync.replicas.
-	testcontainers.WaitFor(t, 30*time.Second, "ISR without node 1", func() bool {
+	poll.Until(t, 30*time.Second, "ISR without node 1", func() bool {
 		md, err := k.Admin().Metadata(context.Background(), topic)
 		if err != nil {
 			return false

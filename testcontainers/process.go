@@ -262,16 +262,3 @@ func procStatusKiB(pid int, field string) int64 {
 	}
 	return 0
 }
-
-// WaitFor polls cond every 50 ms until it is true, and fails the test
-// (FailNow) when it is still false after d.
-func WaitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

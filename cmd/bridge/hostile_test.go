@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -178,7 +179,7 @@ log:
 	// Phase 1: every record is rejected with an echo of its request.
 	produce(0, hostileRecords)
 	p := tc.StartProcess(t, bridgeBin, []string{"run", "--config", cfg}, env)
-	tc.WaitFor(t, 60*time.Second, "the rejected records in the DLQ", func() bool { return dlqCount() >= hostileRecords })
+	poll.Until(t, 60*time.Second, "the rejected records in the DLQ", func() bool { return dlqCount() >= hostileRecords })
 
 	// Phase 2: the token endpoint fails with a 1 MiB HTML page echoing the
 	// token request; the tokens are revoked, so the next publish needs a
@@ -190,7 +191,7 @@ log:
 	failuresBefore := srv.Stats().TokenFailures
 	produce(hostileRecords, hostileRecords+1)
 	// Enough refusals for the breaker to open and half-open a few times.
-	tc.WaitFor(t, 60*time.Second, "token requests refused with the echoing page", func() bool {
+	poll.Until(t, 60*time.Second, "token requests refused with the echoing page", func() bool {
 		return srv.Stats().TokenFailures >= failuresBefore+12
 	})
 	checkOut, checkCode := bridgeOutput(t, env, "check", "--config", cfg, "--timeout", "5s")

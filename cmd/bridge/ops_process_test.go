@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -58,7 +59,7 @@ func TestProcessOutageReadinessAndNoSecret(t *testing.T) {
 	e.produce(0, 100)
 	p := e.start()
 	addr := opsAddr(t, p)
-	tc.WaitFor(t, 15*time.Second, "delivered and ready", func() bool {
+	poll.Until(t, 15*time.Second, "delivered and ready", func() bool {
 		code, _ := get(addr, "/readyz")
 		return code == 200 && e.cxone.Stats().Accepted >= 100
 	})
@@ -66,7 +67,7 @@ func TestProcessOutageReadinessAndNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.produce(100, 120)
-	tc.WaitFor(t, 15*time.Second, "not ready during the outage", func() bool {
+	poll.Until(t, 15*time.Second, "not ready during the outage", func() bool {
 		code, body := get(addr, "/readyz")
 		return code == 503 && strings.Contains(body, "circuit breaker open")
 	})
@@ -76,7 +77,7 @@ func TestProcessOutageReadinessAndNoSecret(t *testing.T) {
 	if err := e.cxone.SetFaults(cxonetest.Faults{}); err != nil {
 		t.Fatal(err)
 	}
-	tc.WaitFor(t, 15*time.Second, "ready again and all delivered", func() bool {
+	poll.Until(t, 15*time.Second, "ready again and all delivered", func() bool {
 		code, _ := get(addr, "/readyz")
 		return code == 200 && e.cxone.Stats().Accepted >= 120
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
@@ -178,14 +179,14 @@ func TestKillAndRestart(t *testing.T) {
 	const n = 20000
 	e.produce(0, n)
 	p := e.start()
-	tc.WaitFor(t, 60*time.Second, "a quarter delivered", func() bool { return e.cxone.Stats().Accepted >= n/4 })
+	poll.Until(t, 60*time.Second, "a quarter delivered", func() bool { return e.cxone.Stats().Accepted >= n/4 })
 	p.Kill()
 	if code := p.ExitCode(); code != -int(syscall.SIGKILL) {
 		t.Fatalf("exit %d, want killed", code)
 	}
 	atKill := e.cxone.Stats().Accepted
 	p2 := e.start()
-	tc.WaitFor(t, 120*time.Second, "everything delivered and committed", func() bool {
+	poll.Until(t, 120*time.Second, "everything delivered and committed", func() bool {
 		l, _ := e.lag()
 		return l == 0 && e.cxone.Stats().Accepted >= n
 	})
@@ -213,7 +214,7 @@ func TestOutagePausesAndResumes(t *testing.T) {
 	const n = 200000
 	e.produce(0, n)
 	p := e.start()
-	tc.WaitFor(t, 60*time.Second, "some deliveries", func() bool { return e.cxone.Stats().Accepted >= 2000 })
+	poll.Until(t, 60*time.Second, "some deliveries", func() bool { return e.cxone.Stats().Accepted >= 2000 })
 	if err := e.cxone.SetFaults(cxonetest.Faults{OutageFor: cxonetest.Duration(10 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestOutagePausesAndResumes(t *testing.T) {
 	p.WaitLog(`"fetching paused"`, 20*time.Second)
 	p.WaitLog(`"fetching resumed"`, 30*time.Second)
 	resumedAfter := time.Since(outageStart)
-	tc.WaitFor(t, 180*time.Second, "everything delivered and committed", func() bool {
+	poll.Until(t, 180*time.Second, "everything delivered and committed", func() bool {
 		l, _ := e.lag()
 		return l == 0 && e.cxone.Stats().Accepted >= n
 	})

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // ---- helpers for targeted faults: any transport, and requests in flight ----
@@ -116,19 +118,6 @@ func post(t *testing.T, hc *http.Client, s *Server, tok, key, corr, body string)
 		t.Fatalf("%s: %v", key, r.err)
 	}
 	return r
-}
-
-// waitFor polls cond until it holds (the condition, not the time, is what
-// the test waits for; the deadline only bounds a failing test).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // stillHeld fails the test if the held request has been answered.
@@ -483,7 +472,7 @@ func TestTargetHangReleased(t *testing.T) {
 		hc := clientFor(t, s)
 		tok := tokenVia(t, hc, s)
 		held := postAsync(context.Background(), hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-		waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+		poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 
 		// The others are accepted meanwhile.
 		if r := post(t, hc, s, tok, "k-ok", "c-ok", validBodyFor("c-ok")); r.status != 202 {
@@ -543,7 +532,7 @@ func TestTargetHangReleased(t *testing.T) {
 		hc := clientFor(t, s)
 		tok := tokenVia(t, hc, s)
 		held := postAsync(context.Background(), hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-		waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+		poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 		if err := s.SetFaults(Faults{Targets: []Target{{IdempotencyKey: "k-stuck", Status: 500}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -589,13 +578,13 @@ func TestTargetHangClientGone(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			held := postAsync(ctx, hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-			waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+			poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 			cancel()
 			if r := await(t, held); !errors.Is(r.err, context.Canceled) {
 				t.Fatalf("client: %+v", r)
 			}
 			// The handler notices and returns (its last act is to count the hold).
-			waitFor(t, "the handler to end the hold", func() bool {
+			poll.Until(t, 20*time.Second, "the handler to end the hold", func() bool {
 				st := s.Stats()
 				return st.Hung == 0 && st.Targeted == 1
 			})
@@ -631,7 +620,7 @@ func TestTargetHangServerClose(t *testing.T) {
 			hc := clientFor(t, s)
 			tok := tokenVia(t, hc, s)
 			held := postAsync(context.Background(), hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-			waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+			poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 			closed := make(chan struct{})
 			go func() { s.Close(); close(closed) }()
 			select {
@@ -642,7 +631,7 @@ func TestTargetHangServerClose(t *testing.T) {
 			if r := await(t, held); r.err == nil {
 				t.Errorf("the held request was answered: %+v", r)
 			}
-			waitFor(t, "the handler to end the hold", func() bool {
+			poll.Until(t, 20*time.Second, "the handler to end the hold", func() bool {
 				st := s.Stats()
 				return st.Hung == 0 && st.Targeted == 1
 			})
@@ -671,7 +660,7 @@ func TestTargetHangShutdown(t *testing.T) {
 			hc := clientFor(t, s)
 			tok := tokenVia(t, hc, s)
 			held := postAsync(context.Background(), hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-			waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+			poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
@@ -701,7 +690,7 @@ func TestTargetHangReset(t *testing.T) {
 	hc := clientFor(t, s)
 	tok := tokenVia(t, hc, s)
 	held := postAsync(context.Background(), hc, s, tok, "k-stuck", "c-stuck", validBodyFor("c-stuck"))
-	waitFor(t, "the request to be held", func() bool { return s.Stats().Hung == 1 })
+	poll.Until(t, 20*time.Second, "the request to be held", func() bool { return s.Stats().Hung == 1 })
 	s.Reset()
 	if st := s.Stats(); st != (Stats{Hung: 1}) {
 		t.Errorf("stats after reset %+v", st)
