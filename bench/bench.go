@@ -25,6 +25,7 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -109,24 +110,9 @@ var ErrBadOptions = errors.New("bench: bad options")
 
 func (o *Options) defaults() error {
 	d := DefaultOptions()
-	if o.Records == 0 {
-		o.Records = d.Records
-	}
-	if o.Partitions == 0 {
-		o.Partitions = d.Partitions
-	}
-	if o.Keys == 0 {
-		o.Keys = d.Keys
-	}
-	if o.MaxInFlight == 0 {
-		o.MaxInFlight = d.MaxInFlight
-	}
-	if o.Ordering == "" {
-		o.Ordering = d.Ordering
-	}
-	if o.LatencyDuration == 0 {
-		o.LatencyDuration = d.LatencyDuration
-	}
+	o.Records, o.Partitions, o.Keys = cmp.Or(o.Records, d.Records), cmp.Or(o.Partitions, d.Partitions), cmp.Or(o.Keys, d.Keys)
+	o.MaxInFlight, o.Ordering = cmp.Or(o.MaxInFlight, d.MaxInFlight), cmp.Or(o.Ordering, d.Ordering)
+	o.LatencyDuration = cmp.Or(o.LatencyDuration, d.LatencyDuration)
 	if o.TutorialDuration <= 0 {
 		o.TutorialDuration = d.TutorialDuration
 	}

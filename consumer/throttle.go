@@ -163,25 +163,21 @@ func (c *Consumer) reconcilePauses() {
 // Pause stops fetching every consumed topic until Resume, across
 // rebalances. Records already dispatched keep being worked on. When Pause
 // returns, no record fetched afterwards is dispatched.
-func (c *Consumer) Pause() {
-	c.mu.Lock()
-	was := c.paused
-	c.paused = true
-	c.mu.Unlock()
-	c.reconcilePauses()
-	if !was {
-		c.log.Warn("fetching paused")
-	}
-}
+func (c *Consumer) Pause() { c.setPaused(true) }
 
 // Resume undoes Pause.
-func (c *Consumer) Resume() {
+func (c *Consumer) Resume() { c.setPaused(false) }
+
+func (c *Consumer) setPaused(paused bool) {
 	c.mu.Lock()
 	was := c.paused
-	c.paused = false
+	c.paused = paused
 	c.mu.Unlock()
 	c.reconcilePauses()
-	if was {
+	switch {
+	case paused && !was:
+		c.log.Warn("fetching paused")
+	case !paused && was:
 		c.log.Info("fetching resumed")
 	}
 }

@@ -13,6 +13,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,21 +134,8 @@ func DefaultOptions() Options {
 
 func (o *Options) defaults() error {
 	d := DefaultOptions()
-	if o.Records == 0 {
-		o.Records = d.Records
-	}
-	if o.Partitions == 0 {
-		o.Partitions = d.Partitions
-	}
-	if o.Keys == 0 {
-		o.Keys = d.Keys
-	}
-	if o.MaxInFlight == 0 {
-		o.MaxInFlight = d.MaxInFlight
-	}
-	if o.Ordering == "" {
-		o.Ordering = d.Ordering
-	}
+	o.Records, o.Partitions, o.Keys = cmp.Or(o.Records, d.Records), cmp.Or(o.Partitions, d.Partitions), cmp.Or(o.Keys, d.Keys)
+	o.MaxInFlight, o.Ordering = cmp.Or(o.MaxInFlight, d.MaxInFlight), cmp.Or(o.Ordering, d.Ordering)
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = d.StallTimeout
 	}

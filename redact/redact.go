@@ -121,13 +121,10 @@ func (s *Scrubber) AddSecret(v string) {
 	if s == nil || v == "" {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var changed bool
-	s.secrets, changed = remember(s.secrets, v, MaxSecrets)
-	if changed {
-		s.rebuildLocked()
-	}
+	s.update(func() (changed bool) {
+		s.secrets, changed = remember(s.secrets, v, MaxSecrets)
+		return changed
+	})
 }
 
 // AddBasic makes the HTTP Basic encodings of user and password, and every
@@ -137,14 +134,12 @@ func (s *Scrubber) AddBasic(user, password string) {
 	if s == nil || password == "" {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var c1, c2 bool
-	s.basics, c1 = remember(s.basics, basic{user, password}, MaxSecrets)
-	s.secrets, c2 = remember(s.secrets, password, MaxSecrets)
-	if c1 || c2 {
-		s.rebuildLocked()
-	}
+	s.update(func() bool {
+		var c1, c2 bool
+		s.basics, c1 = remember(s.basics, basic{user, password}, MaxSecrets)
+		s.secrets, c2 = remember(s.secrets, password, MaxSecrets)
+		return c1 || c2
+	})
 }
 
 // AddToken makes every encoding of the bearer (or refresh) token t
@@ -154,11 +149,18 @@ func (s *Scrubber) AddToken(t string) {
 	if s == nil || t == "" {
 		return
 	}
+	s.update(func() (changed bool) {
+		s.tokens, changed = remember(s.tokens, t, MaxTokens)
+		return changed
+	})
+}
+
+// update runs change under s.mu and rebuilds the patterns if it reports a
+// change of the known values.
+func (s *Scrubber) update(change func() bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var changed bool
-	s.tokens, changed = remember(s.tokens, t, MaxTokens)
-	if changed {
+	if change() {
 		s.rebuildLocked()
 	}
 }
@@ -418,7 +420,7 @@ func (ps *patterns) scrub(str string, limit int, cut bool) (string, bool) {
 		out = ps.render(str, spans)
 	}
 	if len(out) > limit {
-		out = truncateUTF8(out, limit)
+		out = Truncate(out, limit)
 		cut = true
 	}
 	return out, cut
@@ -569,8 +571,9 @@ func normalize(str string, spans []span) []span {
 	return out
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a rune.
-func truncateUTF8(s string, n int) string {
+// Truncate cuts s to at most n bytes without splitting a rune (the way
+// Scrub bounds its output), for callers that bound text of their own.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cxone-bridge/bridge/redact"
 )
 
 // Discovery (docs/design.md §7). Real CXone publishes, under its issuer (for example
@@ -225,7 +227,7 @@ func checkAllowed(name, raw string, allowed []string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is on host %s, which is not in the allowed hosts", ErrHostNotAllowed, name,
-		strconv.Quote(truncateUTF8(strings.ToValidUTF8(host, "\uFFFD"), 255)))
+		strconv.Quote(redact.Truncate(strings.ToValidUTF8(host, "\uFFFD"), 255)))
 }
 
 // hostAllowed reports whether host is one of allowed: an entry is a host

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cxone-bridge/bridge/redact"
 )
@@ -147,14 +146,14 @@ func (e *Error) describe(prefix string) string {
 	if e.Verdict != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Verdict.String())
-		return truncateUTF8(b.String(), maxErrorMessage) // the last failure (Err) has its own Error()
+		return redact.Truncate(b.String(), maxErrorMessage) // the last failure (Err) has its own Error()
 	}
 	var te *TokenError
 	if e.Err != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 		if errors.As(e.Err, &te) {
-			return truncateUTF8(b.String(), maxErrorMessage) // its description is the excerpt's start
+			return redact.Truncate(b.String(), maxErrorMessage) // its description is the excerpt's start
 		}
 	}
 	if len(e.Fields) > 0 {
@@ -167,15 +166,15 @@ func (e *Error) describe(prefix string) string {
 			if i > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(truncateUTF8(f.Field, maxExcerptInMessage/2))
+			b.WriteString(redact.Truncate(f.Field, maxExcerptInMessage/2))
 			b.WriteString(": ")
-			b.WriteString(truncateUTF8(f.Message, maxExcerptInMessage/2))
+			b.WriteString(redact.Truncate(f.Message, maxExcerptInMessage/2))
 		}
 	} else if e.Excerpt != "" {
 		b.WriteString(": ")
-		b.WriteString(strconv.Quote(truncateUTF8(e.Excerpt, maxExcerptInMessage)))
+		b.WriteString(strconv.Quote(redact.Truncate(e.Excerpt, maxExcerptInMessage)))
 	}
-	return truncateUTF8(b.String(), maxErrorMessage)
+	return redact.Truncate(b.String(), maxErrorMessage)
 }
 
 // Unwrap returns the underlying cause.
@@ -184,17 +183,6 @@ func (e *Error) Unwrap() error { return e.Err }
 // Is reports whether target is the sentinel of e's class.
 func (e *Error) Is(target error) bool {
 	return target != nil && target == e.Class.sentinel()
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a rune.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // Limits applied to field errors parsed from an answer.

@@ -409,7 +409,7 @@ func (p *Publisher) tokenError(err error) *Error {
 	}
 	limit := min(p.cfg.MaxResponseBytes, MaxExcerptBytes)
 	return &Error{Class: ClassSystemic, Err: te, Status: te.Status,
-		Excerpt: truncateUTF8(te.excerpt, limit), Truncated: te.truncated || len(te.excerpt) > limit}
+		Excerpt: redact.Truncate(te.excerpt, limit), Truncated: te.truncated || len(te.excerpt) > limit}
 }
 
 // drainLimit is how much of an unread answer is discarded to keep the

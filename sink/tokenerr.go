@@ -126,9 +126,9 @@ func newTokenError(err error, sc *redact.Scrubber) error {
 		case re.ErrorDescription != "":
 			te.Description = sc.ScrubString(re.ErrorDescription, maxDetailBytes)
 		case htmlTitle(te.excerpt) != "":
-			te.Description = truncateUTF8(htmlTitle(te.excerpt), maxDetailBytes-len(" (HTML page)")) + " (HTML page)"
+			te.Description = redact.Truncate(htmlTitle(te.excerpt), maxDetailBytes-len(" (HTML page)")) + " (HTML page)"
 		default:
-			te.Description = truncateUTF8(te.excerpt, maxDetailBytes)
+			te.Description = redact.Truncate(te.excerpt, maxDetailBytes)
 		}
 		return te
 	}

@@ -154,19 +154,10 @@ func (d *jsonDecoder) object() (any, error) {
 			return nil, err
 		}
 		m[key] = val
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return nil, d.eof()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case '}':
-			d.pos++
+		if done, err := d.delimiter('}', "object key:value pair"); err != nil {
+			return nil, err
+		} else if done {
 			return m, nil
-		default:
-			return nil, d.errorf("invalid character %s after object key:value pair", quoteChar(d.buf[d.pos]))
 		}
 	}
 }
@@ -185,21 +176,46 @@ func (d *jsonDecoder) array() (any, error) {
 			return nil, err
 		}
 		a = append(a, val)
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return nil, d.eof()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case ']':
-			d.pos++
+		if done, err := d.delimiter(']', "array element"); err != nil {
+			return nil, err
+		} else if done {
 			return a, nil
-		default:
-			return nil, d.errorf("invalid character %s after array element", quoteChar(d.buf[d.pos]))
 		}
 	}
+}
+
+// someDigits reads the digits the grammar requires after a decimal point
+// or an exponent's sign: at least one ("invalid character … <where>
+// numeric literal" otherwise, as encoding/json says).
+func (d *jsonDecoder) someDigits(where string) error {
+	if d.pos >= len(d.buf) {
+		return d.eof()
+	}
+	if c := d.buf[d.pos]; c < '0' || c > '9' {
+		return d.errorf("invalid character %s %s numeric literal", quoteChar(c), where)
+	}
+	d.digits()
+	return nil
+}
+
+// delimiter reads what follows an element of an object or an array: a
+// comma (more elements follow; the white space after it is skipped) or the
+// closing byte (done).
+func (d *jsonDecoder) delimiter(closing byte, element string) (done bool, err error) {
+	d.skipSpace()
+	if d.pos >= len(d.buf) {
+		return false, d.eof()
+	}
+	switch d.buf[d.pos] {
+	case ',':
+		d.pos++
+		d.skipSpace()
+		return false, nil
+	case closing:
+		d.pos++
+		return true, nil
+	}
+	return false, d.errorf("invalid character %s after %s", quoteChar(d.buf[d.pos]), element)
 }
 
 // str decodes a string starting at the opening quote.
@@ -332,26 +348,18 @@ func (d *jsonDecoder) number() (any, error) {
 	}
 	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
 		d.pos++
-		if d.pos >= len(d.buf) {
-			return nil, d.eof()
+		if err := d.someDigits("after decimal point in"); err != nil {
+			return nil, err
 		}
-		if c := d.buf[d.pos]; c < '0' || c > '9' {
-			return nil, d.errorf("invalid character %s after decimal point in numeric literal", quoteChar(c))
-		}
-		d.digits()
 	}
 	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
 		d.pos++
 		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
 			d.pos++
 		}
-		if d.pos >= len(d.buf) {
-			return nil, d.eof()
+		if err := d.someDigits("in exponent of"); err != nil {
+			return nil, err
 		}
-		if c := d.buf[d.pos]; c < '0' || c > '9' {
-			return nil, d.errorf("invalid character %s in exponent of numeric literal", quoteChar(c))
-		}
-		d.digits()
 	}
 	lit := d.buf[start:d.pos]
 	f, err := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)

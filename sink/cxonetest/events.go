@@ -95,11 +95,7 @@ func (h *Handler) answerEvent(r *http.Request, now time.Time) (answer, string) {
 		h.mu.Lock()
 	}
 	defer h.mu.Unlock()
-	ks := h.keys[key]
-	if ks == nil {
-		ks = &keyState{}
-		h.keys[key] = ks
-	}
+	ks := h.keyLocked(key)
 	if ks.id != "" {
 		h.stats.Duplicates++
 		ks.add(Arrival{At: now, Status: h.dupStatus, Duplicate: true, ID: ks.id, Hung: held})
@@ -381,12 +377,18 @@ func (h *Handler) noteArrival(key string, a Arrival) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.keyLocked(key).add(a)
+}
+
+// keyLocked returns the state of idempotency key key, made on first use.
+// h.mu is held.
+func (h *Handler) keyLocked(key string) *keyState {
 	ks := h.keys[key]
 	if ks == nil {
 		ks = &keyState{}
 		h.keys[key] = ks
 	}
-	ks.add(a)
+	return ks
 }
 
 // Events beyond the record limit are trimmed lazily; the accessor trims too.
