@@ -30,7 +30,7 @@ import (
 // openTimeout is the suite's cxone.breaker.open_timeout (setup).
 const openTimeout = 2 * time.Second
 
-// waitFor is tc.WaitFor that dumps the scenario's state before failing.
+// waitFor is poll.Until that dumps the scenario's state before failing.
 func (s *scenario) waitFor(d time.Duration, what string, cond func() bool) {
 	s.t.Helper()
 	if !poll.Check(d, cond) {
