@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,35 +173,63 @@ func fields(c sink.Config) map[string]any {
 	return m
 }
 
-// TestConsumerMappingComplete: every key of the consumer section, and
-// every key of the kafka section, reaches the field of the same name of
-// consumer.Config or kafkaconn.Config. A key added to bridge.yaml but not
-// to the mapping fails here.
-func TestConsumerMappingComplete(t *testing.T) {
-	var cfg config.Config
-	fill(reflect.ValueOf(&cfg.Kafka).Elem())
-	fill(reflect.ValueOf(&cfg.Consumer).Elem())
-	cfg.Routes = []config.Route{{Topic: "orders"}}
-	cc := reflect.ValueOf(cfg.ConsumerConfig())
-	kc := reflect.ValueOf(cfg.Kafka.ConnConfig())
-	for section, v := range map[string]reflect.Value{"consumer": reflect.ValueOf(cfg.Consumer), "kafka": reflect.ValueOf(cfg.Kafka)} {
-		for i := 0; i < v.NumField(); i++ {
-			name := v.Type().Field(i).Name
-			c, k := cc.FieldByName(name), kc.FieldByName(name)
-			switch {
-			case !c.IsValid() && !k.IsValid():
-				t.Errorf("%s.%s has no field of that name in consumer.Config or kafkaconn.Config", section, name)
-			case c.IsValid() && c.IsZero(), k.IsValid() && k.IsZero():
-				t.Errorf("%s.%s is not mapped: its component's field stays zero", section, name)
-			case k.IsValid() && k.Kind() == reflect.Struct:
-				for j := 0; j < k.NumField(); j++ {
-					if k.Field(j).IsZero() {
-						t.Errorf("%s.%s.%s is not mapped to kafkaconn", section, name, k.Type().Field(j).Name)
-					}
-				}
+// TestMappingComplete: every key of bridge.yaml that a component takes
+// reaches it. Each leaf key is set alone on an empty configuration, and
+// some field of some component's configuration must change. A key added
+// to a section without a field of that name (or a map tag) in the
+// component fails here.
+func TestMappingComplete(t *testing.T) {
+	components := func(c *config.Config) []any {
+		cc := c.ConsumerConfig()
+		cc.DLQTopic = nil // a func: never DeepEqual
+		return []any{cc, c.Kafka.ConnConfig(), c.SinkConfig(), c.TransformConfig()}
+	}
+	base := config.Config{Routes: []config.Route{{}}}
+	baseline := components(&base)
+	sections := map[string]func(c *config.Config) reflect.Value{
+		"kafka":       func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Kafka).Elem() },
+		"consumer":    func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Consumer).Elem() },
+		"cxone":       func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.CXone).Elem() },
+		"correlation": func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Correlation).Elem() },
+		"routes[0]":   func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Routes[0]).Elem() },
+	}
+	n := 0
+	for section, get := range sections {
+		for _, path := range leaves(get(&base).Type(), nil) {
+			c := config.Config{Routes: []config.Route{{}}}
+			f := get(&c).FieldByIndex(path)
+			if tag := get(&c).Type().FieldByIndex(path).Tag.Get("map"); tag == "-" {
+				continue
+			}
+			fill(f)
+			n++
+			if reflect.DeepEqual(components(&c), baseline) {
+				t.Errorf("%s: %s reaches no component", section, get(&c).Type().FieldByIndex(path).Name)
 			}
 		}
 	}
+	if n < 60 {
+		t.Errorf("only %d keys tried", n)
+	}
+}
+
+// leaves lists the index paths of the exported non-struct fields of t,
+// descending into structs.
+func leaves(t reflect.Type, prefix []int) [][]int {
+	var out [][]int
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		p := append(slices.Clone(prefix), i)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, leaves(f.Type, p)...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // fill sets every field of v to a value that is not zero.

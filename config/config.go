@@ -23,18 +23,16 @@
 // direction: [Config.ConsumerConfig] (package consumer),
 // [Kafka.ConnConfig] (package kafkaconn), [Config.SinkConfig] (package
 // sink) and [Config.TransformConfig] (package transform), all in
-// components.go. A default is declared once, by the component that uses it
-// ([consumer.DefaultMaxInFlight], [sink.DefaultConfig],
-// [kafkaconn.DefaultClientID], …), and the loader applies those same values
-// to the absent keys, so that a loaded configuration shows the values in
-// effect and a component built directly runs as the bridge does; a default
-// that depends on another key ([consumer.DefaultMaxBuffered],
-// [consumer.DefaultRevokeDrainTimeout], [sink.DefaultTokenURL],
-// [sink.DefaultIssuerFor], [sink.DefaultScopeFor]) is a function of the
-// component that both use. Keys no component has a default for (log,
-// metrics, correlation, dlq, routes) have theirs in this file.
-// docs/config.md lists every key with its default, and a test compares
-// that list with what the loader produces.
+// components.go, by field name (mapping.go). A default is declared once,
+// by the component that uses it (consumer.Config.WithDefaults,
+// sink.DefaultConfig, …), and the loader fills the absent keys with what
+// the component's WithDefaults makes of the mapped configuration, so that
+// a loaded configuration shows the values in effect, a default that
+// depends on another key follows it, and a component built directly runs
+// as the bridge does. Keys no component has a default for (log, metrics,
+// dlq, routes[].timestamp_field, routes[].tombstones) have theirs in this
+// file. docs/config.md lists every key with its default, and a test
+// compares that list with what the loader produces.
 //
 // [Load] and [Parse] read YAML; [New] completes a configuration built from
 // values in code, with the same defaults and checks.
@@ -44,10 +42,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cxone-bridge/bridge/consumer"
-	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/secret"
-	"github.com/cxone-bridge/bridge/sink"
 )
 
 // Config is the whole of bridge.yaml. Every field is documented in
@@ -124,12 +119,12 @@ type CXone struct {
 	// TenantID is the tenant whose API base URL is discovered.
 	TenantID string `yaml:"tenant_id"`
 	// DiscoveryCache is a file keeping discovered endpoints across restarts.
-	DiscoveryCache string `yaml:"discovery_cache"`
+	DiscoveryCache string `yaml:"discovery_cache" map:"DiscoveryCacheFile"`
 	// CAFile is a PEM bundle trusted in addition to the system's authorities.
 	CAFile string `yaml:"ca_file"`
-	Auth   Auth   `yaml:"auth"`
+	Auth   Auth   `yaml:"auth" map:",inline"`
 
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" map:"DialTimeout"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	Retry          Retry         `yaml:"retry"`
 	RateLimit      RateLimit     `yaml:"rate_limit"`
@@ -152,7 +147,7 @@ type Retry struct {
 
 // RateLimit is the client-side limit that keeps a tenant under its quota.
 type RateLimit struct {
-	EventsPerSecond float64 `yaml:"events_per_second"`
+	EventsPerSecond float64 `yaml:"events_per_second" map:"PerSecond"`
 	Burst           int     `yaml:"burst"`
 }
 
@@ -185,7 +180,7 @@ func (c CXone) EventsURL() string {
 type Auth struct {
 	// Mode is [sink.AuthClientCredentials] (the tutorial's) or
 	// [sink.AuthAccessKey] (real CXone's password grant with an access key).
-	Mode string `yaml:"mode"`
+	Mode string `yaml:"mode" map:"AuthMode"`
 	// TokenURL is the token endpoint; empty with an Issuer: discovered.
 	// Default [sink.DefaultTokenURL] of the base URL.
 	TokenURL string `yaml:"token_url"`
@@ -233,17 +228,17 @@ type Route struct {
 
 	// Schema is a JSON Schema file (Draft 2020-12 unless it says otherwise),
 	// relative to the configuration file. Empty: any JSON object passes.
-	Schema string `yaml:"schema"`
+	Schema string `yaml:"schema" map:"-"`
 
 	BusinessKey    string   `yaml:"business_key"`
 	TimestampField string   `yaml:"timestamp_field"`
 	IdempotencyKey string   `yaml:"idempotency_key"`
 	MaxValueBytes  ByteSize `yaml:"max_value_bytes"`
 	MaxDepth       int      `yaml:"max_depth"`
-	Tombstones     string   `yaml:"tombstones"`
+	Tombstones     string   `yaml:"tombstones" map:"-"`
 
 	// SchemaPath is Schema resolved against the configuration's folder.
-	SchemaPath string `yaml:"-"`
+	SchemaPath string `yaml:"-" map:"SchemaFile"`
 }
 
 // Metrics configures the operations HTTP listener: Prometheus metrics,
@@ -280,93 +275,39 @@ const (
 
 // Defaults of the keys that no component has a default for (the others
 // are the components': see applyDefaults). docs/config.md lists them.
-// (Package transform treats a zero correlation max length, max value size
-// and max depth as these same 128, 1 MiB and 64, with literals of its own;
-// the loader always sets them, so its copies only serve transform's own
-// callers.)
 const (
-	defaultLogLevel          = "info"
-	defaultLogFormat         = "json"
-	defaultMetricsListen     = ":9090"
-	defaultPprofListen       = "127.0.0.1:6060"
-	defaultStallTimeout      = 30 * time.Second
-	defaultCorrelationMaxLen = 128
-	defaultTimestampField    = "/timestamp"
-	defaultIdempotencyKey    = "{eventType}:{businessKey}"
-	defaultMaxValueBytes     = ByteSize(1 << 20)
-	defaultMaxDepth          = 64
+	defaultLogLevel       = "info"
+	defaultLogFormat      = "json"
+	defaultMetricsListen  = ":9090"
+	defaultPprofListen    = "127.0.0.1:6060"
+	defaultStallTimeout   = 30 * time.Second
+	defaultTimestampField = "/timestamp"
 )
 
-// defaultCorrelationHeaders is the default correlation.headers list.
-var defaultCorrelationHeaders = []string{"x-correlation-id", "correlation-id", "correlation_id", "traceparent"}
-
-// applyDefaults fills every unset optional field: with the defaults of the
-// component each key configures, and the rules of those that depend on
-// another key.
+// applyDefaults fills every unset optional field with the default of the
+// component the key configures: each section is mapped to its component's
+// configuration, the component applies its own defaults (those that depend
+// on another key included, from the values set), and the results come back
+// into the fields still unset (mapping.go). The keys of no component have
+// their defaults here.
 func (c *Config) applyDefaults() {
 	k := &c.Kafka
-	setDefault(&k.ClientID, kafkaconn.DefaultClientID)
-	setDefault(&k.TLS.MinVersion, kafkaconn.DefaultTLSMinVersion)
 	k.SASL.Mechanism = strings.ToLower(strings.TrimSpace(k.SASL.Mechanism))
-	setDefault(&k.GroupID, consumer.DefaultGroupID)
-	setDefault(&k.SessionTimeout, consumer.DefaultSessionTimeout)
-	setDefault(&k.RebalanceTimeout, consumer.DefaultRebalanceTimeout)
-	setDefault(&k.StartOffset, string(consumer.DefaultStartOffset))
-	setDefault(&k.FetchMaxBytes, consumer.DefaultFetchMaxBytes)
-	setDefault(&k.FetchMaxPartitionBytes, consumer.DefaultFetchMaxPartitionBytes)
-	setDefault(&k.FetchMaxWait, consumer.DefaultFetchMaxWait)
+	fillDefaults(k, k.ConnConfig().WithDefaults())
+	cc := c.ConsumerConfig().WithDefaults()
+	fillDefaults(k, cc)
+	fillDefaults(&c.Consumer, cc)
+	fillDefaults(&c.CXone, c.SinkConfig().WithDefaults())
 
-	cs := &c.Consumer
-	setDefault(&cs.Ordering, string(consumer.DefaultOrdering))
-	setDefault(&cs.MaxInFlight, consumer.DefaultMaxInFlight)
-	setDefault(&cs.MaxBuffered, consumer.DefaultMaxBuffered(cs.MaxInFlight))
-	setDefault(&cs.MaxInFlightBytes, consumer.DefaultMaxInFlightBytes)
-	setDefault(&cs.MaxRecordsAhead, consumer.DefaultMaxRecordsAhead)
-	setDefault(&cs.CommitInterval, consumer.DefaultCommitInterval)
-	setDefault(&cs.CommitTimeout, consumer.DefaultCommitTimeout)
-	setDefault(&cs.RevokeDrainTimeout, consumer.DefaultRevokeDrainTimeout(k.RebalanceTimeout))
-	setDefault(&cs.DrainTimeout, consumer.DefaultDrainTimeout)
-	setDefault(&cs.RetryBackoff, consumer.DefaultRetryBackoff)
-	setDefault(&cs.RetryBackoffMax, consumer.DefaultRetryBackoffMax)
-
-	x, d := &c.CXone, sink.DefaultConfig()
-	setDefault(&x.BaseURL, d.BaseURL)
-	setDefault(&x.EventsPath, d.EventsPath)
-	setDefault(&x.ConnectTimeout, d.DialTimeout)
-	setDefault(&x.RequestTimeout, d.RequestTimeout)
-	setDefault(&x.Retry.BaseDelay, d.Retry.BaseDelay)
-	setDefault(&x.Retry.MaxDelay, d.Retry.MaxDelay)
-	setDefault(&x.Retry.MaxAttempts, d.Retry.MaxAttempts)
-	setDefault(&x.Retry.MaxElapsed, d.Retry.MaxElapsed)
-	setDefault(&x.Retry.RetryAfterMax, d.Retry.RetryAfterMax)
-	setDefault(&x.Breaker.FailuresToOpen, d.Breaker.FailuresToOpen)
-	setDefault(&x.Breaker.OpenTimeout, d.Breaker.OpenTimeout)
-	setDefault(&x.Breaker.HalfOpenMaxRequests, d.Breaker.HalfOpenMaxRequests)
-	setDefault(&x.Poison.MinAttempts, d.Poison.MinAttempts)
-	setDefault(&x.Poison.MinDuration, d.Poison.MinDuration)
-	a := &x.Auth
-	setDefault(&a.Mode, string(d.AuthMode))
-	mode, discover, base := sink.AuthMode(a.Mode), x.BaseURL == BaseURLDiscover, x.BaseURL
-	if discover {
-		base = ""
-	}
-	setDefault(&a.Scope, sink.DefaultScopeFor(mode))
-	setDefault(&a.Issuer, sink.DefaultIssuerFor(mode, a.TokenURL, discover))
-	setDefault(&a.TokenURL, sink.DefaultTokenURL(base, a.Issuer, discover))
-
-	if len(c.Correlation.Headers) == 0 {
-		c.Correlation.Headers = append([]string(nil), defaultCorrelationHeaders...)
-	}
-	setDefault(&c.Correlation.MaxLength, defaultCorrelationMaxLen)
-	setDefault(&c.DLQ.Topic, DefaultDLQTopic)
+	tc := c.TransformConfig()
+	fillDefaults(&c.Correlation, tc.Correlation.WithDefaults())
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		setDefault(&r.TimestampField, defaultTimestampField)
-		setDefault(&r.IdempotencyKey, defaultIdempotencyKey)
-		setDefault(&r.MaxValueBytes, defaultMaxValueBytes)
-		setDefault(&r.MaxDepth, defaultMaxDepth)
 		setDefault(&r.Tombstones, TombstonesSkip)
+		fillDefaults(r, tc.Routes[i].WithDefaults())
 	}
+	setDefault(&c.DLQ.Topic, DefaultDLQTopic)
 	setDefault(&c.Log.Level, defaultLogLevel)
 	setDefault(&c.Log.Format, defaultLogFormat)
 	setDefault(&c.Metrics.Listen, defaultMetricsListen)

@@ -104,6 +104,15 @@ const (
 	DefaultTLSMinVersion = TLSVersion12
 )
 
+// WithDefaults returns c with its zero fields set to their defaults
+// ([DefaultClientID], [DefaultTLSMinVersion]). [Options] and [TLSConfig]
+// treat the zero values the same way.
+func (c Config) WithDefaults() Config {
+	c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
+	c.TLS.MinVersion = cmp.Or(c.TLS.MinVersion, DefaultTLSMinVersion)
+	return c
+}
+
 // TLS versions of [TLS.MinVersion].
 const (
 	TLSVersion12 = "1.2"

@@ -119,11 +119,7 @@ func (k *Kafka) requireSecurity(what string) *security {
 func (k *Kafka) SecureBrokers() []string {
 	k.tb.Helper()
 	k.requireSecurity("SecureBrokers")
-	out := make([]string, len(k.nodes))
-	for i, n := range k.nodes {
-		out[i] = "127.0.0.1:" + strconv.Itoa(n.securePort)
-	}
-	return out
+	return k.addresses(func(n *node) int { return n.securePort })
 }
 
 // OAuthBrokers are the SASL_PLAINTEXT (OAUTHBEARER, unsecured JWT)
@@ -131,9 +127,14 @@ func (k *Kafka) SecureBrokers() []string {
 func (k *Kafka) OAuthBrokers() []string {
 	k.tb.Helper()
 	k.requireSecurity("OAuthBrokers")
+	return k.addresses(func(n *node) int { return n.oauthPort })
+}
+
+// addresses lists the loopback address of every node at port(node).
+func (k *Kafka) addresses(port func(*node) int) []string {
 	out := make([]string, len(k.nodes))
 	for i, n := range k.nodes {
-		out[i] = "127.0.0.1:" + strconv.Itoa(n.oauthPort)
+		out[i] = "127.0.0.1:" + strconv.Itoa(port(n))
 	}
 	return out
 }

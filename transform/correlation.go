@@ -12,10 +12,29 @@ import (
 type Correlation struct {
 	// Headers are tried in order, names compared case-insensitively; the
 	// first present and valid one wins. The name "traceparent" takes the
-	// trace id of a W3C traceparent header.
+	// trace id of a W3C traceparent header. Nil: [DefaultCorrelationHeaders];
+	// empty but not nil: none, every id is derived.
 	Headers []string
 	// MaxLength bounds an accepted id; longer header values are not used.
+	// Default [DefaultCorrelationMaxLength].
 	MaxLength int
+}
+
+// DefaultCorrelationHeaders returns the default [Correlation.Headers]: the
+// usual correlation headers, then a W3C traceparent's trace id.
+func DefaultCorrelationHeaders() []string {
+	return []string{"x-correlation-id", "correlation-id", "correlation_id", "traceparent"}
+}
+
+// WithDefaults returns c with its unset fields set to their defaults.
+func (c Correlation) WithDefaults() Correlation {
+	if c.Headers == nil {
+		c.Headers = DefaultCorrelationHeaders()
+	}
+	if c.MaxLength <= 0 {
+		c.MaxLength = DefaultCorrelationMaxLength
+	}
+	return c
 }
 
 // Correlation sources reported in Event.CorrelationSource.

@@ -13,6 +13,7 @@ package transform
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/json"
 	"fmt"
@@ -74,12 +75,33 @@ type Route struct {
 
 	BusinessKey    string // JSON pointer to a string field; required
 	TimestampField string // JSON pointer to an RFC 3339 string; empty: record timestamp
-	IdempotencyKey string // template; empty: "{eventType}:{businessKey}"
-	MaxValueBytes  int    // 0: 1 MiB
-	MaxDepth       int    // 0: 64
+	IdempotencyKey string // template; default [DefaultIdempotencyKey]
+	MaxValueBytes  int    // default [DefaultMaxValueBytes]
+	MaxDepth       int    // default [DefaultMaxDepth]
 	// TombstonesToDLQ sends null values to the DLQ; by default they are
 	// skipped (ErrSkip).
 	TombstonesToDLQ bool
+}
+
+// Defaults of [Route] and [Correlation], which [New] applies to zero (or
+// negative) fields; package config applies the same ones to bridge.yaml.
+const (
+	DefaultIdempotencyKey       = "{eventType}:{businessKey}"
+	DefaultMaxValueBytes        = 1 << 20
+	DefaultMaxDepth             = 64
+	DefaultCorrelationMaxLength = 128
+)
+
+// WithDefaults returns r with its zero fields set to their defaults.
+func (r Route) WithDefaults() Route {
+	r.IdempotencyKey = cmp.Or(r.IdempotencyKey, DefaultIdempotencyKey)
+	if r.MaxValueBytes <= 0 {
+		r.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if r.MaxDepth <= 0 {
+		r.MaxDepth = DefaultMaxDepth
+	}
+	return r
 }
 
 // Config is everything New needs.
@@ -138,12 +160,9 @@ type route struct {
 // file unreadable or not a valid schema, bad pointer or template) is an
 // error naming the route and, for schemas, the file and the problem.
 func New(cfg Config) (*Transformer, error) {
-	t := &Transformer{corr: cfg.Correlation, now: cfg.Now}
+	t := &Transformer{corr: cfg.Correlation.WithDefaults(), now: cfg.Now}
 	if t.now == nil {
 		t.now = time.Now
-	}
-	if t.corr.MaxLength <= 0 {
-		t.corr.MaxLength = 128
 	}
 	var problems []string
 	for i := range cfg.Routes {
@@ -161,16 +180,11 @@ func New(cfg Config) (*Transformer, error) {
 }
 
 func compileRoute(rt Route) (*route, error) {
+	rt = rt.WithDefaults()
 	r := &route{Route: rt, maxValue: rt.MaxValueBytes, maxDepth: rt.MaxDepth}
 	name := rt.Name
 	if name == "" {
 		name = "route " + rt.Topic + rt.TopicPattern
-	}
-	if r.maxValue <= 0 {
-		r.maxValue = 1 << 20
-	}
-	if r.maxDepth <= 0 {
-		r.maxDepth = 64
 	}
 	var err error
 	if rt.TopicPattern != "" {
@@ -194,11 +208,7 @@ func compileRoute(rt Route) (*route, error) {
 			return nil, fmt.Errorf("%s.timestamp_field: %w", name, err)
 		}
 	}
-	tmpl := rt.IdempotencyKey
-	if tmpl == "" {
-		tmpl = "{eventType}:{businessKey}"
-	}
-	if r.keyTemplate, err = ParseKeyTemplate(tmpl); err != nil {
+	if r.keyTemplate, err = ParseKeyTemplate(rt.IdempotencyKey); err != nil {
 		return nil, fmt.Errorf("%s.idempotency_key: %w", name, err)
 	}
 	if rt.SchemaFile != "" {

@@ -13,15 +13,26 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (h *Handler) serveOpenIDConfig(w http.ResponseWriter, r *http.Request) {
+// discoveryRequest counts a discovery request and reports whether it is a
+// GET; it answers any other method with 405.
+func (h *Handler) discoveryRequest(w http.ResponseWriter, r *http.Request) bool {
 	h.mu.Lock()
 	h.stats.DiscoveryRequests++
-	iss := h.issuer
 	h.mu.Unlock()
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusMethodNotAllowed, errBody("invalid_request", "GET required"))
+		return false
+	}
+	return true
+}
+
+func (h *Handler) serveOpenIDConfig(w http.ResponseWriter, r *http.Request) {
+	if !h.discoveryRequest(w, r) {
 		return
 	}
+	h.mu.Lock()
+	iss := h.issuer
+	h.mu.Unlock()
 	base := baseURL(r)
 	if iss == "" {
 		iss = base
@@ -37,11 +48,7 @@ func (h *Handler) serveOpenIDConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveCXoneConfig(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	h.stats.DiscoveryRequests++
-	h.mu.Unlock()
-	if r.Method != http.MethodGet {
-		writeJSON(w, http.StatusMethodNotAllowed, errBody("invalid_request", "GET required"))
+	if !h.discoveryRequest(w, r) {
 		return
 	}
 	id := r.URL.Query().Get("tenantId")
