@@ -182,16 +182,18 @@ func TestMappingComplete(t *testing.T) {
 	components := func(c *config.Config) []any {
 		cc := c.ConsumerConfig()
 		cc.DLQTopic = nil // a func: never DeepEqual
-		return []any{cc, c.Kafka.ConnConfig(), c.SinkConfig(), c.TransformConfig()}
+		rc, _ := c.RegistryConfig()
+		return []any{cc, c.Kafka.ConnConfig(), c.SinkConfig(), c.TransformConfig(), rc}
 	}
 	base := config.Config{Routes: []config.Route{{}}}
 	baseline := components(&base)
 	sections := map[string]func(c *config.Config) reflect.Value{
-		"kafka":       func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Kafka).Elem() },
-		"consumer":    func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Consumer).Elem() },
-		"cxone":       func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.CXone).Elem() },
-		"correlation": func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Correlation).Elem() },
-		"routes[0]":   func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Routes[0]).Elem() },
+		"kafka":           func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Kafka).Elem() },
+		"consumer":        func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Consumer).Elem() },
+		"cxone":           func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.CXone).Elem() },
+		"correlation":     func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Correlation).Elem() },
+		"routes[0]":       func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.Routes[0]).Elem() },
+		"schema_registry": func(c *config.Config) reflect.Value { return reflect.ValueOf(&c.SchemaRegistry).Elem() },
 	}
 	n := 0
 	for section, get := range sections {

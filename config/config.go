@@ -56,8 +56,10 @@ type Config struct {
 	Correlation Correlation `yaml:"correlation"`
 	DLQ         DLQ         `yaml:"dlq"`
 	Routes      []Route     `yaml:"routes"`
-	Log         Log         `yaml:"log"`
-	Metrics     Metrics     `yaml:"metrics"`
+	// SchemaRegistry serves the schemas of routes with a registry format.
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
+	Log            Log            `yaml:"log"`
+	Metrics        Metrics        `yaml:"metrics"`
 
 	// Path is the file the configuration was loaded from ([Load]; empty for
 	// [Parse] and [New]), and Dir its folder, against which relative paths
@@ -226,6 +228,13 @@ type Route struct {
 	EventTypeHeader string `yaml:"event_type_header"`
 	EventTypeField  string `yaml:"event_type_field"`
 
+	// Format is how values are written: [FormatJSON] (the default),
+	// [FormatAvro], [FormatProtobuf], [FormatJSONSchema] (in a schema
+	// registry's wire format) or [FormatAuto]; KeyFormat likewise for the
+	// record key, used for the {key} placeholder.
+	Format    string `yaml:"format"`
+	KeyFormat string `yaml:"key_format"`
+
 	// Schema is a JSON Schema file (Draft 2020-12 unless it says otherwise),
 	// relative to the configuration file. Empty: any JSON object passes.
 	Schema string `yaml:"schema" map:"-"`
@@ -298,6 +307,8 @@ func (c *Config) applyDefaults() {
 	fillDefaults(k, cc)
 	fillDefaults(&c.Consumer, cc)
 	fillDefaults(&c.CXone, c.SinkConfig().WithDefaults())
+	rc, _ := c.RegistryConfig()
+	fillDefaults(&c.SchemaRegistry, rc.WithDefaults())
 
 	tc := c.TransformConfig()
 	fillDefaults(&c.Correlation, tc.Correlation.WithDefaults())

@@ -64,6 +64,12 @@ type KafkaAWS struct {
 }
 
 // SecurityWarnings lists settings that work but weaken security, for the
+// log at start: the Kafka connection's and the schema registry's.
+func (c *Config) SecurityWarnings() []string {
+	return append(c.Kafka.SecurityWarnings(), c.SchemaRegistry.securityWarnings()...)
+}
+
+// SecurityWarnings lists settings that work but weaken security, for the
 // commands to log at start. They never contain a secret.
 func (k Kafka) SecurityWarnings() []string {
 	var out []string

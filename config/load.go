@@ -62,6 +62,7 @@ type Option func(*loadOptions)
 type loadOptions struct {
 	lookupEnv       func(string) (string, bool)
 	skipCredentials bool
+	registryURLs    []string
 }
 
 // WithLookupEnv makes [Load] resolve ${VAR} with fn instead of
@@ -78,6 +79,12 @@ func WithLookupEnv(fn func(string) (string, bool)) Option {
 // their mappings.
 func WithoutCredentials() Option {
 	return func(o *loadOptions) { o.skipCredentials = true }
+}
+
+// WithSchemaRegistry replaces schema_registry.urls with urls (bridge
+// dry-run --registry); the section's other keys stay as the file sets them.
+func WithSchemaRegistry(urls ...string) Option {
+	return func(o *loadOptions) { o.registryURLs = urls }
 }
 
 // credentialPaths are the keys [WithoutCredentials] relaxes.
@@ -193,6 +200,9 @@ func New(c Config, dir string, opts ...Option) (*Config, error) {
 // complete applies the defaults to a decoded configuration and validates
 // it, recording every problem in w: what [Parse] and [New] share.
 func (c *Config) complete(w *walker) {
+	if len(w.opts.registryURLs) > 0 {
+		c.SchemaRegistry.URLs = append([]string(nil), w.opts.registryURLs...)
+	}
 	c.applyDefaults()
 	// A default computed from a value of the environment is shown as such.
 	w.inherit("consumer.max_buffered", "consumer.max_in_flight")

@@ -60,6 +60,7 @@ func (c *Config) validate(w *walker) {
 	for i := range c.Routes {
 		c.validateRoute(w, i, seen)
 	}
+	c.validateRegistry(w)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -345,6 +346,8 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 		w.add(p+".event_type_header", "%s is not a valid header name", w.quote(p+".event_type_header", r.EventTypeHeader))
 	}
 	checkPointer(w, p+".event_type_field", r.EventTypeField)
+	validateFormat(w, p+".format", r.Format)
+	validateFormat(w, p+".key_format", r.KeyFormat)
 
 	if r.Schema != "" {
 		shown := w.show(p+".schema", r.Schema)

@@ -23,13 +23,17 @@ import (
 //	 "headers": {"x-correlation-id": "..."}, "partition": 0, "offset": 0}
 //
 // A string value is taken as the record's bytes; any other JSON value as its
-// JSON text; null or absent is a tombstone. value_base64 gives bytes that
-// JSON cannot carry (invalid UTF-8). timestamp is RFC 3339, default now.
+// JSON text; null or absent is a tombstone. value_base64 (or value_b64) and
+// key_base64 give bytes that JSON cannot carry (invalid UTF-8, Avro or
+// Protobuf in a schema registry's wire format). timestamp is RFC 3339,
+// default now.
 type Input struct {
 	Topic       string            `json:"topic"`
 	Key         *string           `json:"key"`
 	Value       json.RawMessage   `json:"value"`
 	ValueBase64 *string           `json:"value_base64"`
+	ValueB64    *string           `json:"value_b64"` // the same as value_base64
+	KeyBase64   *string           `json:"key_base64"`
 	Headers     map[string]string `json:"headers"`
 	Partition   int32             `json:"partition"`
 	Offset      int64             `json:"offset"`
@@ -56,8 +60,24 @@ func ParseRecord(line []byte, now time.Time) (*transform.Record, error) {
 	if in.Timestamp != nil {
 		rec.Timestamp = *in.Timestamp
 	}
+	if in.Key != nil && in.KeyBase64 != nil {
+		return nil, errors.New(`set "key" or "key_base64", not both`)
+	}
 	if in.Key != nil {
 		rec.Key = []byte(*in.Key)
+	}
+	if in.KeyBase64 != nil {
+		b, err := base64.StdEncoding.DecodeString(*in.KeyBase64)
+		if err != nil {
+			return nil, fmt.Errorf(`"key_base64": %w`, err)
+		}
+		rec.Key = b
+	}
+	if in.ValueB64 != nil {
+		if in.ValueBase64 != nil {
+			return nil, errors.New(`set "value_base64" or "value_b64", not both`)
+		}
+		in.ValueBase64 = in.ValueB64
 	}
 	switch {
 	case in.ValueBase64 != nil:

@@ -14,6 +14,7 @@ import (
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/registry"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -28,6 +29,10 @@ type Bridge struct {
 	breaker   atomic.Value // sink.BreakerState
 	wake      chan struct{}
 	log       *slog.Logger
+	// registry decodes the routes with a schema registry format (nil
+	// without); registryDown is set while it cannot answer.
+	registry     *registry.Decoder
+	registryDown atomic.Bool
 }
 
 // Options are what [New] adds to the configuration: the hooks through
@@ -64,11 +69,11 @@ func New(cfg *config.Config, log *slog.Logger, opt Options) (*Bridge, error) {
 	if log == nil {
 		log = discard
 	}
-	tr, err := transform.New(cfg.TransformConfig())
+	tr, dec, err := NewTransformer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{wake: make(chan struct{}, 1), log: log}
+	b := &Bridge{wake: make(chan struct{}, 1), log: log, registry: dec}
 	b.breaker.Store(sink.BreakerClosed)
 	sc := cfg.SinkConfig()
 	sc.Logger = log
@@ -95,7 +100,7 @@ func New(cfg *config.Config, log *slog.Logger, opt Options) (*Bridge, error) {
 	cc.Observer = opt.Observer
 	b.topics = cc.Topics
 	handler := &Handler{Transformer: tr, Publisher: pub, Logger: log, OnPublished: opt.OnPublished, OnSkipped: opt.OnSkipped,
-		IncludeResponse: cfg.DLQ.IncludeResponse}
+		IncludeResponse: cfg.DLQ.IncludeResponse, registryDown: &b.registryDown}
 	conn, err := kafkaconn.Options(cfg.Kafka.ConnConfig())
 	if err != nil {
 		return nil, err
@@ -230,6 +235,9 @@ func (b *Bridge) Ready() (ok bool, why string) {
 	}
 	if !b.publisher.TokenOK() {
 		bad = append(bad, "no CXone token")
+	}
+	if b.registryDown.Load() {
+		bad = append(bad, "schema registry unavailable")
 	}
 	if len(bad) > 0 {
 		return false, strings.Join(bad, "; ")

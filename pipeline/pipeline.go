@@ -1,11 +1,12 @@
 // Package pipeline joins the stages: [Handler] is the consumer's
 // [consumer.Handler] that turns a Kafka record into a CXone event (package
-// transform) and publishes it (package sink), and maps every failure onto
-// its class (docs/reliability.md):
+// transform, with package registry for records in a schema registry's
+// wire format) and publishes it (package sink), and maps every failure
+// onto its class (docs/reliability.md):
 // invalid and rejected records are dead-lettered, and so are persistent
 // failures (an event CXone kept failing while it accepted others);
-// transient and systemic failures are returned so the consumer retries the
-// record later. [Bridge] is the whole of it wired from a configuration
+// transient and systemic failures (a schema registry that cannot answer
+// is one) are returned so the consumer retries the record later. [Bridge] is the whole of it wired from a configuration
 // ([New]): consumer → transform → sink, with the sink's circuit breaker
 // pausing and resuming the consumer.
 package pipeline
@@ -16,12 +17,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/redact"
+	"github.com/cxone-bridge/bridge/registry"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -48,6 +51,11 @@ type Handler struct {
 	// (dlq.include_response); without it the envelope has the status only.
 	// The envelope's message (the sink's error) is scrubbed either way.
 	IncludeResponse bool
+
+	// registryDown, when set, is true while the schema registry cannot
+	// answer (the last record that needed it failed so); [Bridge.Ready]
+	// reads it.
+	registryDown *atomic.Bool
 }
 
 var _ consumer.Handler = (*Handler)(nil)
@@ -56,7 +64,10 @@ var _ consumer.Handler = (*Handler)(nil)
 // documentation for the outcome of each failure.
 func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome, error) {
 	tr := Record(rec)
-	ev, err := h.Transformer.Transform(&tr)
+	ev, err := h.Transformer.TransformContext(ctx, &tr)
+	if h.registryDown != nil {
+		h.registryDown.Store(errors.Is(err, registry.ErrUnavailable))
+	}
 	var ie *transform.InvalidError
 	var skip *transform.SkipError
 	switch {

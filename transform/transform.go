@@ -14,6 +14,7 @@ package transform
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha1"
 	"encoding/json"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/cxone-bridge/bridge/registry"
 )
 
 // Header is one Kafka record header.
@@ -76,8 +79,13 @@ type Route struct {
 	BusinessKey    string // JSON pointer to a string field; required
 	TimestampField string // JSON pointer to an RFC 3339 string; empty: record timestamp
 	IdempotencyKey string // template; default [DefaultIdempotencyKey]
-	MaxValueBytes  int    // default [DefaultMaxValueBytes]
-	MaxDepth       int    // default [DefaultMaxDepth]
+	// Format and KeyFormat say how values and keys are written: a
+	// [registry.Format] name, default [DefaultFormat] (JSON). Any other
+	// needs [Config.Decoder].
+	Format        string
+	KeyFormat     string
+	MaxValueBytes int // default [DefaultMaxValueBytes]
+	MaxDepth      int // default [DefaultMaxDepth]
 	// TombstonesToDLQ sends null values to the DLQ; by default they are
 	// skipped (ErrSkip).
 	TombstonesToDLQ bool
@@ -95,6 +103,8 @@ const (
 // WithDefaults returns r with its zero fields set to their defaults.
 func (r Route) WithDefaults() Route {
 	r.IdempotencyKey = cmp.Or(r.IdempotencyKey, DefaultIdempotencyKey)
+	r.Format = cmp.Or(r.Format, DefaultFormat)
+	r.KeyFormat = cmp.Or(r.KeyFormat, DefaultFormat)
 	if r.MaxValueBytes <= 0 {
 		r.MaxValueBytes = DefaultMaxValueBytes
 	}
@@ -110,6 +120,9 @@ type Config struct {
 	Correlation Correlation
 	// Now gives the _publishedAt time; nil means time.Now.
 	Now func() time.Time
+	// Decoder decodes the routes with a schema registry format; nil when
+	// every route reads JSON.
+	Decoder Decoder
 }
 
 // Event is a record turned into a CXone request: Body is the complete JSON
@@ -137,6 +150,7 @@ type Transformer struct {
 	routes []*route
 	corr   Correlation
 	now    func() time.Time
+	dec    Decoder
 
 	byTopic sync.Map // topic -> *route, or noRoute
 }
@@ -153,6 +167,8 @@ type route struct {
 	keyTemplate  KeyTemplate
 	maxValue     int
 	maxDepth     int
+	format       registry.Format
+	keyFormat    registry.Format
 	eventTypeStr []byte // constant event type, JSON-encoded
 }
 
@@ -160,13 +176,13 @@ type route struct {
 // file unreadable or not a valid schema, bad pointer or template) is an
 // error naming the route and, for schemas, the file and the problem.
 func New(cfg Config) (*Transformer, error) {
-	t := &Transformer{corr: cfg.Correlation.WithDefaults(), now: cfg.Now}
+	t := &Transformer{corr: cfg.Correlation.WithDefaults(), now: cfg.Now, dec: cfg.Decoder}
 	if t.now == nil {
 		t.now = time.Now
 	}
 	var problems []string
 	for i := range cfg.Routes {
-		r, err := compileRoute(cfg.Routes[i])
+		r, err := compileRoute(cfg.Routes[i], cfg.Decoder)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -179,12 +195,15 @@ func New(cfg Config) (*Transformer, error) {
 	return t, nil
 }
 
-func compileRoute(rt Route) (*route, error) {
+func compileRoute(rt Route, dec Decoder) (*route, error) {
 	rt = rt.WithDefaults()
 	r := &route{Route: rt, maxValue: rt.MaxValueBytes, maxDepth: rt.MaxDepth}
 	name := rt.Name
 	if name == "" {
 		name = "route " + rt.Topic + rt.TopicPattern
+	}
+	if err := r.parseFormats(name, dec); err != nil {
+		return nil, err
 	}
 	var err error
 	if rt.TopicPattern != "" {
@@ -253,13 +272,26 @@ func (t *Transformer) route(topic string) *route {
 // Routes reports whether some route matches topic.
 func (t *Transformer) Routes(topic string) bool { return t.route(topic) != noRoute }
 
-// Transform turns rec into an Event. It returns ErrSkip for a tombstone
-// under the skip policy, and an *InvalidError (errors.Is(err, ErrInvalid))
-// for a record that belongs in the DLQ. It never panics on any input and
-// reads no more of the value than the route's size limit allows.
+// Transform is [Transformer.TransformContext] without a deadline for the
+// schema registry.
 func (t *Transformer) Transform(rec *Record) (*Event, error) {
+	return t.TransformContext(context.Background(), rec)
+}
+
+// TransformContext turns rec into an Event. It returns ErrSkip for a
+// tombstone under the skip policy, and an *InvalidError (errors.Is(err,
+// ErrInvalid)) for a record that belongs in the DLQ. A route with a schema
+// registry format decodes the value (and key) first, with ctx bounding the
+// registry's answers; a registry that cannot answer is the one other
+// error, matching [registry.ErrUnavailable]: not the record's fault, retry
+// it. It never panics on any input and reads no more of the value than
+// the route's size limit allows.
+func (t *Transformer) TransformContext(ctx context.Context, rec *Record) (*Event, error) {
 	corrID, source, traceparent, note := t.corr.correlate(rec)
-	ev, ierr := t.transform(rec, corrID)
+	ev, ierr, err := t.transform(ctx, rec, corrID)
+	if err != nil {
+		return nil, err
+	}
 	if ierr != nil {
 		ierr.CorrelationID = corrID
 		return nil, ierr
@@ -271,17 +303,30 @@ func (t *Transformer) Transform(rec *Record) (*Event, error) {
 	return ev, nil
 }
 
-func (t *Transformer) transform(rec *Record, corrID string) (*Event, *InvalidError) {
+func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string) (*Event, *InvalidError, error) {
 	r := t.route(rec.Topic)
 	if r == noRoute {
-		return nil, invalid(ReasonNoRoute, "no route matches topic %q", rec.Topic)
+		return nil, invalid(ReasonNoRoute, "no route matches topic %q", rec.Topic), nil
 	}
 	if rec.Value == nil {
 		if r.TombstonesToDLQ {
-			return nil, invalid(ReasonTombstone, "null value (tombstone) and the route's tombstones policy is dlq")
+			return nil, invalid(ReasonTombstone, "null value (tombstone) and the route's tombstones policy is dlq"), nil
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
+	if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
+		decoded, ierr, err := t.decode(ctx, r, rec)
+		if ierr != nil || err != nil {
+			return nil, ierr, err
+		}
+		rec = decoded
+	}
+	ev, ierr := t.transformJSON(r, rec, corrID)
+	return ev, ierr, nil
+}
+
+// transformJSON is the rest of transform, on a JSON value.
+func (t *Transformer) transformJSON(r *route, rec *Record, corrID string) (*Event, *InvalidError) {
 	v := rec.Value
 	if len(v) > r.maxValue {
 		return nil, invalid(ReasonTooLarge, "value is %d bytes, over the limit of %d", len(v), r.maxValue)

@@ -110,7 +110,7 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 		return false
 	}
 	c.report(true, "config", "%s", path)
-	for _, w := range cfg.Kafka.SecurityWarnings() {
+	for _, w := range cfg.SecurityWarnings() {
 		fmt.Fprintf(c.w, "WARN kafka: %s\n", termsafe.String(w)) // not counted: the setting works
 	}
 	if _, err := transform.New(cfg.TransformConfig()); err != nil {

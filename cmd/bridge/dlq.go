@@ -46,7 +46,7 @@ func dlqConfig(stderr io.Writer, path string, topics []string) (*config.Config, 
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: err}
 	}
-	for _, w := range cfg.Kafka.SecurityWarnings() {
+	for _, w := range cfg.SecurityWarnings() {
 		fmt.Fprintf(stderr, "WARN kafka: %s\n", termsafe.String(w))
 	}
 	if len(topics) == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dryrun"
+	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/transform"
 )
 
@@ -17,6 +18,7 @@ func newDryRunCmd() *cobra.Command {
 		cfgPath  string
 		asJSON   bool
 		allowDLQ bool
+		registry []string
 	)
 	cmd := &cobra.Command{
 		Use:   "dry-run [FILE|-]",
@@ -29,19 +31,22 @@ func newDryRunCmd() *cobra.Command {
 and prints for each the exact request the bridge would send (method, URL,
 headers without the token, body) or its DLQ outcome (class, reason). A string
 value is the record's bytes, other JSON its text, null a tombstone;
-"value_base64" carries bytes JSON cannot. Input is FILE, or standard input
-when FILE is "-" or absent. CXone credentials are not needed.
+"value_base64" (or "value_b64") and "key_base64" carry bytes JSON cannot,
+such as Avro or Protobuf records in a schema registry's wire format, which
+routes with such a format decode with the configured registry (or the one
+--registry names). Input is FILE, or standard input when FILE is "-" or
+absent. CXone credentials are not needed.
 
 Exit status: 0 when every record would be published or skipped, 1 when any
 would go to the DLQ (0 with --allow-dlq), 2 on bad configuration or bad
 input lines.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(cfgPath, config.WithoutCredentials())
+			cfg, err := config.Load(cfgPath, config.WithoutCredentials(), config.WithSchemaRegistry(registry...))
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			tr, err := transform.New(cfg.TransformConfig())
+			tr, _, err := pipeline.NewTransformer(cfg)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -77,6 +82,7 @@ input lines.`,
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "bridge.yaml", "configuration file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per record instead of text")
 	cmd.Flags().BoolVar(&allowDLQ, "allow-dlq", false, "exit 0 even when records would go to the DLQ")
+	cmd.Flags().StringSliceVar(&registry, "registry", nil, "schema registry URL(s), instead of schema_registry.urls")
 	return cmd
 }
 

@@ -50,7 +50,7 @@ on a second signal.`,
 			ctx := cmd.Context()
 			stopWatching := sig.watch(func(s os.Signal, n int) { onSignal(log, s, n) })
 			defer stopWatching()
-			for _, w := range cfg.Kafka.SecurityWarnings() {
+			for _, w := range cfg.SecurityWarnings() {
 				log.Warn(w)
 			}
 			if err := probeKafka(ctx, cfg.Kafka, log); err != nil {
