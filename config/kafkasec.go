@@ -65,8 +65,13 @@ type KafkaAWS struct {
 
 // SecurityWarnings lists settings that work but weaken security, for the
 // log at start: the Kafka connection's and the schema registry's.
+// Each begins with the section it concerns ("kafka: ", "schema_registry: ").
 func (c *Config) SecurityWarnings() []string {
-	return append(c.Kafka.SecurityWarnings(), c.SchemaRegistry.securityWarnings()...)
+	var out []string
+	for _, w := range c.Kafka.SecurityWarnings() {
+		out = append(out, "kafka: "+w)
+	}
+	return append(out, c.SchemaRegistry.securityWarnings()...)
 }
 
 // SecurityWarnings lists settings that work but weaken security, for the

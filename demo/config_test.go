@@ -32,7 +32,7 @@ func TestBridgeConfig(t *testing.T) {
 		{"external", ExternalCXone{BaseURL: "https://cxone.example.com", TokenURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "x"}, false, "https://auth.example.com/token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := config.New(bridgeConfig(&o, []string{"127.0.0.1:9092"}, &tc.ep), dir)
+			cfg, err := config.New(bridgeConfig(&o, []string{"127.0.0.1:9092"}, &tc.ep, ""), dir)
 			if err != nil {
 				t.Fatal(err)
 			}

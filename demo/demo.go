@@ -78,6 +78,11 @@ type Options struct {
 	MaxInFlight int    // consumer.max_in_flight
 	Ordering    string // consumer.ordering: key, partition or none
 
+	// Format is how the orders are written: [FormatJSON] (the default) or
+	// [FormatAvro], in the schema registry wire format, with an in-process
+	// registry (srfake) holding their schemas.
+	Format string
+
 	// Out receives the setup line, live progress and the report; nil
 	// prints nothing.
 	Out io.Writer
@@ -148,7 +153,11 @@ func (o *Options) defaults() error {
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64() | 1
 	}
+	o.Format = cmp.Or(o.Format, FormatJSON)
 	var errs []error
+	if o.Format != FormatJSON && o.Format != FormatAvro {
+		errs = append(errs, fmt.Errorf("format must be %s or %s, got %q", FormatJSON, FormatAvro, o.Format))
+	}
 	if o.Records < 1 || o.Records > 5_000_000 {
 		errs = append(errs, fmt.Errorf("records must be between 1 and 5000000, got %d", o.Records))
 	}
@@ -221,6 +230,7 @@ type runner struct {
 	obs     observer
 	pub     *published
 	started time.Time
+	avro    *avroStream // with Format avro
 }
 
 func (r *runner) close() {
@@ -229,6 +239,9 @@ func (r *runner) close() {
 	}
 	if r.srv != nil && r.ownSrv {
 		r.srv.Close()
+	}
+	if r.avro != nil {
+		r.avro.reg.Close()
 	}
 	if r.cluster != nil {
 		r.cluster.Close()
@@ -242,6 +255,17 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	o := r.o
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed>>1^0x9e3779b97f4a7c15))
 	r.samples = generate(o, rng, time.Now())
+	registryURL := ""
+	if o.Format == FormatAvro {
+		var err error
+		if r.avro, err = startAvroRegistry(); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if err := r.avro.encode(r.samples); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		registryURL = r.avro.reg.URL()
+	}
 
 	var err error
 	kafkaDesc := "in-process Kafka"
@@ -289,7 +313,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err := os.WriteFile(filepath.Join(r.dir, "order.json"), schemas.Order, 0o600); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	cfg, err := config.New(bridgeConfig(o, r.brokers, ep), r.dir)
+	cfg, err := config.New(bridgeConfig(o, r.brokers, ep, registryURL), r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("demo: configuration: %w", err)
 	}
@@ -303,8 +327,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 
 	c := splitCounts(o.Records, o.InvalidShare, o.DuplicateShare)
-	setup := fmt.Sprintf("bridge demo: %d records (%d valid orders, %d duplicates, %d invalid, %d tombstone) over %d keys → topic %q (%d partitions, %s)\n  → %s; ordering %s, max_in_flight %d",
-		o.Records, c.valid, c.duplicates, c.invalid, c.tombstones, o.Keys, Topic, o.Partitions, kafkaDesc, target, o.Ordering, o.MaxInFlight)
+	format := "JSON"
+	if r.avro != nil {
+		format = "Avro, schemas in the registry at " + r.avro.reg.URL()
+	}
+	setup := fmt.Sprintf("bridge demo: %d records (%d valid orders, %d duplicates, %d invalid, %d tombstone) over %d keys → topic %q (%d partitions, %s; %s)\n  → %s; ordering %s, max_in_flight %d",
+		o.Records, c.valid, c.duplicates, c.invalid, c.tombstones, o.Keys, Topic, o.Partitions, kafkaDesc, format, target, o.Ordering, o.MaxInFlight)
 	fmt.Fprintln(o.Out, setup)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -342,9 +370,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 // bridgeConfig is the demo's configuration, as a bridge.yaml would say it:
 // the shipped route for orders (its schema is the file order.json of the
 // configuration's folder), the given brokers as consumer group [GroupID],
-// and the CXone endpoint ep. [config.New] completes and checks it.
-func bridgeConfig(o *Options, brokers []string, ep *ExternalCXone) config.Config {
-	return config.Config{
+// and the CXone endpoint ep; with [FormatAvro], the orders are Avro and
+// their schemas at registryURL. [config.New] completes and checks it.
+func bridgeConfig(o *Options, brokers []string, ep *ExternalCXone, registryURL string) config.Config {
+	c := config.Config{
 		Kafka: config.Kafka{
 			Brokers:  brokers,
 			GroupID:  GroupID,
@@ -378,6 +407,11 @@ func bridgeConfig(o *Options, brokers []string, ep *ExternalCXone) config.Config
 			Tombstones:     config.TombstonesSkip,
 		}},
 	}
+	if o.Format == FormatAvro {
+		c.Routes[0].Format = config.FormatAvro
+		c.SchemaRegistry.URLs = []string{registryURL}
+	}
+	return c
 }
 
 func isHTTP(s string) bool {

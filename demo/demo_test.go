@@ -251,6 +251,41 @@ func TestSmallRun(t *testing.T) {
 	}
 }
 
+// TestAvroRun runs the demo with Avro records through an in-process
+// schema registry: the same checks pass, and the invalid records include
+// the faults of the wire format and of the datum.
+func TestAvroRun(t *testing.T) {
+	o := demo.DefaultOptions()
+	o.Records = 400
+	o.InvalidShare = 0.1
+	o.Seed = 400
+	o.Format = demo.FormatAvro
+	var out bytes.Buffer
+	o.Out = &out
+	rep, err := demo.Run(context.Background(), o)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Passed {
+		t.Fatalf("verdict FAIL: %+v", rep.Failed())
+	}
+	text := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{
+		"Avro, schemas in the registry at http://",
+		"invalid/schema", "invalid/decode_error", "invalid/bad_wire_format", "invalid/unknown_schema",
+		"[PASS] exactly once at CXone",
+		"[PASS] invalid records dead-lettered",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if rep.Delivered != rep.ValidOrders || rep.InvalidProduced != 40 {
+		t.Errorf("report: %+v", rep)
+	}
+}
+
 // TestExternalEndpoint targets a CXone-compatible endpoint given by URL and
 // credentials, as `--cxone-base-url` does: the server-side checks are
 // reported as not checked, the verdict rests on what the bridge saw.

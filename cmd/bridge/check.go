@@ -19,9 +19,10 @@ import (
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlqtool"
 	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/pipeline"
+	"github.com/cxone-bridge/bridge/registry"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/termsafe"
-	"github.com/cxone-bridge/bridge/transform"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -111,16 +112,60 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 	}
 	c.report(true, "config", "%s", path)
 	for _, w := range cfg.SecurityWarnings() {
-		fmt.Fprintf(c.w, "WARN kafka: %s\n", termsafe.String(w)) // not counted: the setting works
+		fmt.Fprintf(c.w, "WARN %s\n", termsafe.String(w)) // not counted: the setting works
 	}
-	if _, err := transform.New(cfg.TransformConfig()); err != nil {
+	_, dec, err := pipeline.NewTransformer(cfg)
+	if err != nil {
 		c.report(false, "schemas", "%v", err)
 	} else {
 		c.report(true, "schemas", "%d route(s) compiled", len(cfg.Routes))
 	}
+	checkRegistry(ctx, c, cfg, dec, timeout)
 	checkKafka(ctx, c, cfg, timeout)
 	checkToken(ctx, c, cfg, timeout)
 	return c.fail == 0 && c.skip == 0
+}
+
+// checkRegistry checks the schema registry of routes with a registry
+// format: reachable with the credentials (one request), and the subject
+// <topic>-value of each exact topic (and <topic>-key with a key_format)
+// registered. Without such routes there is nothing to check.
+func checkRegistry(ctx context.Context, c *checker, cfg *config.Config, dec *registry.Decoder, timeout time.Duration) {
+	if !cfg.UsesRegistry() {
+		return
+	}
+	if dec == nil {
+		c.skipped("schema registry", "routes did not compile")
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	urls := strings.Join(cfg.SchemaRegistry.URLs, ",")
+	if err := dec.Check(rctx); err != nil {
+		c.report(false, "schema registry", "%s: %v", urls, err)
+		return
+	}
+	c.report(true, "schema registry", "%s reachable, credentials accepted", urls)
+	for _, r := range cfg.Routes {
+		if r.TopicPattern != "" {
+			continue // subjects of topics not known yet
+		}
+		for _, s := range []struct{ format, suffix string }{{r.Format, "-value"}, {r.KeyFormat, "-key"}} {
+			if s.format == config.FormatJSON || s.format == config.FormatAuto {
+				continue // auto: plain JSON records need no subject
+			}
+			subject := r.Topic + s.suffix
+			ok, err := dec.SubjectExists(rctx, subject)
+			switch {
+			case err != nil:
+				c.report(false, "subject "+subject, "%v", err)
+			case !ok:
+				c.report(false, "subject "+subject, "not registered (the topic's producers register it with their first record; records of unregistered schemas are dead-lettered as unknown_schema)")
+			default:
+				c.report(true, "subject "+subject, "registered")
+			}
+		}
+	}
 }
 
 func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout time.Duration) {

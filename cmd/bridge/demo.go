@@ -106,6 +106,7 @@ not run), 2 on bad flags.`,
 	f.DurationVar(&o.LatencyMax, "latency-max", o.LatencyMax, "test server latency, upper bound (uniform in between)")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "consumer.max_in_flight: records in flight at once")
 	f.StringVar(&o.Ordering, "ordering", o.Ordering, "consumer.ordering: key, partition or none")
+	f.StringVar(&o.Format, "format", "json", "how the orders are written: json, or avro (schema registry wire format, with an in-process registry)")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the sample stream (0: random)")
 	f.DurationVar(&o.StallTimeout, "stall-timeout", o.StallTimeout, "give up when no record finished for this long")
 	f.BoolVar(&noProgress, "no-progress", false, "do not show live progress")

@@ -47,7 +47,7 @@ func dlqConfig(stderr io.Writer, path string, topics []string) (*config.Config, 
 		return nil, nil, &exitError{code: 2, err: err}
 	}
 	for _, w := range cfg.SecurityWarnings() {
-		fmt.Fprintf(stderr, "WARN kafka: %s\n", termsafe.String(w))
+		fmt.Fprintf(stderr, "WARN %s\n", termsafe.String(w))
 	}
 	if len(topics) == 0 {
 		topics = dlqtool.DLQTopics(cfg)
