@@ -44,8 +44,16 @@ type Config struct {
 	// NotFoundTTL is how long the answer "no such schema id" (a registry
 	// 404) is remembered, so that a stream of records with a bad id does
 	// not turn into a stream of registry requests. 0 means 10s; a negative
-	// value remembers nothing. Outages are never remembered.
+	// value remembers nothing.
 	NotFoundTTL time.Duration
+
+	// OutageHold is how long a failed fetch of an id (the registry could
+	// not answer: ErrUnavailable) is answered from memory, so that the
+	// records waiting for that id, each retried by its consumer, do not
+	// each send a request while the registry is down: at most one request
+	// per id per OutageHold. 0 means 1s; a negative value remembers
+	// nothing. A caller whose own context ended is not an outage.
+	OutageHold time.Duration
 
 	// LookupSubject makes the first fetch of a schema id also ask the
 	// registry for the subjects it is registered under (one more request
@@ -63,6 +71,7 @@ type Config struct {
 const (
 	DefaultTimeout      = 10 * time.Second
 	DefaultNotFoundTTL  = 10 * time.Second
+	DefaultOutageHold   = time.Second
 	DefaultMaxJSONBytes = 16 << 20
 
 	// Bounds on what one schema may pull in through references.
@@ -71,7 +80,8 @@ const (
 )
 
 // WithDefaults returns cfg with its zero fields set to their defaults
-// ([DefaultTimeout], [DefaultNotFoundTTL], [DefaultMaxJSONBytes]); a
+// ([DefaultTimeout], [DefaultNotFoundTTL], [DefaultOutageHold],
+// [DefaultMaxJSONBytes]); a
 // negative Timeout or MaxJSONBytes counts as zero.
 func (cfg Config) WithDefaults() Config {
 	if cfg.Timeout <= 0 {
@@ -79,6 +89,9 @@ func (cfg Config) WithDefaults() Config {
 	}
 	if cfg.NotFoundTTL == 0 {
 		cfg.NotFoundTTL = DefaultNotFoundTTL
+	}
+	if cfg.OutageHold == 0 {
+		cfg.OutageHold = DefaultOutageHold
 	}
 	if cfg.MaxJSONBytes <= 0 {
 		cfg.MaxJSONBytes = DefaultMaxJSONBytes
@@ -96,6 +109,7 @@ type Decoder struct {
 	client        *sr.Client
 	timeout       time.Duration
 	notFoundTTL   time.Duration
+	outageHold    time.Duration
 	maxJSON       int
 	lookupSubject bool
 	now           func() time.Time
@@ -179,7 +193,7 @@ func New(cfg Config, opts ...sr.ClientOpt) (*Decoder, error) {
 		refs:          map[refKey]*sr.SubjectSchema{},
 	}
 	cfg = cfg.WithDefaults()
-	d.timeout, d.notFoundTTL, d.maxJSON = cfg.Timeout, cfg.NotFoundTTL, cfg.MaxJSONBytes
+	d.timeout, d.notFoundTTL, d.outageHold, d.maxJSON = cfg.Timeout, cfg.NotFoundTTL, cfg.OutageHold, cfg.MaxJSONBytes
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -228,7 +242,7 @@ func (d *Decoder) schema(ctx context.Context, id int) (*schema, error) {
 				d.mu.Unlock()
 				return nil, f.err
 			}
-			f = nil // a remembered 404 that expired: ask again
+			f = nil // a remembered 404 or outage that expired: ask again
 		default:
 		}
 	}
@@ -296,8 +310,12 @@ func (d *Decoder) run(ctx context.Context, id int, f *fetch) {
 		// The schema text of an id never changes: if it does not compile
 		// now, it never will.
 		f.permanent = true
+	case d.outageHold > 0:
+		// An outage: answered from memory for OutageHold, then asked
+		// again.
+		f.expires = d.now().Add(d.outageHold)
 	default:
-		delete(d.pending, id) // an outage: never remembered
+		delete(d.pending, id)
 	}
 	close(f.done)
 }
@@ -499,7 +517,7 @@ func unavailable(err error, id int, what string) error {
 	switch {
 	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
 		return newError(ReasonUnavailable, id, ErrAuthentication,
-			"%s: registry answered HTTP 401 Unauthorized (error code %d): authentication failed; check the registry credentials (username and password, API key and secret, or bearer token)",
+			"%s: registry answered HTTP 401 Unauthorized (error code %d): authentication failed; check the configured registry credentials",
 			what, re.ErrorCode)
 	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:
 		return newError(ReasonUnavailable, id, ErrAuthentication,

@@ -204,6 +204,39 @@ func TestUnknownIDNotRemembered(t *testing.T) {
 
 // TestOutage: whatever the registry's failure, it is ErrUnavailable, it is
 // not remembered, and the next call after recovery succeeds.
+// TestOutageHold: while the registry cannot answer, the records waiting
+// for one id send at most one request per OutageHold; after it, the next
+// record asks again, and once the registry is back it succeeds.
+func TestOutageHold(t *testing.T) {
+	reg := newFakeRegistry(t)
+	id := reg.register(t, "person-value", sr.Schema{Schema: personSchema})
+	value := avroEncode(t, id, personSchema, map[string]any{"name": "Ada"})
+	d := newTestDecoder(t, reg, Config{OutageHold: time.Second})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	reg.setFault(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	for range 50 {
+		if _, _, err := d.Decode(context.Background(), FormatAvro, value); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("during the outage: %v", err)
+		}
+	}
+	if n := reg.fetches(id); n != 1 {
+		t.Errorf("%d requests for 50 records within the hold, want 1", n)
+	}
+	now = now.Add(1100 * time.Millisecond)
+	if _, _, err := d.Decode(context.Background(), FormatAvro, value); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("after the hold, still down: %v", err)
+	}
+	if n := reg.fetches(id); n != 2 {
+		t.Errorf("%d requests after the hold, want 2", n)
+	}
+	reg.setFault(nil)
+	now = now.Add(1100 * time.Millisecond)
+	if _, _, err := d.Decode(context.Background(), FormatAvro, value); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
 func TestOutage(t *testing.T) {
 	faults := []struct {
 		name string
@@ -251,6 +284,9 @@ func TestOutage(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), f.want) || len(err.Error()) > 600 {
 					t.Errorf("error %q does not say %q (or is too long)", err, f.want)
+				}
+				if auth := f.name == "401" || f.name == "403"; errors.Is(err, ErrAuthentication) != auth {
+					t.Errorf("errors.Is(%v, ErrAuthentication) = %v, want %v", err, !auth, auth)
 				}
 			}
 			reg.setFault(nil)
@@ -313,8 +349,8 @@ func TestAuthentication(t *testing.T) {
 			if tt.ok && err != nil {
 				t.Fatal(err)
 			}
-			if !tt.ok && !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("got %v, want ErrUnavailable", err)
+			if !tt.ok && (!errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrAuthentication)) {
+				t.Fatalf("got %v, want ErrUnavailable and ErrAuthentication", err)
 			}
 			if err != nil && strings.Contains(err.Error(), "secret") {
 				t.Errorf("error leaks a credential: %v", err)

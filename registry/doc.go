@@ -13,12 +13,30 @@
 // Config.NotFoundTTL (10s by default); a registry outage is never
 // remembered, so the next call after the registry comes back succeeds.
 //
+// A Protobuf schema, and each schema it references, is either .proto text
+// or the standard base64 of a serialized google.protobuf.FileDescriptorProto:
+// Confluent's Python client registers the latter, and a registry hands it
+// back as registered (srfake) or when asked for ?format=serialized
+// (Confluent's). Both forms decode alike (same JSON, same message indexes,
+// same errors). The google/protobuf files protoc ships (timestamp, wrappers,
+// duration, struct, any, empty, field_mask, ...) and Confluent's
+// confluent/meta.proto and confluent/type/decimal.proto are built in: a
+// schema may import them without a reference, as Confluent's clients do.
+//
+// # Checking the registry
+//
+// Decoder.Check proves the registry reachable and the credentials
+// accepted with one request; Decoder.SubjectExists asks whether a subject
+// is registered. Both fail with ErrUnavailable, and a refused credential
+// (HTTP 401 or 403) also matches ErrAuthentication.
+//
 // # Errors
 //
 // Every error is an *Error with one of four reasons, matched with errors.Is:
-// ErrUnavailable (systemic: registry unreachable, timeout, 5xx, 401/403, a
-// 404 without a registry error code; retry), ErrUnknownSchema (the registry
-// has no such id, or the schema does not compile), ErrBadWireFormat (bad
+// ErrUnavailable (systemic: registry unreachable, timeout, 5xx, 401/403 (which
+// also match ErrAuthentication), a 404 without a registry error code;
+// retry), ErrUnknownSchema (the registry has no such id, or the schema does
+// not compile), ErrBadWireFormat (bad
 // header, or a schema of another type than the configured format) and
 // ErrDecode (the payload does not decode against its schema). The last
 // three are the record's fault: dead-letter it. Messages name the schema id

@@ -97,9 +97,15 @@ func (f *fakeRegistry) register(t testing.TB, subject string, s sr.Schema) int {
 	return id
 }
 
+// newTestDecoder is a Decoder of f. Unless cfg says otherwise, it does not
+// hold outages (OutageHold -1), so that a test sees the registry's
+// recovery at once; TestOutageHold tests the hold.
 func newTestDecoder(t testing.TB, f *fakeRegistry, cfg Config) *Decoder {
 	t.Helper()
 	cfg.URLs = []string{f.URL()}
+	if cfg.OutageHold == 0 {
+		cfg.OutageHold = -1
+	}
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

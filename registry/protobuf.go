@@ -3,14 +3,19 @@ package registry
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
 
 	"github.com/bufbuild/protocompile"
+	"github.com/bufbuild/protocompile/parser"
+	"github.com/bufbuild/protocompile/reporter"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -126,51 +131,48 @@ func (m *pbMsg) field(num protowire.Number) int {
 // registers, and what a registry answers to ?format=serialized; see
 // parseDescriptor). imports resolves the schema's imports (reference name
 // -> schema, in either form, references of references included). The
-// standard google/protobuf files (the descriptors shipped with protobuf-go)
-// and Confluent's meta and decimal files are known without a reference, as
-// every Confluent registry knows them and its clients do not register them.
+// standard google/protobuf files (the descriptors shipped with protobuf-go:
+// timestamp, wrappers, duration, struct, any, empty, field_mask and the
+// others protoc ships) and Confluent's meta and decimal files are known
+// without a reference, as every Confluent registry knows them and its
+// clients do not register them; a reference of the same path takes
+// precedence.
 //
-// Both forms give the same plan: a descriptor is linked by the same
-// compiler, against the same files, as the text it stands for, so that the
-// JSON mapping and the message indexes (the order of the root file's
-// messages) do not depend on the form. A schema in neither form, or one that
-// does not link, is an error.
+// Both forms give the same plan: a text file is compiled (protocompile), a
+// descriptor is validated and linked by the Protobuf runtime
+// (protodesc.NewFile), each against the same files, and the plan is built
+// from the result alike, so that the JSON mapping and the message indexes
+// (the order of the root file's messages) do not depend on the form. A
+// schema or import in neither form, or one that does not compile or link,
+// is an error.
 func compileProtobuf(ctx context.Context, id int, schema string, imports map[string]string) (ps *pbSchema, err error) {
 	root := "schema-registry-id-" + strconv.Itoa(id) + ".proto"
-	files := make(map[string]pbSource, len(imports)+3)
-	files["confluent/meta.proto"] = pbSource{text: confluentMetaProto}
-	files["confluent/type/decimal.proto"] = pbSource{text: confluentDecimalProto}
+	b := &pbFiles{
+		ctx:     ctx,
+		sources: make(map[string]pbSource, len(imports)+3),
+		built:   map[string]protoreflect.FileDescriptor{},
+		busy:    map[string]bool{},
+		reg:     new(protoregistry.Files),
+	}
+	b.sources["confluent/meta.proto"] = pbSource{text: confluentMetaProto}
+	b.sources["confluent/type/decimal.proto"] = pbSource{text: confluentDecimalProto}
 	for k, v := range imports {
-		files[k] = newPBSource(k, v)
+		b.sources[k] = newPBSource(k, v)
 	}
-	files[root] = newPBSource(root, schema)
-	for _, f := range files {
-		f.canonicalDeps(files)
+	b.sources[root] = newPBSource(root, schema)
+	for _, f := range b.sources {
+		f.canonicalDeps(b.sources)
 	}
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
-			f, ok := files[path]
-			switch {
-			case !ok:
-				return protocompile.SearchResult{}, fs.ErrNotExist
-			case f.desc != nil:
-				return protocompile.SearchResult{Proto: f.desc}, nil // the compiler links a copy
-			}
-			return protocompile.SearchResult{Source: strings.NewReader(f.text)}, nil
-		})),
-		MaxParallelism: 1,
-	}
-	compiled, err := c.Compile(ctx, root)
+	file, err := b.file(root)
 	if err != nil {
 		return nil, err
 	}
-	b := pbBuilder{byName: map[protoreflect.FullName]*pbMsg{}}
-	file := compiled[0]
-	b.file(file, map[string]bool{})
-	ps = &pbSchema{byName: b.byName}
+	pb := pbBuilder{byName: map[protoreflect.FullName]*pbMsg{}}
+	pb.file(file, map[string]bool{})
+	ps = &pbSchema{byName: pb.byName}
 	msgs := file.Messages()
 	for i := 0; i < msgs.Len(); i++ {
-		ps.top = append(ps.top, b.byName[msgs.Get(i).FullName()])
+		ps.top = append(ps.top, pb.byName[msgs.Get(i).FullName()])
 	}
 	return ps, nil
 }
@@ -189,10 +191,123 @@ func newPBSource(path, schema string) pbSource {
 		return pbSource{text: schema}
 	}
 	// A descriptor names itself; the importer names it by the reference
-	// name (Confluent's clients rename it alike). The compiler requires
-	// the two to agree.
+	// name (Confluent's clients rename it alike).
 	fd.Name = proto.String(path)
 	return pbSource{desc: fd}
+}
+
+// pbFiles builds the files of one schema, each once, each after the files
+// it imports. It implements protodesc.Resolver over the files built so far.
+type pbFiles struct {
+	ctx     context.Context
+	sources map[string]pbSource
+	built   map[string]protoreflect.FileDescriptor
+	busy    map[string]bool // being built: an import of one is a cycle
+	reg     *protoregistry.Files
+}
+
+// standardImports serves the files protoc ships (google/protobuf/...), as
+// protobuf-go's generated descriptors.
+var standardImports = protocompile.WithStandardImports(protocompile.ResolverFunc(func(string) (protocompile.SearchResult, error) {
+	return protocompile.SearchResult{}, fs.ErrNotExist
+}))
+
+// file returns the descriptor of path, building it (and what it imports)
+// on first use.
+func (b *pbFiles) file(path string) (protoreflect.FileDescriptor, error) {
+	if fd, ok := b.built[path]; ok {
+		return fd, nil
+	}
+	src, ok := b.sources[path]
+	var fd protoreflect.FileDescriptor
+	var err error
+	switch {
+	case !ok:
+		res, serr := standardImports.FindFileByPath(path)
+		if serr != nil || res.Desc == nil {
+			return nil, fmt.Errorf("import %q: no reference of the schema provides it, and it is not a built-in file", path)
+		}
+		fd = res.Desc
+	case b.busy[path]:
+		return nil, fmt.Errorf("import cycle through %q", path)
+	case src.desc != nil:
+		b.busy[path] = true
+		fd, err = b.descriptor(src.desc)
+	default:
+		b.busy[path] = true
+		fd, err = b.text(path, src.text)
+	}
+	delete(b.busy, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.reg.RegisterFile(fd); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b.built[path] = fd
+	return fd, nil
+}
+
+// descriptor validates and links a file descriptor.
+func (b *pbFiles) descriptor(fdp *descriptorpb.FileDescriptorProto) (protoreflect.FileDescriptor, error) {
+	for _, dep := range fdp.GetDependency() {
+		if _, err := b.file(dep); err != nil {
+			return nil, err
+		}
+	}
+	fd, err := protodesc.NewFile(fdp, b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fdp.GetName(), err)
+	}
+	return fd, nil
+}
+
+// text compiles a .proto file.
+func (b *pbFiles) text(path, text string) (protoreflect.FileDescriptor, error) {
+	h := reporter.NewHandler(nil)
+	ast, err := parser.Parse(path, strings.NewReader(text), h)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := parser.ResultFromAST(ast, true, h)
+	if err != nil {
+		return nil, err
+	}
+	for _, dep := range parsed.FileDescriptorProto().GetDependency() {
+		if _, err := b.file(dep); err != nil {
+			return nil, err
+		}
+	}
+	c := protocompile.Compiler{
+		Resolver: protocompile.ResolverFunc(func(p string) (protocompile.SearchResult, error) {
+			if p == path {
+				return protocompile.SearchResult{ParseResult: parsed}, nil
+			}
+			if fd, ok := b.built[p]; ok { // read only while compiling
+				return protocompile.SearchResult{Desc: fd}, nil
+			}
+			return standardImports.FindFileByPath(p) // descriptor.proto, for options
+		}),
+		MaxParallelism: 1,
+	}
+	files, err := c.Compile(b.ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return files[0], nil
+}
+
+// FindFileByPath implements protodesc.Resolver: the files built so far.
+func (b *pbFiles) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if fd, ok := b.built[path]; ok {
+		return fd, nil
+	}
+	return nil, protoregistry.NotFound
+}
+
+// FindDescriptorByName implements protodesc.Resolver.
+func (b *pbFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return b.reg.FindDescriptorByName(name)
 }
 
 // legacyDeps maps import paths that older Confluent clients wrote into
