@@ -32,7 +32,16 @@ type InspectOptions struct {
 	Show int
 	// ValueExcerpt bounds the value shown per record (default 256 bytes).
 	ValueExcerpt int
+	// DecodeValue, when set, decodes a shown record's value written in a
+	// schema registry's wire format into JSON, for the source topic's
+	// route: nil JSON and a nil error when the route reads JSON. The
+	// decoded value is shown beside the bytes (up to [MaxDecodedShown]);
+	// an error is shown instead, and never stops the reading.
+	DecodeValue func(ctx context.Context, sourceTopic string, value []byte) ([]byte, error)
 }
+
+// MaxDecodedShown bounds the decoded value shown per record.
+const MaxDecodedShown = 4096
 
 // MaxListed bounds the malformed records (inspect) and problems (replay)
 // listed one by one in a report; counts are always complete.
@@ -98,6 +107,11 @@ type ShownRecord struct {
 	Key          *string     `json:"key"`
 	ValueBytes   int         `json:"value_bytes"`
 	ValueExcerpt *string     `json:"value_excerpt"`
+	// ValueDecoded is the value decoded from its schema registry format
+	// (Avro, Protobuf, JSON Schema) into JSON, when the source topic's
+	// route has such a format; DecodeError says why it could not be.
+	ValueDecoded *string `json:"value_decoded,omitempty"`
+	DecodeError  string  `json:"decode_error,omitempty"`
 	Headers      []Header    `json:"headers"` // the original headers (all headers when malformed)
 	Envelope     *EnvelopeJS `json:"envelope,omitempty"`
 	Error        string      `json:"error,omitempty"` // why the envelope could not be read
@@ -173,7 +187,11 @@ func Inspect(ctx context.Context, o InspectOptions) (*InspectReport, error) {
 		rep.Records++
 		env, orig, perr := dlq.Parse(r.Headers)
 		if len(rep.Shown) < o.Show {
-			rep.Shown = append(rep.Shown, showRecord(r, env, orig, perr, o.ValueExcerpt))
+			sr := showRecord(r, env, orig, perr, o.ValueExcerpt)
+			if o.DecodeValue != nil && env != nil && r.Value != nil {
+				decodeShown(ctx, &sr, o.DecodeValue, env.Topic, r.Value)
+			}
+			rep.Shown = append(rep.Shown, sr)
 		}
 		if perr != nil {
 			rep.Malformed++
@@ -240,6 +258,21 @@ func showRecord(r *kgo.Record, env *dlq.Envelope, orig []kgo.RecordHeader, perr 
 		s.Headers = append(s.Headers, Header{Key: termsafe.Bytes([]byte(h.Key), 256), Value: termsafe.Bytes(h.Value, 256)})
 	}
 	return s
+}
+
+// decodeShown fills the decoded value of s, or why it could not be
+// decoded, bounding the registry's time to 10 seconds.
+func decodeShown(ctx context.Context, s *ShownRecord, decode func(context.Context, string, []byte) ([]byte, error), topic string, value []byte) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	j, err := decode(ctx, topic, value)
+	switch {
+	case err != nil:
+		s.DecodeError = termsafe.String(err.Error())
+	case j != nil:
+		v := termsafe.Bytes(j, MaxDecodedShown)
+		s.ValueDecoded = &v
+	}
 }
 
 // safe is the filter of everything the text output prints that comes
@@ -363,6 +396,12 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "key:          %s\n", key)
 	fmt.Fprintf(&b, "value:        %s (%d bytes)\n", val, s.ValueBytes)
+	switch {
+	case s.ValueDecoded != nil:
+		fmt.Fprintf(&b, "decoded:      %s\n", *s.ValueDecoded)
+	case s.DecodeError != "":
+		fmt.Fprintf(&b, "decoded:      (cannot decode: %s)\n", s.DecodeError)
+	}
 	for i, h := range s.Headers {
 		label := "headers:"
 		if i > 0 {

@@ -97,3 +97,12 @@ func keyText(j []byte) []byte {
 	}
 	return j
 }
+
+// ValueFormat is the value format of the route that topic's records take,
+// [registry.FormatJSON] when no route matches.
+func (t *Transformer) ValueFormat(topic string) registry.Format {
+	if r := t.route(topic); r != noRoute {
+		return r.format
+	}
+	return registry.FormatJSON
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/dlqtool"
 	"github.com/cxone-bridge/bridge/kafkaconn"
+	"github.com/cxone-bridge/bridge/pipeline"
+	"github.com/cxone-bridge/bridge/registry"
 	"github.com/cxone-bridge/bridge/termsafe"
 )
 
@@ -102,10 +105,27 @@ The DLQ topics are those of the configuration's routes (dlq.topic), or
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			opts := dlqtool.InspectOptions{KafkaOpts: kopts, Show: show}
+			if show > 0 && cfg.UsesRegistry() {
+				// Values in a schema registry format are shown decoded too.
+				tr, dec, err := pipeline.NewTransformer(cfg)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				opts.DecodeValue = func(ctx context.Context, topic string, v []byte) ([]byte, error) {
+					f := tr.ValueFormat(topic)
+					if f == registry.FormatJSON {
+						return nil, nil
+					}
+					j, _, err := dec.Decode(ctx, f, v)
+					return j, err
+				}
+			}
 			var reports []*dlqtool.InspectReport
 			malformed := int64(0)
 			for _, t := range topics {
-				rep, err := dlqtool.Inspect(cmd.Context(), dlqtool.InspectOptions{KafkaOpts: kopts, Topic: t, Show: show})
+				opts.Topic = t
+				rep, err := dlqtool.Inspect(cmd.Context(), opts)
 				if err != nil {
 					return &exitError{code: 1, err: fmt.Errorf("inspect %s: %w", t, kafkaconn.Explain(cfg.Kafka.ConnConfig(), err))}
 				}
