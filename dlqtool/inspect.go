@@ -101,17 +101,17 @@ type Problem struct {
 // there; the envelope's source_timestamp is the source time in either
 // case).
 type ShownRecord struct {
-	Partition    int32       `json:"partition"`
-	Offset       int64       `json:"offset"`
-	Timestamp    time.Time   `json:"timestamp"`
-	Key          *string     `json:"key"`
-	ValueBytes   int         `json:"value_bytes"`
-	ValueExcerpt *string     `json:"value_excerpt"`
+	Partition    int32     `json:"partition"`
+	Offset       int64     `json:"offset"`
+	Timestamp    time.Time `json:"timestamp"`
+	Key          *string   `json:"key"`
+	ValueBytes   int       `json:"value_bytes"`
+	ValueExcerpt *string   `json:"value_excerpt"`
 	// ValueDecoded is the value decoded from its schema registry format
 	// (Avro, Protobuf, JSON Schema) into JSON, when the source topic's
 	// route has such a format; DecodeError says why it could not be.
-	ValueDecoded *string `json:"value_decoded,omitempty"`
-	DecodeError  string  `json:"decode_error,omitempty"`
+	ValueDecoded *string     `json:"value_decoded,omitempty"`
+	DecodeError  string      `json:"decode_error,omitempty"`
 	Headers      []Header    `json:"headers"` // the original headers (all headers when malformed)
 	Envelope     *EnvelopeJS `json:"envelope,omitempty"`
 	Error        string      `json:"error,omitempty"` // why the envelope could not be read
