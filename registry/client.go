@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/cxone-bridge/bridge/secret"
 )
 
 // Config says how to reach the Schema Registry and bounds the decoding.
@@ -26,10 +28,11 @@ type Config struct {
 	URLs []string
 
 	// Basic authentication (Confluent Cloud API key and secret), or a
-	// bearer token; at most one of the two.
+	// bearer token; at most one of the two. The secrets never print
+	// themselves ([secret.Secret]).
 	Username    string
-	Password    string
-	BearerToken string
+	Password    secret.Secret
+	BearerToken secret.Secret
 
 	// HTTPClient, if set, sends the requests (its Transport carries TLS
 	// and proxies). Otherwise a client is built with TLS (nil: the
@@ -204,10 +207,10 @@ func New(cfg Config, opts ...sr.ClientOpt) (*Decoder, error) {
 	}
 	all := []sr.ClientOpt{sr.URLs(urls...), sr.HTTPClient(hc), sr.UserAgent("cxone-bridge")}
 	if cfg.Username != "" {
-		all = append(all, sr.BasicAuth(cfg.Username, cfg.Password))
+		all = append(all, sr.BasicAuth(cfg.Username, string(cfg.Password)))
 	}
 	if cfg.BearerToken != "" {
-		all = append(all, sr.BearerToken(cfg.BearerToken))
+		all = append(all, sr.BearerToken(string(cfg.BearerToken)))
 	}
 	cl, err := sr.NewClient(append(all, opts...)...)
 	if err != nil {

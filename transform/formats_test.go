@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/registry"
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -225,10 +226,18 @@ func TestFormatsRegistryOutage(t *testing.T) {
 	if errors.As(err, &ie) || !errors.Is(err, registry.ErrUnavailable) {
 		t.Fatalf("outage: err = %v, want registry.ErrUnavailable and no InvalidError", err)
 	}
-	f.down.Store(false)
-	if _, err := f.tr.TransformContext(ctx, f.protobuf); err != nil {
-		t.Fatalf("after the outage: %v", err)
+	// The same record again at once: answered from the decoder's memory
+	// of the outage (registry.DefaultOutageHold), without a request.
+	before := f.requests.Load()
+	if _, err := f.tr.TransformContext(ctx, f.protobuf); !errors.Is(err, registry.ErrUnavailable) || f.requests.Load() != before {
+		t.Fatalf("within the outage hold: err = %v, %d requests", err, f.requests.Load()-before)
 	}
+	f.down.Store(false)
+	var last error
+	poll.Until(t, 5*time.Second, "the record to go through after the outage", func() bool {
+		_, last = f.tr.TransformContext(ctx, f.protobuf)
+		return last == nil
+	})
 }
 
 // BenchmarkTransformFormats measures decode + transform of the tutorial
