@@ -24,9 +24,13 @@ import (
 // generator makes tutorial-shaped orders; record i of a phase has the
 // orderId ORD-<phase digit><i, 9 digits>, the key CUST-<i mod keys> and
 // the correlation id <tag>-<i>.
-type generator struct{ keys int }
+// With a registry, the orders are Avro in its wire format.
+type generator struct {
+	keys int
+	reg  *schemaRegistry
+}
 
-func newGenerator(keys int) *generator { return &generator{keys: keys} }
+func newGenerator(keys int, reg *schemaRegistry) *generator { return &generator{keys: keys, reg: reg} }
 
 var currencies = []string{"USD", "EUR", "GBP", "CAD"}
 
@@ -42,6 +46,9 @@ func phaseDigit(tag byte) int {
 }
 
 func (g *generator) record(topic string, tag byte, i int) *kgo.Record {
+	if g.reg != nil {
+		return g.avroRecord(topic, tag, i)
+	}
 	var b []byte
 	b = append(b, `{"orderId":"ORD-`...)
 	b = strconv.AppendInt(b, int64(phaseDigit(tag)), 10)
@@ -53,10 +60,16 @@ func (g *generator) record(topic string, tag byte, i int) *kgo.Record {
 	b = append(b, `,"currency":"`...)
 	b = append(b, currencies[i%len(currencies)]...)
 	b = append(b, `","timestamp":"2026-11-27T16:00:00.000Z","metadata":{"source":"checkout-api","channel":"web","items":3}}`...)
+	r := g.shell(topic, tag, i)
+	r.Value = b
+	return r
+}
+
+// shell is record i without its value: topic, key and headers.
+func (g *generator) shell(topic string, tag byte, i int) *kgo.Record {
 	return &kgo.Record{
 		Topic:   topic,
 		Key:     []byte("CUST-" + strconv.Itoa(i%g.keys)),
-		Value:   b,
 		Headers: []kgo.RecordHeader{{Key: "x-correlation-id", Value: []byte(string(tag) + "-" + strconv.Itoa(i))}},
 	}
 }
@@ -67,6 +80,22 @@ func appendPadded(b []byte, v, width int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, s...)
+}
+
+// avroRecord is record i in Avro: the same order, the same key and
+// headers.
+func (g *generator) avroRecord(topic string, tag byte, i int) *kgo.Record {
+	o := &avroOrder{
+		OrderID:     fmt.Sprintf("ORD-%d%09d", phaseDigit(tag), i),
+		CustomerID:  "CUST-" + strconv.Itoa(i%g.keys),
+		TotalAmount: float64(1000+i%90000) / 100,
+		Currency:    currencies[i%len(currencies)],
+		Timestamp:   "2026-11-27T16:00:00.000Z",
+		Metadata:    avroMetadata{Source: "checkout-api", Channel: "web", Items: 3},
+	}
+	r := g.shell(topic, tag, i)
+	r.Value = g.reg.encode(o)
+	return r
 }
 
 func (g *generator) records(topic string, tag byte, n int) []*kgo.Record {

@@ -51,6 +51,10 @@ type Options struct {
 	MaxInFlight int
 	// Ordering is consumer.ordering: key, partition or none.
 	Ordering string
+	// Format is how the orders are written: [FormatJSON] (the default) or
+	// [FormatAvro], in the schema registry wire format, with a registry
+	// served by the harness, whose requests the report counts.
+	Format string
 	// Latency is the test server's fixed delay before every events answer.
 	Latency time.Duration
 
@@ -112,6 +116,7 @@ func (o *Options) defaults() error {
 	d := DefaultOptions()
 	o.Records, o.Partitions, o.Keys = cmp.Or(o.Records, d.Records), cmp.Or(o.Partitions, d.Partitions), cmp.Or(o.Keys, d.Keys)
 	o.MaxInFlight, o.Ordering = cmp.Or(o.MaxInFlight, d.MaxInFlight), cmp.Or(o.Ordering, d.Ordering)
+	o.Format = cmp.Or(o.Format, FormatJSON)
 	o.LatencyDuration = cmp.Or(o.LatencyDuration, d.LatencyDuration)
 	if o.TutorialDuration <= 0 {
 		o.TutorialDuration = d.TutorialDuration
@@ -123,6 +128,9 @@ func (o *Options) defaults() error {
 		o.Out = io.Discard
 	}
 	var errs []error
+	if o.Format != FormatJSON && o.Format != FormatAvro {
+		errs = append(errs, fmt.Errorf("format must be %s or %s, got %q", FormatJSON, FormatAvro, o.Format))
+	}
 	if o.Records < 2 || o.Records > maxIndex {
 		errs = append(errs, fmt.Errorf("records must be between 2 and %d, got %d", maxIndex, o.Records))
 	}
@@ -173,6 +181,11 @@ type Result struct {
 	MaxInFlight int     `json:"max_in_flight"`
 	Ordering    string  `json:"ordering"`
 	LatencyMs   float64 `json:"server_latency_ms"`
+	Format      string  `json:"format"`
+	// RegistryRequests is how many requests the bridge sent the schema
+	// registry during the throughput phase (Format avro): the schema and
+	// its subject once, none per record.
+	RegistryRequests int64 `json:"registry_requests,omitempty"`
 
 	// ThroughputEPS is the bridge's throughput: accepted events between the
 	// first and the last accepted answer of the throughput phase.
@@ -266,8 +279,8 @@ func machine(kafka string) Machine {
 func (r *Result) Print(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "machine: %d CPUs (%s), %d GiB, %s/%s, %s; Kafka: %s\n", m.CPUs, orDash(m.CPUModel), m.MemoryGiB, m.OS, m.Arch, m.Go, m.Kafka)
-	fmt.Fprintf(w, "setup:   %d records, %d partitions, %d keys, ordering %s, max_in_flight %d, server latency %s\n\n",
-		r.Records, r.Partitions, r.Keys, r.Ordering, r.MaxInFlight, fmtMs(r.LatencyMs))
+	fmt.Fprintf(w, "setup:   %d records (%s), %d partitions, %d keys, ordering %s, max_in_flight %d, server latency %s\n\n",
+		r.Records, orDash(r.Format), r.Partitions, r.Keys, r.Ordering, r.MaxInFlight, fmtMs(r.LatencyMs))
 	row := func(name, value, note string) { fmt.Fprintf(w, "  %-26s %14s  %s\n", name, value, note) }
 	row("bridge throughput", eps(r.ThroughputEPS), "")
 	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 200 ms)", r.MaxInFlight))
@@ -290,6 +303,9 @@ func (r *Result) Print(w io.Writer) {
 			fmt.Sprintf("test server %.3f s + embedded Kafka %.3f s; the wire loop's run: server + loop %.3f s", r.HarnessCPUPer1000, r.KafkaCPUPer1000, r.WireHarnessCPUPer1000))
 	}
 	row("peak RSS", fmt.Sprintf("%.1f MB", r.RSSPeakMB), "bridge process (VmHWM)")
+	if r.Format == FormatAvro {
+		row("schema registry requests", fmt.Sprint(r.RegistryRequests), fmt.Sprintf("by the bridge over %d records: %.5f per record (schemas are fetched once)", r.Records, float64(r.RegistryRequests)/float64(max(r.Records, 1))))
+	}
 	row("duplicates / DLQ", fmt.Sprintf("%d / %d", r.Duplicates, r.DLQ), "both 0 in a healthy run")
 }
 

@@ -94,6 +94,37 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
 
+// TestRunAvro: the bench with Avro orders through the harness's registry
+// delivers every event once, dead-letters none, and the bridge asks the
+// registry for the schema (and its subject) once, not per record.
+func TestRunAvro(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the bridge binary; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	r, err := bench.Run(ctx, bench.Options{
+		Binary: testcontainers.BuildBridge(t), Format: bench.FormatAvro,
+		Records: 3000, Keys: 3000, MaxInFlight: 32, LatencyDuration: -1, Out: &out,
+	})
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	var table bytes.Buffer
+	r.Print(&table)
+	t.Logf("\n%s", table.String())
+	if r.ThroughputEPS <= 0 || r.Duplicates != 0 || r.DLQ != 0 || r.Format != bench.FormatAvro {
+		t.Errorf("result %+v", *r)
+	}
+	if r.RegistryRequests < 1 || r.RegistryRequests > 2 {
+		t.Errorf("the bridge sent the registry %d requests for %d records, want 1 or 2 (the schema, its subject)", r.RegistryRequests, r.Records)
+	}
+	if !strings.Contains(table.String(), "schema registry requests") {
+		t.Errorf("the table does not show the registry requests:\n%s", table.String())
+	}
+}
+
 // TestSweepAndChart runs a 2 × 2 sweep and checks the chart is well-formed
 // SVG with a panel per latency and the three series in each.
 func TestSweepAndChart(t *testing.T) {

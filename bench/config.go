@@ -31,7 +31,8 @@ const commitInterval = time.Second
 // baseURL (its client secret in [secretFile]), the shipped route for
 // orders, the operations listener (and, with pprof, pprof's) on a free
 // loopback port, and JSON logs, which [child] reads.
-func bridgeConfig(brokers []string, baseURL, topic string, o Options) config.Config {
+// With Format avro, the route reads Avro with the registry at registryURL.
+func bridgeConfig(brokers []string, baseURL, topic string, o Options, registryURL string) config.Config {
 	c := config.Config{
 		Kafka: config.Kafka{
 			Brokers:  brokers,
@@ -60,6 +61,10 @@ func bridgeConfig(brokers []string, baseURL, topic string, o Options) config.Con
 		}},
 		Metrics: config.Metrics{Listen: "127.0.0.1:0"},
 		Log:     config.Log{Level: "info", Format: "json"},
+	}
+	if o.Format == FormatAvro {
+		c.Routes[0].Format = config.FormatAvro
+		c.SchemaRegistry.URLs = []string{registryURL}
 	}
 	if o.CPUProfile != "" || o.HeapProfile != "" {
 		// On a loopback listener of its own: the bridge never serves

@@ -64,7 +64,7 @@ func TestBridgeConfigRoundTrip(t *testing.T) {
 		{Ordering: "key", MaxInFlight: 256},
 		{Ordering: "none", MaxInFlight: 3, CPUProfile: "cpu.pprof"},
 	} {
-		got := roundTrip(t, dir, bridgeConfig([]string{"127.0.0.1:9092", "127.0.0.1:9093"}, "http://127.0.0.1:8089", "bench-orders-1", o))
+		got := roundTrip(t, dir, bridgeConfig([]string{"127.0.0.1:9092", "127.0.0.1:9093"}, "http://127.0.0.1:8089", "bench-orders-1", o, ""))
 		if string(got.CXone.Auth.ClientSecret) != cxonetest.DefaultClientSecret {
 			t.Error("the client secret file was not read")
 		}
@@ -111,7 +111,7 @@ func TestWriteConfigFileTypes(t *testing.T) {
 
 // TestWriteConfigFileNoSecret: a secret is never written into the file.
 func TestWriteConfigFileNoSecret(t *testing.T) {
-	c := bridgeConfig([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8089", "t", Options{})
+	c := bridgeConfig([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8089", "t", Options{}, "")
 	c.Routes = append(c.Routes, config.Route{Topic: "u"})
 	c.Kafka.SASL.Password = secret.Secret("hunter2")
 	err := writeConfigFile(filepath.Join(t.TempDir(), "bridge.yaml"), c)
@@ -124,7 +124,7 @@ func TestWriteConfigFileNoSecret(t *testing.T) {
 // not every key with its zero value (an older bridge, Options.Binary,
 // refuses keys it does not know).
 func TestWriteConfigFileOnlySetKeys(t *testing.T) {
-	b, err := configYAML(bridgeConfig([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8089", "t", Options{Ordering: "key", MaxInFlight: 4}))
+	b, err := configYAML(bridgeConfig([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8089", "t", Options{Ordering: "key", MaxInFlight: 4}, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/schemas"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
-	"github.com/cxone-bridge/bridge/transform"
+	"github.com/cxone-bridge/bridge/pipeline"
 )
 
 // Run takes one measurement (see the package comment) and returns it. It
@@ -52,6 +52,7 @@ type env struct {
 	kafka     string
 	points    int
 	token     string
+	reg       *schemaRegistry // with Format avro
 }
 
 func newEnv(ctx context.Context, o *Options) (e *env, err error) {
@@ -77,6 +78,11 @@ func newEnv(ctx context.Context, o *Options) (e *env, err error) {
 		}
 	}
 	e.srv = cxonetest.NewServer(cxonetest.WithRecordLimit(0), cxonetest.WithOnAccepted(e.rec.accepted))
+	if o.Format == FormatAvro {
+		if e.reg, err = startRegistry(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	if len(o.Brokers) > 0 {
 		e.brokers, e.kafka = o.Brokers, "cluster at "+strings.Join(o.Brokers, ",")
 	} else {
@@ -119,6 +125,9 @@ func (e *env) close() {
 	if e.srv != nil {
 		e.srv.Close()
 	}
+	if e.reg != nil {
+		e.reg.close()
+	}
 	if e.dir != "" {
 		os.RemoveAll(e.dir)
 	}
@@ -133,6 +142,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	res := &Result{
 		Machine: machine(e.kafka), Records: o.Records, Partitions: o.Partitions, Keys: o.Keys,
 		MaxInFlight: o.MaxInFlight, Ordering: o.Ordering, LatencyMs: float64(o.Latency) / float64(time.Millisecond),
+		Format: o.Format,
 	}
 	if err := e.srv.SetFaults(cxonetest.Faults{Latency: cxonetest.Duration(o.Latency), LatencyMax: cxonetest.Duration(o.Latency)}); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -145,13 +155,13 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transform.New(cfg.TransformConfig())
+	tr, _, err := pipeline.NewTransformer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 
 	// The throughput records, and their requests as the bridge builds them.
-	gen := newGenerator(o.Keys)
+	gen := newGenerator(o.Keys, e.reg)
 	recs := gen.records(topic, tagThroughput, o.Records)
 	reqs, err := prebuild(tr, recs)
 	if err != nil {
@@ -196,6 +206,10 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	ph := e.rec.start(tagThroughput, len(recs), false)
 	fmt.Fprintf(o.Out, "bridge: %d records, max_in_flight %d ...\n", len(recs), o.MaxInFlight)
+	var reg0 int64
+	if e.reg != nil {
+		reg0 = e.reg.requests.Load()
+	}
 	ch, err := startChild(ctx, e.binary, cfgFile, e.dir, o.Out)
 	if err != nil {
 		return nil, err
@@ -216,6 +230,9 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, fmt.Errorf("bench: bridge throughput phase: %w", err)
 	}
 	res.MeanInFlight, res.MeanBuffered = stopGauges()
+	if e.reg != nil {
+		res.RegistryRequests = e.reg.requests.Load() - reg0
+	}
 	if o.HeapProfile != "" && full {
 		if err := <-ch.fetchProfile(ctx, o.HeapProfile, "heap"); err != nil {
 			return nil, fmt.Errorf("bench: heap profile: %w", err)
@@ -347,7 +364,11 @@ func (e *env) dlqRecords(ctx context.Context, topic string) (int, error) {
 // ([bridgeConfig]) to the run's folder, and returns the file and the
 // configuration completed as the child loads it.
 func (e *env) writeConfig(topic string, o Options) (string, *config.Config, error) {
-	c := bridgeConfig(e.brokers, e.srv.URL, topic, o)
+	regURL := ""
+	if e.reg != nil {
+		regURL = e.reg.srv.URL
+	}
+	c := bridgeConfig(e.brokers, e.srv.URL, topic, o, regURL)
 	cfg, err := config.New(c, e.dir)
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: the generated configuration: %w", err)

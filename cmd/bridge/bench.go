@@ -117,6 +117,7 @@ stalled, crashed, or a baseline failed), 2 on bad flags.`,
 	fl.IntVar(&o.Partitions, "partitions", o.Partitions, "partitions of the source topic")
 	fl.IntVar(&o.Keys, "keys", o.Keys, "distinct Kafka keys the orders are spread over")
 	fl.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "consumer.max_in_flight, and the wire loop's concurrency")
+	fl.StringVar(&o.Format, "format", "json", "how the orders are written: json, or avro (schema registry wire format, with a registry served by the harness; the report counts its requests)")
 	fl.StringVar(&o.Ordering, "ordering", o.Ordering, "consumer.ordering: key, partition or none")
 	fl.DurationVar(&o.Latency, "latency", o.Latency, "the test server's delay before every events answer")
 	fl.Float64Var(&o.LatencyRate, "latency-rate", 0, "events/s offered in the latency phase (0: half the measured throughput)")
