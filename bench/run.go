@@ -17,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/schemas"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
-	"github.com/cxone-bridge/bridge/pipeline"
 )
 
 // Run takes one measurement (see the package comment) and returns it. It
