@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -272,4 +273,74 @@ func BenchmarkTransformFormats(b *testing.B) {
 	b.ReportMetric(float64(spent[1])/float64(spent[0]), "avro/json")
 	b.ReportMetric(float64(spent[2])/float64(spent[0]), "protobuf/json")
 	b.ReportMetric(float64(f.requests.Load()-warm)/(2*n), "registry-req/rec")
+}
+
+// TestKeyFormat: a key in a registry format is decoded for the {key}
+// placeholder: a string key's content, another key's compact JSON; a bad
+// key is the record's fault like a bad value.
+func TestKeyFormat(t *testing.T) {
+	f := newFormatRig(t)
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	strID, _, err := reg.RegisterSchema("k-key", sr.Schema{Schema: `"string"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recID, _, err := reg.RegisterSchema("r-key", sr.Schema{Schema: `{"type":"record","name":"K","fields":[{"name":"tenant","type":"string"},{"name":"n","type":"int"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := registry.New(registry.Config{URLs: []string{reg.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := orderRoute()
+	rt.KeyFormat, rt.IdempotencyKey = "avro", "{key}"
+	tr, err := transform.New(transform.Config{Routes: []transform.Route{rt}, Decoder: dec, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(id int, schema string, v any) []byte {
+		b, err := avro.Marshal(avro.MustParse(schema), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(registry.AppendHeader(nil, registry.Header{SchemaID: id}, false), b...)
+	}
+	keyOf := func(key []byte) (*transform.Event, error) {
+		r := *f.json
+		r.Key = key
+		return tr.Transform(&r)
+	}
+	// The key's text is what the template renders: the same event id as a
+	// JSON route whose key is that text.
+	plain := orderRoute()
+	plain.IdempotencyKey = "{key}"
+	want := func(text string) string {
+		t.Helper()
+		tj, err := transform.New(transform.Config{Routes: []transform.Route{plain}, Now: func() time.Time { return fixedNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := *f.json
+		r.Key = []byte(text)
+		ev, err := tj.Transform(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.IdempotencyKey
+	}
+	ev, err := keyOf(frame(strID, `"string"`, "CUST-998877"))
+	if err != nil || ev.IdempotencyKey != want("CUST-998877") {
+		t.Errorf("string key: %v, %+v", err, ev)
+	}
+	ev, err = keyOf(frame(recID, `{"type":"record","name":"K","fields":[{"name":"tenant","type":"string"},{"name":"n","type":"int"}]}`, map[string]any{"tenant": "t1", "n": 7}))
+	if err != nil || ev.IdempotencyKey != want(`{"tenant":"t1","n":7}`) {
+		t.Errorf("record key: %v, %+v", err, ev)
+	}
+	_, err = keyOf([]byte("CUST-1")) // not the wire format
+	var ie *transform.InvalidError
+	if !errors.As(err, &ie) || ie.Reason != transform.ReasonBadWireFormat || !strings.HasPrefix(ie.Detail, "key: ") {
+		t.Errorf("plain key under key_format avro: %v", err)
+	}
 }
