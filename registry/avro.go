@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/cxone-bridge/bridge/jsontext"
 )
 
 // maxDepth bounds the JSON nesting (objects and arrays) a decoded value may
@@ -140,7 +142,7 @@ func (c *avroCompiler) compile(s avro.Schema) (*avroNode, error) {
 		}
 		n := &avroNode{kind: avEnum, name: s.FullName()}
 		for _, sym := range s.Symbols() {
-			n.symbols = append(n.symbols, appendString(nil, []byte(sym)))
+			n.symbols = append(n.symbols, jsontext.AppendString(nil, []byte(sym)))
 		}
 		c.named[n.name] = n
 		return n, nil
@@ -521,7 +523,7 @@ func (d *avroDecoder) value(n *avroNode, depth int) error {
 			d.pos = start
 			return d.fail("string is not valid UTF-8")
 		}
-		d.out = appendString(d.out, b)
+		d.out = jsontext.AppendString(d.out, b)
 	case avFixed:
 		b, err := d.fixed(n.size)
 		if err != nil {
@@ -714,7 +716,7 @@ func (d *avroDecoder) mapValue(n *avroNode, depth int) error {
 				d.pos = keyStart
 				return d.fail("map key is not valid UTF-8")
 			}
-			d.out = append(appendString(d.out, key), ':')
+			d.out = append(jsontext.AppendString(d.out, key), ':')
 			if err := d.value(n.items, depth+1); err != nil {
 				return within(err, excerpt(string(key), 64))
 			}

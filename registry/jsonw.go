@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cxone-bridge/bridge/jsontext"
 )
 
 // This file writes the JSON scalars of the mapping (doc.go) straight into a
@@ -14,40 +16,9 @@ import (
 
 const maxSafeInt = 1 << 53 // largest integer every JSON parser holds exactly
 
-// appendString appends s as a JSON string. s must be valid UTF-8 (the
-// decoders check it first); quote, backslash and control characters are
-// escaped.
-func appendString(dst []byte, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // appendKey appends the JSON object key `"name":`.
 func appendKey(dst []byte, name string) []byte {
-	return append(appendString(dst, []byte(name)), ':')
+	return append(jsontext.AppendString(dst, []byte(name)), ':')
 }
 
 // validUTF8 is utf8.Valid with an ASCII fast path.

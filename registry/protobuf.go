@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/cxone-bridge/bridge/jsontext"
 )
 
 // Files every Confluent Schema Registry knows without a reference: schemas
@@ -475,7 +477,7 @@ func enumPlan(ed protoreflect.EnumDescriptor) *pbEnum {
 		if _, dup := e.name(n); dup {
 			continue // an alias: the first name of a number wins, as in protojson
 		}
-		js := appendString(nil, []byte(v.Name()))
+		js := jsontext.AppendString(nil, []byte(v.Name()))
 		if n >= 0 && n < 256 {
 			for int(n) >= len(e.dense) {
 				e.dense = append(e.dense, nil)

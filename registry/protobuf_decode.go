@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/cxone-bridge/bridge/jsontext"
 )
 
 // The Protobuf decoder reads the wire format straight into JSON, with the
@@ -411,7 +413,7 @@ func (d *pbDecoder) scalar(kind protoreflect.Kind, e *pbEnum, o *occ) error {
 		d.out = appendFloat(d.out, math.Float64frombits(o.v), 64)
 	case protoreflect.StringKind:
 		// Checked for UTF-8 when scanned (scan, mapEntry).
-		d.out = appendString(d.out, d.in[o.start:o.end])
+		d.out = jsontext.AppendString(d.out, d.in[o.start:o.end])
 	case protoreflect.BytesKind:
 		d.out = appendBase64(d.out, d.in[o.start:o.end])
 	case protoreflect.EnumKind:
@@ -602,7 +604,7 @@ func (d *pbDecoder) mapKey(kf *pbField, ent *mapEnt) error {
 			d.out = append(d.out, `""`...)
 			return nil
 		}
-		d.out = appendString(d.out, d.in[ent.key.start:ent.key.end]) // checked in mapEntry
+		d.out = jsontext.AppendString(d.out, d.in[ent.key.start:ent.key.end]) // checked in mapEntry
 		return nil
 	}
 	d.out = append(d.out, '"')
@@ -736,7 +738,7 @@ func (d *pbDecoder) anyValue(url, val *occ, depth int) error {
 		return pbFail(-1, "nesting deeper than %d", maxDepth)
 	}
 	d.out = append(d.out, `{"@type":`...)
-	d.out = appendString(d.out, u)
+	d.out = jsontext.AppendString(d.out, u)
 	s0 := len(d.spans)
 	defer func() { d.spans = d.spans[:s0] }()
 	if val != nil {

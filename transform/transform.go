@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/cxone-bridge/bridge/jsontext"
 	"github.com/cxone-bridge/bridge/registry"
 )
 
@@ -212,7 +213,7 @@ func compileRoute(rt Route, dec Decoder) (*route, error) {
 		}
 	}
 	if rt.EventType != "" {
-		r.eventTypeStr = appendJSONString(nil, rt.EventType)
+		r.eventTypeStr = jsontext.AppendString(nil, rt.EventType)
 	}
 	if rt.EventTypeField != "" {
 		if r.eventField, err = ParsePointer(rt.EventTypeField); err != nil {
@@ -516,7 +517,7 @@ func buildBody(dst []byte, r *route, ev *Event, value []byte, spaced bool) []byt
 	if r.eventTypeStr != nil {
 		dst = append(dst, r.eventTypeStr...)
 	} else {
-		dst = appendJSONString(dst, ev.EventType)
+		dst = jsontext.AppendString(dst, ev.EventType)
 	}
 	dst = append(dst, `,"attributes":`...)
 	if spaced {
@@ -532,10 +533,10 @@ func buildBody(dst []byte, r *route, ev *Event, value []byte, spaced bool) []byt
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"_correlationId":`...)
-	dst = appendJSONString(dst, ev.CorrelationID)
+	dst = jsontext.AppendString(dst, ev.CorrelationID)
 	dst = append(dst, `,"_publishedAt":"`...)
 	dst = appendISOMillis(dst, ev.PublishedAt)
 	dst = append(dst, `"},"timestamp":`...)
-	dst = appendJSONString(dst, ev.Timestamp)
+	dst = jsontext.AppendString(dst, ev.Timestamp)
 	return append(dst, '}')
 }
