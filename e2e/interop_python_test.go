@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,10 +88,11 @@ type producedRecord struct {
 // TestInteropConfluentPython: records that Confluent's official Python
 // client (confluent-kafka, its Avro, Protobuf and JSON Schema serializers,
 // default settings) wrote to real Kafka, with schemas it registered itself
-// in a registry this test serves (srfake), carry the Confluent wire format
-// with the ids of the schemas registered under "<topic>-value", and (once
-// checkBridgeDecodes is written) the bridge turns them into the attributes
-// the script says.
+// in a real Confluent-compatible registry (Apicurio Registry's ccompat API,
+// tc.StartApicurio) or, where that cannot be had, in srfake, carry the
+// Confluent wire format with the ids of the schemas registered under
+// "<topic>-value", and the bridge turns them into the attributes the script
+// says, also after an outage of the registry.
 func TestInteropConfluentPython(t *testing.T) {
 	start := time.Now()
 	k := tc.StartKafka(t) // first: BRIDGE_TEST_KAFKA_SKIP skips before a venv is built
@@ -161,8 +164,9 @@ func runConfluentProducer(t *testing.T, python, bootstrap, registryURL, prefix s
 // the Confluent wire format (magic byte 0, then the big-endian id of the
 // one schema registered under "<topic>-value", of the topic's type); for
 // Protobuf, message indexes that name the Order message of the registered
-// file descriptor; for JSON Schema, a payload equal to "expected".
-func checkWireFormat(t *testing.T, k *tc.Kafka, reg *fakeRegistry, prefix string, byTopic map[string][]producedRecord) {
+// file descriptor; for JSON Schema, a payload equal to "expected". Ids are
+// compared as registered: a real registry's need not be 1, 2, 3.
+func checkWireFormat(t *testing.T, k *tc.Kafka, reg *testRegistry, prefix string, byTopic map[string][]producedRecord) {
 	t.Helper()
 	topics := []string{prefix + ".avro", prefix + ".protobuf", prefix + ".json"}
 	got := consumeAll(t, k, topics, interopCount)
@@ -187,8 +191,12 @@ func checkWireFormat(t *testing.T, k *tc.Kafka, reg *fakeRegistry, prefix string
 			t.Fatalf("registry: subject %s holds a %s schema, want %s", subject, registered.Type, wantType[topic])
 		}
 		byID, err := rcl.SchemaByID(ctx, registered.ID)
-		if err != nil || byID.Schema != registered.Schema.Schema {
+		if err != nil {
 			t.Fatalf("registry: schema id %d (subject %s) by id: %v", registered.ID, subject, err)
+		}
+		if byID.Schema != registered.Schema.Schema {
+			t.Fatalf("registry: schema id %d answers another schema by id than under %s version %d:\nby id:   %.300s\nversion: %.300s",
+				registered.ID, subject, registered.Version, byID.Schema, registered.Schema.Schema)
 		}
 		var wantIndexes []int
 		if registered.Type == sr.TypeProtobuf {
@@ -307,7 +315,8 @@ func headerOf(v []byte, typ sr.SchemaType) []byte {
 
 // protobufOrderIndexes reads the registered Protobuf schema, which the
 // Python client registers as a base64-encoded FileDescriptorProto (not
-// .proto text), and returns the message-index path of the Order message.
+// .proto text) and srfake and Apicurio (3.3.3, 2.6.13.Final) hand back
+// unchanged, and returns the message-index path of the Order message.
 func protobufOrderIndexes(t *testing.T, s sr.SubjectSchema) []int {
 	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(s.Schema.Schema)
@@ -338,20 +347,22 @@ func protobufOrderIndexes(t *testing.T, s sr.SubjectSchema) []int {
 // 503): the bridge must retry, dead-letter nothing and publish nothing it
 // cannot decode, report not ready, and deliver everything once the
 // registry is back.
-func checkBridgeDecodes(t *testing.T, k *tc.Kafka, reg *fakeRegistry, prefix string, records []producedRecord) {
+func checkBridgeDecodes(t *testing.T, k *tc.Kafka, reg *testRegistry, prefix string, records []producedRecord) {
 	t.Helper()
 	for _, f := range []string{"avro", "protobuf", "json"} {
 		k.CreateTopic(t, prefix+"."+f+".dlq", 1, 1, nil)
 	}
 	srv := tc.StartCXone(t)
 	dir := t.TempDir()
+	// The registry timeout is generous: a real registry's first answers
+	// come from a cold JVM (srfake's and the outage's 503s are instant).
 	yaml := fmt.Sprintf(`kafka: {brokers: [%s], group_id: %s-bridge, session_timeout: 6s}
 consumer: {commit_interval: 200ms, retry_backoff: 100ms, retry_backoff_max: 500ms}
 cxone:
   base_url: %s
   allow_insecure_http: true
   auth: {client_id: %s, client_secret: "${CXONE_CLIENT_SECRET}"}
-schema_registry: {urls: [%s], timeout: 2s}
+schema_registry: {urls: [%s], timeout: 10s}
 routes:
   - {topic: %s.avro, format: avro, event_type: OrderCreated, business_key: /orderId, idempotency_key: "{topic}:{businessKey}"}
   - {topic: %s.protobuf, format: protobuf, event_type: OrderCreated, business_key: /orderId, idempotency_key: "{topic}:{businessKey}"}
@@ -516,12 +527,21 @@ func diffJSON(path string, a, b any) error {
 	}
 }
 
-// fakeRegistry is srfake served on loopback behind a handler that records every
-// request and its status, to show which endpoints the Python client uses
-// and that srfake answered them.
-type fakeRegistry struct {
-	*srfake.Registry
+// testRegistry is the schema registry of the test, behind a handler of
+// the test that records every request and its status (to show which
+// endpoints the Python client and the bridge use, and that the registry
+// answered them) and can play an outage. The registry is Apicurio Registry
+// (tc.StartApicurio) behind a reverse proxy when it can be had, else
+// srfake served in process.
+type testRegistry struct {
+	// url is the base URL of the Confluent API, what the clients are given:
+	// the recording handler's URL, plus Apicurio's path to its ccompat API.
 	url string
+	// kind names the registry for the log: "Apicurio Registry 3.3.3", "srfake".
+	kind string
+	// noSubjectsByID: the registry answers GET /schemas/ids/{id}/subjects
+	// 404 (Apicurio 2.x); the bridge then logs without subject names.
+	noSubjectsByID bool
 
 	mu    sync.Mutex
 	calls []registryCall
@@ -537,10 +557,31 @@ type registryCall struct {
 	status                     int
 }
 
-func startRegistry(t *testing.T) *fakeRegistry {
+// startRegistry serves the test's registry on loopback until the test
+// ends: Apicurio Registry when tc.StartApicurio gives one (it returns nil,
+// saying why, when BRIDGE_TEST_REGISTRY_SKIP is set or there is no Java or
+// mvn for it), else srfake. Apicurio sits behind a reverse proxy that
+// forwards every request unchanged (path included) to Apicurio's port; the
+// recorded paths are those of the Confluent API (Apicurio's prefix
+// /apis/ccompat/v7 cut off), the same for either registry.
+func startRegistry(t *testing.T) *testRegistry {
 	t.Helper()
-	r := &fakeRegistry{Registry: srfake.NewRegistry()}
-	inner := r.Handler()
+	r := &testRegistry{}
+	var inner http.Handler
+	prefix := ""
+	if a := tc.StartApicurio(t); a != nil {
+		backend, err := url.Parse(a.BaseURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(backend) }}
+		prefix = strings.TrimPrefix(a.URL(), a.BaseURL())
+		r.kind = "Apicurio Registry " + a.Version
+		r.noSubjectsByID = !a.HasSubjectsByID()
+	} else {
+		inner = srfake.NewRegistry().Handler()
+		r.kind = "srfake"
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.down.Load() {
 			r.outageCalls.Add(1)
@@ -550,20 +591,25 @@ func startRegistry(t *testing.T) *fakeRegistry {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		inner.ServeHTTP(sw, req)
 		r.mu.Lock()
-		r.calls = append(r.calls, registryCall{req.Method, req.URL.Path, req.URL.RawQuery, req.UserAgent(), sw.status})
+		r.calls = append(r.calls, registryCall{req.Method, strings.TrimPrefix(req.URL.Path, prefix), req.URL.RawQuery, req.UserAgent(), sw.status})
 		r.mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
-	r.url = srv.URL
+	r.url = srv.URL + prefix
+	t.Logf("schema registry: %s, behind the test's recording handler at %s", r.kind, r.url)
 	return r
 }
 
 // checkCalls logs the requests the registry served and fails the test for
-// any that srfake did not answer with success, but for the association
-// look-up of the clients' default subject name strategy, to which a
-// registry without associations (Confluent's before 8.x, srfake) answers
-// 404 and the client then falls back to "<topic>-value".
-func (r *fakeRegistry) checkCalls(t *testing.T) {
+// any that the registry did not answer with success, but for two 404s a
+// client is documented to expect: the association look-up of the Python
+// client's default subject name strategy, to which a registry without
+// associations (Confluent's before 8.x, srfake, Apicurio) answers 404 and
+// the client then falls back to "<topic>-value" (confluent-kafka 2.16.1
+// treats any 404 there as "no association"); and, from a registry that
+// lacks it (Apicurio 2.x), GET /schemas/ids/{id}/subjects, which the bridge
+// only uses to name the subject in its logs.
+func (r *testRegistry) checkCalls(t *testing.T) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -587,15 +633,17 @@ func (r *fakeRegistry) checkCalls(t *testing.T) {
 		}
 		count[line]++
 		association := c.method == http.MethodGet && strings.HasPrefix(c.path, "/associations/")
-		if c.status >= 300 && !(association && c.status == http.StatusNotFound) {
-			t.Errorf("registry: %s %s?%s answered %d: an endpoint the client needs that srfake lacks?", c.method, c.path, c.query, c.status)
+		subjectsByID := c.method == http.MethodGet && strings.HasPrefix(c.path, "/schemas/ids/") && strings.HasSuffix(c.path, "/subjects")
+		expected404 := association || (subjectsByID && r.noSubjectsByID)
+		if c.status >= 300 && !(expected404 && c.status == http.StatusNotFound) {
+			t.Errorf("registry: %s %s?%s answered %d: an endpoint the clients need that %s lacks?", c.method, c.path, c.query, c.status, r.kind)
 		}
 	}
 	var b strings.Builder
 	for _, line := range order {
 		fmt.Fprintf(&b, "\n  %dx %s", count[line], line)
 	}
-	t.Logf("registry requests:%s", b.String())
+	t.Logf("%s requests:%s", r.kind, b.String())
 }
 
 type statusWriter struct {
@@ -607,3 +655,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController (the reverse proxy's flushes) reach
+// the server's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
