@@ -8,6 +8,16 @@
 //     With Security(users...), the nodes also serve SASL_SSL (SCRAM over TLS,
 //     a throwaway CA: NewPKI) and SASL_PLAINTEXT OAUTHBEARER listeners.
 //   - StartCXone: the CXone-compatible test server (sink/cxonetest).
+//   - StartApicurio: a real Confluent-compatible schema registry (Apicurio
+//     Registry, the built app Maven Central publishes: 3.3.3 on Java 21+,
+//     2.6.13 on Java 17), fetched once into $BRIDGE_APICURIO_CACHE (default
+//     ~/.cache/cxone-bridge/apicurio-registry-<version>) and run as a JVM on
+//     loopback; $BRIDGE_APICURIO_JAVA picks the JVM;
+//     BRIDGE_TEST_REGISTRY_SKIP=1 (or no Java, or no mvn with an empty
+//     cache) makes it return nil, and callers fall back to srfake.
+//   - PythonVenv: a Python virtual environment with pinned packages, built
+//     once into $BRIDGE_PYTHON_CACHE (default ~/.cache/cxone-bridge), for
+//     the interop tests with Confluent's own Python client.
 //   - BuildBridge / StartBridge: the real bridge binary, built once per test
 //     binary and run as a process with signals, exit codes, logs and RSS.
 //
