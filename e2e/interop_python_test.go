@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -446,6 +447,83 @@ metrics: {listen: "127.0.0.1:0"}
 		}
 	})
 	t.Logf("the bridge decoded %d of %d records into exactly the expected attributes, after a registry outage of %d requests", matched, len(records), reg.outageCalls.Load())
+
+	outageInTheMiddle(t, k, reg, srv, p, prefix, len(records))
+}
+
+// outageInTheMiddle: with the bridge running and caught up, a producer
+// registers a new schema, the registry goes down, and records of the new
+// schema arrive. The bridge cannot decode them yet: it publishes none,
+// dead-letters none, and keeps asking; when the registry is back, they are
+// delivered, each once.
+func outageInTheMiddle(t *testing.T, k *tc.Kafka, reg *testRegistry, srv *cxonetest.Server, p *tc.Process, prefix string, before int) {
+	t.Helper()
+	const late = `{"type":"record","name":"LateOrder","namespace":"cxone.bridge.interop","fields":[{"name":"orderId","type":"string"},{"name":"n","type":"int"}]}`
+	cl, err := sr.NewClient(sr.URLs(reg.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ss, err := cl.CreateSchema(ctx, prefix+".late-value", sr.Schema{Schema: late, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatalf("register the late schema: %v", err)
+	}
+	reg.down.Store(true)
+	calls := reg.outageCalls.Load()
+	const n = 5
+	prod := k.Client(t, kgo.DefaultProduceTopic(prefix+".avro"))
+	for i := range n {
+		payload, err := avro.Marshal(avro.MustParse(late), map[string]any{"orderId": fmt.Sprintf("LATE-%d", i), "n": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := append([]byte{0, 0, 0, 0, 0}, payload...)
+		binary.BigEndian.PutUint32(v[1:5], uint32(ss.ID))
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("LATE-%d", i)), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !poll.Check(60*time.Second, func() bool { return reg.outageCalls.Load() >= calls+3 }) {
+		t.Fatalf("the bridge did not ask the registry during the outage; its log:\n%s", tail(p.Logs(), 20))
+	}
+	if got := len(srv.Events()); got != before {
+		t.Fatalf("%d events published during the outage in the middle, want still %d", got, before)
+	}
+	reg.down.Store(false)
+	if !poll.Check(60*time.Second, func() bool { return len(srv.Events()) >= before+n }) {
+		t.Fatalf("%d of %d events after the outage in the middle; the bridge's log:\n%s", len(srv.Events()), before+n, tail(p.Logs(), 20))
+	}
+	seen := map[string]int{}
+	for _, ev := range srv.Events() {
+		var body struct {
+			Attributes struct {
+				OrderID string `json:"orderId"`
+				N       *int   `json:"n"`
+			} `json:"attributes"`
+		}
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(body.Attributes.OrderID, "LATE-") && body.Attributes.N != nil {
+			seen[body.Attributes.OrderID]++
+		}
+	}
+	for i := range n {
+		if id := fmt.Sprintf("LATE-%d", i); seen[id] != 1 {
+			t.Errorf("%s published %d times, want once", id, seen[id])
+		}
+	}
+	ends, err := k.Admin().ListEndOffsets(ctx, prefix+".avro.dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset != 0 {
+			t.Errorf("%d records dead-lettered across the outage in the middle", o.Offset)
+		}
+	})
+	t.Logf("outage in the middle: %d records of a schema registered just before it waited through %d refused requests, then were delivered once each", n, reg.outageCalls.Load()-calls)
 }
 
 // sameJSON reports how JSON values a and b differ, or nil when they are the
