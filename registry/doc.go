@@ -97,7 +97,7 @@
 //     member that is set. A group is written under its field name.
 //   - Protobuf well-known types: the wrappers (google.protobuf.StringValue
 //     and the others) are the wrapped value; Duration is a string as
-//     protojson writes it ("1.5s"); Struct, Value and ListValue are the
+//     protojson writes it ("1.500s": 0, 3, 6 or 9 fraction digits); Struct, Value and ListValue are the
 //     JSON they hold (a Value with no kind set is null); NullValue is null;
 //     Any is written as protojson writes it ({"@type": url, ...fields}, or
 //     {"@type": url, "value": ...} for a type with a JSON form of its own)
