@@ -1,0 +1,463 @@
+package mapping
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+
+	"github.com/cxone-bridge/bridge/jsontext"
+)
+
+// This file writes a CEL result as JSON text (the rules are in doc.go).
+// Values come in two forms: CEL values (ref.Val) built by the expression,
+// and the plain Go values of Activation.Value that an expression passes
+// through unchanged (value.after is a map[string]any behind a thin CEL
+// wrapper); the second form is written without converting it to the first.
+
+// jsonWriter holds the scratch space of the conversion, reused from one
+// evaluation to the next: the keys of the maps being written, sorted in
+// place (nested maps push their keys above those of their parents), and
+// the output buffer of Eval.
+type jsonWriter struct {
+	buf    []byte // Eval's output, before its copy
+	keys   []string
+	refKVs []refKV
+}
+
+type refKV struct {
+	k string
+	v ref.Val
+}
+
+// jsonError is a value without a JSON form, with the JSON pointer of where
+// it is in the result (segments innermost first, while unwinding).
+type jsonError struct {
+	path []string
+	msg  string
+}
+
+func (e *jsonError) Error() string {
+	if len(e.path) == 0 {
+		return e.msg
+	}
+	// Deep paths keep their first and last segments: the message stays
+	// short, and still says where.
+	const head, tail = 4, 3
+	esc := strings.NewReplacer("~", "~0", "/", "~1")
+	var b strings.Builder
+	b.WriteString("at ")
+	for i := len(e.path) - 1; i >= 0; i-- {
+		if n := len(e.path); n > head+tail && i == n-1-head {
+			b.WriteString("/…")
+			i = tail - 1
+		}
+		b.WriteByte('/')
+		b.WriteString(esc.Replace(truncate(e.path[i], 64)))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.msg)
+	return b.String()
+}
+
+func jsonErrorf(format string, args ...any) *jsonError {
+	return &jsonError{msg: fmt.Sprintf(format, args...)}
+}
+
+// in adds the map key or list index seg to the path of err.
+func in(err error, seg string) error {
+	if je, ok := err.(*jsonError); ok {
+		je.path = append(je.path, seg)
+	}
+	return err
+}
+
+// appendVal appends the CEL value v as JSON.
+func (w *jsonWriter) appendVal(dst []byte, v ref.Val, depth int) ([]byte, error) {
+	switch v := v.(type) {
+	case types.Null:
+		return append(dst, "null"...), nil
+	case types.Bool:
+		return strconv.AppendBool(dst, bool(v)), nil
+	case types.String:
+		return appendString(dst, string(v))
+	case types.Double:
+		return appendFloat(dst, float64(v))
+	case types.Int:
+		return appendInt64(dst, int64(v)), nil
+	case types.Uint:
+		return appendUint64(dst, uint64(v)), nil
+	case types.Bytes:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, v)
+		return append(dst, '"'), nil
+	case types.Timestamp:
+		return appendTimestamp(dst, v.Time)
+	case types.Duration:
+		return appendDuration(dst, v.Duration), nil
+	case traits.Mapper:
+		return w.appendMap(dst, v, depth)
+	case traits.Lister:
+		return w.appendList(dst, v, depth)
+	case *types.Optional:
+		return dst, jsonErrorf("an optional value has no JSON form: use .orValue(x), or {?\"key\": ...} to leave the key out")
+	case nil:
+		return dst, jsonErrorf("no value")
+	}
+	return dst, jsonErrorf("a value of type %s has no JSON form", v.Type().TypeName())
+}
+
+// appendMap appends the CEL map m as a JSON object, keys sorted.
+func (w *jsonWriter) appendMap(dst []byte, m traits.Mapper, depth int) ([]byte, error) {
+	if depth >= maxResultDepth {
+		return dst, jsonErrorf("nested deeper than %d levels", maxResultDepth)
+	}
+	switch mv := m.Value().(type) {
+	case map[string]any:
+		return w.appendNativeMap(dst, mv, depth)
+	case map[string]string:
+		return appendStringMap(w, dst, mv, depth)
+	case map[string][]string:
+		return appendStringMap(w, dst, mv, depth)
+	case map[ref.Val]ref.Val:
+		// A map literal of the expression.
+		start := len(w.refKVs)
+		for k, v := range mv {
+			ks, ok := k.(types.String)
+			if !ok {
+				w.refKVs = w.refKVs[:start]
+				return dst, jsonErrorf("map key %s is a %s, want a string", truncate(fmt.Sprint(k.Value()), 64), k.Type().TypeName())
+			}
+			w.refKVs = append(w.refKVs, refKV{string(ks), v})
+		}
+		defer func() { w.refKVs = w.refKVs[:start] }()
+		slices.SortFunc(w.refKVs[start:], func(a, b refKV) int { return strings.Compare(a.k, b.k) })
+		dst = append(dst, '{')
+		for i := start; i < len(w.refKVs); i++ {
+			kv := w.refKVs[i]
+			if i > start {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendKey(dst, kv.k); err != nil {
+				return dst, err
+			}
+			if dst, err = w.appendVal(dst, kv.v, depth+1); err != nil {
+				return dst, in(err, kv.k)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	// Any other map (a google.protobuf.Struct, a concatenation...): through
+	// its iterator.
+	start := len(w.keys)
+	defer func() { w.keys = w.keys[:start] }()
+	for it := m.Iterator(); it.HasNext() == types.True; {
+		k := it.Next()
+		ks, ok := k.(types.String)
+		if !ok {
+			return dst, jsonErrorf("map key %s is a %s, want a string", truncate(fmt.Sprint(k.Value()), 64), typeName(k))
+		}
+		w.keys = append(w.keys, string(ks))
+	}
+	slices.Sort(w.keys[start:])
+	dst = append(dst, '{')
+	for i := start; i < len(w.keys); i++ {
+		k := w.keys[i]
+		if i > start {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendKey(dst, k); err != nil {
+			return dst, err
+		}
+		if dst, err = w.appendVal(dst, m.Get(types.String(k)), depth+1); err != nil {
+			return dst, in(err, k)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendStringMap appends a Go map with string keys (the header maps) as
+// a JSON object, keys sorted.
+func appendStringMap[V string | []string](w *jsonWriter, dst []byte, m map[string]V, depth int) ([]byte, error) {
+	start := len(w.keys)
+	defer func() { w.keys = w.keys[:start] }()
+	for k := range m {
+		w.keys = append(w.keys, k)
+	}
+	slices.Sort(w.keys[start:])
+	dst = append(dst, '{')
+	for i := start; i < len(w.keys); i++ {
+		k := w.keys[i]
+		if i > start {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendKey(dst, k); err != nil {
+			return dst, err
+		}
+		switch v := any(m[k]).(type) {
+		case string:
+			dst, err = appendString(dst, v)
+		case []string:
+			dst = append(dst, '[')
+			for j, s := range v {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				if dst, err = appendString(dst, s); err != nil {
+					break
+				}
+			}
+			dst = append(dst, ']')
+		}
+		if err != nil {
+			return dst, in(err, k)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendList appends the CEL list l as a JSON array.
+func (w *jsonWriter) appendList(dst []byte, l traits.Lister, depth int) ([]byte, error) {
+	if depth >= maxResultDepth {
+		return dst, jsonErrorf("nested deeper than %d levels", maxResultDepth)
+	}
+	var err error
+	switch lv := l.Value().(type) {
+	case []any:
+		return w.appendNativeList(dst, lv, depth)
+	case []ref.Val:
+		dst = append(dst, '[')
+		for i, v := range lv {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = w.appendVal(dst, v, depth+1); err != nil {
+				return dst, in(err, strconv.Itoa(i))
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		dst = append(dst, '[')
+		for i, v := range lv {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = appendString(dst, v); err != nil {
+				return dst, in(err, strconv.Itoa(i))
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	n, ok := l.Size().(types.Int)
+	if !ok {
+		return dst, jsonErrorf("a list without a size")
+	}
+	dst = append(dst, '[')
+	for i := range int64(n) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = w.appendVal(dst, l.Get(types.Int(i)), depth+1); err != nil {
+			return dst, in(err, strconv.FormatInt(i, 10))
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendNative appends a plain Go value of the record as JSON.
+func (w *jsonWriter) appendNative(dst []byte, v any, depth int) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, v)
+	case float64:
+		return appendFloat(dst, v)
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case map[string]any:
+		if depth >= maxResultDepth {
+			return dst, jsonErrorf("nested deeper than %d levels", maxResultDepth)
+		}
+		return w.appendNativeMap(dst, v, depth)
+	case []any:
+		if depth >= maxResultDepth {
+			return dst, jsonErrorf("nested deeper than %d levels", maxResultDepth)
+		}
+		return w.appendNativeList(dst, v, depth)
+	case ref.Val:
+		return w.appendVal(dst, v, depth)
+	}
+	// Anything else (json.Number, int64, time.Time...) as CEL sees it.
+	return w.appendVal(dst, types.DefaultTypeAdapter.NativeToValue(v), depth)
+}
+
+// appendNativeMap appends m as a JSON object, keys sorted.
+func (w *jsonWriter) appendNativeMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	start := len(w.keys)
+	defer func() { w.keys = w.keys[:start] }()
+	for k := range m {
+		w.keys = append(w.keys, k)
+	}
+	slices.Sort(w.keys[start:])
+	dst = append(dst, '{')
+	for i := start; i < len(w.keys); i++ {
+		k := w.keys[i]
+		if i > start {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendKey(dst, k); err != nil {
+			return dst, err
+		}
+		if dst, err = w.appendNative(dst, m[k], depth+1); err != nil {
+			return dst, in(err, k)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendNativeList appends l as a JSON array.
+func (w *jsonWriter) appendNativeList(dst []byte, l []any, depth int) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, v := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = w.appendNative(dst, v, depth+1); err != nil {
+			return dst, in(err, strconv.Itoa(i))
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendKey appends the object key `"k":`.
+func appendKey(dst []byte, k string) ([]byte, error) {
+	dst, err := appendString(dst, k)
+	if err != nil {
+		return dst, jsonErrorf("map key %q is not valid UTF-8", truncate(k, 64))
+	}
+	return append(dst, ':'), nil
+}
+
+// appendString appends s as a JSON string; s must be valid UTF-8.
+func appendString(dst []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			if !utf8.ValidString(s[i:]) {
+				return dst, jsonErrorf("string is not valid UTF-8")
+			}
+			break
+		}
+	}
+	return jsontext.AppendString(dst, s), nil
+}
+
+const maxSafeInt = 1 << 53 // largest integer every JSON parser holds exactly
+
+// appendInt64 appends v as a JSON number when |v| <= 2^53, else as a
+// decimal string (the rule of package registry).
+func appendInt64(dst []byte, v int64) []byte {
+	if v >= -maxSafeInt && v <= maxSafeInt {
+		return strconv.AppendInt(dst, v, 10)
+	}
+	dst = append(dst, '"')
+	dst = strconv.AppendInt(dst, v, 10)
+	return append(dst, '"')
+}
+
+// appendUint64 appends v as a JSON number when v <= 2^53, else as a
+// decimal string.
+func appendUint64(dst []byte, v uint64) []byte {
+	if v <= maxSafeInt {
+		return strconv.AppendUint(dst, v, 10)
+	}
+	dst = append(dst, '"')
+	dst = strconv.AppendUint(dst, v, 10)
+	return append(dst, '"')
+}
+
+// appendFloat appends f as encoding/json writes a float64: the shortest
+// decimal that reads back to f, in exponent form below 1e-6 and from 1e21.
+// NaN and the infinities have no JSON form.
+func appendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, jsonErrorf("the double %v has no JSON form", f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// Turn e-09 into e-9, as encoding/json does.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// appendTimestamp appends t as an RFC 3339 string in UTC with 3, 6 or 9
+// fractional digits, the fewest that hold it exactly
+// ("2024-01-02T03:04:05.000Z"), as package registry writes instants. Years
+// outside 0001–9999 have no RFC 3339 form.
+func appendTimestamp(dst []byte, t time.Time) ([]byte, error) {
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return dst, jsonErrorf("timestamp year %d is outside 0001-9999", y)
+	}
+	var layout string
+	switch ns := t.Nanosecond(); {
+	case ns%1e6 == 0:
+		layout = `"2006-01-02T15:04:05.000Z"`
+	case ns%1e3 == 0:
+		layout = `"2006-01-02T15:04:05.000000Z"`
+	default:
+		layout = `"2006-01-02T15:04:05.000000000Z"`
+	}
+	return t.AppendFormat(dst, layout), nil
+}
+
+// appendDuration appends d as protojson writes a google.protobuf.Duration:
+// "1.500s", "-0.000000001s", "3s", with 0, 3, 6 or 9 fractional digits.
+func appendDuration(dst []byte, d time.Duration) []byte {
+	sec, nsec := int64(d/time.Second), int64(d%time.Second)
+	dst = append(dst, '"')
+	if sec < 0 || nsec < 0 {
+		dst = append(dst, '-')
+		sec, nsec = -sec, -nsec
+	}
+	dst = strconv.AppendUint(dst, uint64(sec), 10)
+	if nsec != 0 {
+		digits, div := 9, int64(1)
+		switch {
+		case nsec%1e6 == 0:
+			digits, div = 3, 1e6
+		case nsec%1e3 == 0:
+			digits, div = 6, 1e3
+		}
+		v := nsec / div
+		var buf [9]byte
+		for i := digits - 1; i >= 0; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+		dst = append(dst, '.')
+		dst = append(dst, buf[:digits]...)
+	}
+	return append(dst, 's', '"')
+}
