@@ -36,14 +36,20 @@ func (c *Config) consumeTopics() (topics []string, regex bool) {
 			regex = true
 		}
 	}
+	seen := map[string]bool{} // routes with filters share topics
 	for _, r := range c.Routes {
+		var t string
 		switch {
 		case !regex:
-			topics = append(topics, r.Topic)
+			t = r.Topic
 		case r.TopicPattern != "":
-			topics = append(topics, r.TopicPattern)
+			t = r.TopicPattern
 		default:
-			topics = append(topics, "^"+regexp.QuoteMeta(r.Topic)+"$")
+			t = "^" + regexp.QuoteMeta(r.Topic) + "$"
+		}
+		if !seen[t] {
+			seen[t] = true
+			topics = append(topics, t)
 		}
 	}
 	return topics, regex
@@ -85,7 +91,8 @@ func (c *Config) TransformConfig() transform.Config {
 	var tc transform.Config
 	toComponent(&tc.Correlation, c.Correlation)
 	for i, r := range c.Routes {
-		tr := transform.Route{Name: indexPath("routes", i), TombstonesToDLQ: r.Tombstones == TombstonesDLQ}
+		tr := transform.Route{Name: indexPath("routes", i), TombstonesToDLQ: r.Tombstones == TombstonesDLQ,
+			ValidateAttributes: r.Validate == ValidateAttributes}
 		toComponent(&tr, r)
 		tc.Routes = append(tc.Routes, tr)
 	}

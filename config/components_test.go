@@ -249,6 +249,8 @@ func fill(v reflect.Value) {
 		v.SetBool(true)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		v.SetInt(int64(7 * time.Millisecond))
+	case reflect.Uint, reflect.Uint32, reflect.Uint64:
+		v.SetUint(7)
 	case reflect.Float64:
 		v.SetFloat(7)
 	case reflect.Slice:

@@ -246,6 +246,21 @@ type Route struct {
 	MaxDepth       int      `yaml:"max_depth"`
 	Tombstones     string   `yaml:"tombstones" map:"-"`
 
+	// Expressions in CEL (docs/mapping.md): Filter decides whether this
+	// route takes a record (several routes may then share a topic: the
+	// first whose filter holds wins), Attributes shapes the event's
+	// attributes, and EventTypeExpr, BusinessKeyExpr and TimestampExpr
+	// are alternatives to event_type / business_key / timestamp_field.
+	// CostLimit bounds one evaluation; Validate says whether Schema
+	// judges the value (the default) or the attributes.
+	Filter          string `yaml:"filter"`
+	Attributes      string `yaml:"attributes"`
+	EventTypeExpr   string `yaml:"event_type_expr"`
+	BusinessKeyExpr string `yaml:"business_key_expr"`
+	TimestampExpr   string `yaml:"timestamp_expr"`
+	CostLimit       uint64 `yaml:"cost_limit"`
+	Validate        string `yaml:"validate" map:"-"`
+
 	// SchemaPath is Schema resolved against the configuration's folder.
 	SchemaPath string `yaml:"-" map:"SchemaFile"`
 }
@@ -275,6 +290,10 @@ const (
 	// BaseURLDiscover as cxone.base_url asks the issuer for the tenant's
 	// API base URL.
 	BaseURLDiscover = "discover"
+	// ValidateValue and ValidateAttributes are the values of
+	// routes[].validate.
+	ValidateValue      = "value"
+	ValidateAttributes = "attributes"
 	// TombstonesSkip and TombstonesDLQ are the values of routes[].tombstones.
 	TombstonesSkip = "skip"
 	TombstonesDLQ  = "dlq"
@@ -314,7 +333,10 @@ func (c *Config) applyDefaults() {
 	fillDefaults(&c.Correlation, tc.Correlation.WithDefaults())
 	for i := range c.Routes {
 		r := &c.Routes[i]
-		setDefault(&r.TimestampField, defaultTimestampField)
+		if r.TimestampExpr == "" {
+			setDefault(&r.TimestampField, defaultTimestampField)
+		}
+		setDefault(&r.Validate, ValidateValue)
 		setDefault(&r.Tombstones, TombstonesSkip)
 		fillDefaults(r, tc.Routes[i].WithDefaults())
 	}

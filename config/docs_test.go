@@ -141,6 +141,10 @@ func parseLiteral(s string, typ reflect.Type) (reflect.Value, error) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		v.SetInt(n)
 		return v, err
+	case reflect.Uint, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, 64)
+		v.SetUint(n)
+		return v, err
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(s, 64)
 		v.SetFloat(f)
@@ -241,7 +245,7 @@ func firstCode(cell string) string {
 // noValue are the default cells that mean "not set unless the file sets
 // it": the key's loaded value must be its zero value.
 var noValue = map[string]bool{"": true, "none": true, "none (any host)": true,
-	"system roots": true, "each broker's host": true, "see below": true}
+	"system roots": true, "each broker's host": true, "see below": true, "the whole value": true}
 
 // required checks that a configuration without the key (change clears
 // it) has a problem at path.

@@ -36,5 +36,5 @@ func ExampleNew() {
 	// [redacted]
 	// config: 2 problems
 	//   kafka.brokers: at least one broker (host:port) is required
-	//   routes[0].business_key: is required: a JSON pointer such as /orderId
+	//   routes[0].business_key: is required: a JSON pointer such as /orderId (or business_key_expr)
 }

@@ -240,6 +240,17 @@ type walker struct {
 	hiddenLines map[int]bool
 }
 
+// lineOf is the line of the file where the key at path is written, 0 when
+// it is not (a configuration built with New).
+func (w *walker) lineOf(path string) int {
+	for line, p := range w.lines {
+		if p == path {
+			return line
+		}
+	}
+	return 0
+}
+
 func newWalker(o *loadOptions) *walker {
 	return &walker{opts: o, lines: map[int]string{}, present: map[string]bool{}, hidden: map[string]string{}, hiddenLines: map[int]bool{}}
 }

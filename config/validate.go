@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cxone-bridge/bridge/cafile"
+	"github.com/cxone-bridge/bridge/mapping"
 	"github.com/cxone-bridge/bridge/secret"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/transform"
@@ -321,9 +322,11 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 			w.add(p+".topic", "%s is not a valid Kafka topic name", w.quote(p+".topic", r.Topic))
 		}
 		if j, dup := seen[r.Topic]; dup {
-			w.add(p+".topic", "topic %s is already routed by routes[%d]", w.quote(p+".topic", r.Topic), j)
+			w.add(p+".topic", "topic %s is already routed by routes[%d], which has no filter: no record of the topic reaches this route", w.quote(p+".topic", r.Topic), j)
 		}
-		seen[r.Topic] = i
+		if r.Filter == "" {
+			seen[r.Topic] = i // a route with a filter lets later routes of its topic take the rest
+		}
 	default:
 		if _, err := regexp.Compile(r.TopicPattern); err != nil {
 			w.addErr(p+".topic_pattern", fmt.Errorf("invalid regular expression: %v", err), "invalid regular expression")
@@ -331,14 +334,15 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 	}
 
 	n := 0
-	for _, s := range []string{r.EventType, r.EventTypeHeader, r.EventTypeField} {
+	for _, s := range []string{r.EventType, r.EventTypeHeader, r.EventTypeField, r.EventTypeExpr} {
 		if s != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		w.add(p, "set exactly one of event_type, event_type_header, event_type_field")
+		w.add(p, "set exactly one of event_type, event_type_header, event_type_field, event_type_expr")
 	}
+	c.validateExprs(w, p, r)
 	if r.EventType != "" && !eventTypeName.MatchString(r.EventType) {
 		w.add(p+".event_type", "must be 1 to 128 of A-Z a-z 0-9 _ . : -; got %s", w.quote(p+".event_type", r.EventType))
 	}
@@ -358,8 +362,11 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 			w.add(p+".schema", "is a folder, want a file: %s", shown)
 		}
 	}
-	if r.BusinessKey == "" {
-		w.add(p+".business_key", "is required: a JSON pointer such as /orderId")
+	switch {
+	case r.BusinessKey == "" && r.BusinessKeyExpr == "":
+		w.add(p+".business_key", "is required: a JSON pointer such as /orderId (or business_key_expr)")
+	case r.BusinessKey != "" && r.BusinessKeyExpr != "":
+		w.add(p+".business_key_expr", "set either business_key or business_key_expr, not both")
 	}
 	checkPointer(w, p+".business_key", r.BusinessKey)
 	checkPointer(w, p+".timestamp_field", r.TimestampField)
@@ -479,3 +486,44 @@ func checkTopicTemplate(w *walker, path, t string) {
 }
 
 func expandTopic(t, topic string) string { return strings.ReplaceAll(t, "{topic}", topic) }
+
+// validateExprs compiles the route's CEL expressions, as the bridge will:
+// a mistake is reported at its key, with the key's line in the file and
+// the line and column within the expression.
+func (c *Config) validateExprs(w *walker, p string, r *Route) {
+	for _, e := range []struct {
+		key, src string
+		kind     mapping.Kind
+	}{
+		{"filter", r.Filter, mapping.KindBool},
+		{"attributes", r.Attributes, mapping.KindMap},
+		{"event_type_expr", r.EventTypeExpr, mapping.KindString},
+		{"business_key_expr", r.BusinessKeyExpr, mapping.KindString},
+		{"timestamp_expr", r.TimestampExpr, mapping.KindTimestamp},
+	} {
+		if e.src == "" {
+			continue
+		}
+		if _, err := mapping.Compile(e.src, e.kind, mapping.WithCostLimit(r.CostLimit)); err != nil {
+			path := p + "." + e.key
+			at := ""
+			if line := w.lineOf(path); line > 0 {
+				at = fmt.Sprintf(" (bridge.yaml line %d)", line)
+			}
+			// CEL's messages quote the expression: an expression that came
+			// from the environment or a file is not shown, only where.
+			var ce *mapping.CompileError
+			if shown, hidden := w.hidden[path]; hidden && errors.As(err, &ce) {
+				w.add(path, "does not compile%s: the expression (%s) has an error at line %d, column %d", at, shown, ce.Line, ce.Column)
+				continue
+			}
+			w.add(path, "does not compile%s: expression %v", at, err)
+		}
+	}
+	if r.TimestampExpr != "" && r.TimestampField != "" {
+		w.add(p+".timestamp_expr", "set either timestamp_field or timestamp_expr, not both")
+	}
+	if r.Validate != ValidateValue && r.Validate != ValidateAttributes {
+		w.add(p+".validate", "must be value or attributes; got %s", w.quote(p+".validate", r.Validate))
+	}
+}

@@ -121,6 +121,9 @@ type Result struct {
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
 	Outcome   string `json:"outcome"`
+	// Route is the route that took the record (its filter held, if it
+	// has one), for a published record.
+	Route string `json:"route,omitempty"`
 
 	Request *Request `json:"request,omitempty"`
 
@@ -222,13 +225,16 @@ func evaluate(lineNo int, line []byte, o *Options) Result {
 	res.Topic, res.Partition, res.Offset = rec.Topic, rec.Partition, rec.Offset
 	ev, err := o.Transformer.Transform(rec)
 	var ie *transform.InvalidError
+	var skip *transform.SkipError
 	switch {
 	case err == nil:
-		res.Outcome = OutcomePublish
+		res.Outcome, res.Route = OutcomePublish, ev.Route
 		res.CorrelationID, res.Note = ev.CorrelationID, ev.CorrelationNote
 		res.Request = &Request{Method: "POST", URL: o.EventsURL, Headers: o.Headers(ev), Body: ev.Body}
+	case errors.As(err, &skip) && skip.Reason == transform.ReasonFiltered:
+		res.Outcome, res.Reason, res.Detail = OutcomeSkip, transform.ReasonFiltered, "no route of the topic takes it (every filter is false): committed without publishing"
 	case errors.Is(err, transform.ErrSkip):
-		res.Outcome, res.Detail = OutcomeSkip, "tombstone (null value); route policy is skip: committed without publishing"
+		res.Outcome, res.Reason, res.Detail = OutcomeSkip, transform.ReasonTombstone, "tombstone (null value); route policy is skip: committed without publishing"
 	case errors.As(err, &ie):
 		res.Outcome, res.Class, res.Reason, res.Detail = OutcomeDLQ, "invalid", ie.Reason, ie.Detail
 		res.CorrelationID = ie.CorrelationID
@@ -281,7 +287,7 @@ func write(w *bufio.Writer, res *Result, asJSON bool) error {
 	}
 	switch res.Outcome {
 	case OutcomePublish:
-		fmt.Fprintf(w, " → publish\n%s %s\n", s(res.Request.Method), s(res.Request.URL))
+		fmt.Fprintf(w, " → publish (%s)\n%s %s\n", s(res.Route), s(res.Request.Method), s(res.Request.URL))
 		for _, h := range res.Request.Headers {
 			fmt.Fprintf(w, "%s: %s\n", s(h[0]), s(h[1]))
 		}

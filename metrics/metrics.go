@@ -32,6 +32,7 @@ const (
 	OutcomeAccepted     = "accepted"
 	OutcomeDuplicate    = "duplicate"
 	OutcomeSkipped      = "skipped"
+	OutcomeFiltered     = "filtered"
 	OutcomeDeadLettered = "dead_lettered"
 )
 
@@ -78,7 +79,7 @@ func New(version string) *Metrics {
 		Help: "Always 1; labels carry the build."}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
-	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeSkipped, OutcomeDeadLettered} {
+	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeSkipped, OutcomeFiltered, OutcomeDeadLettered} {
 		m.events.WithLabelValues(o)
 	}
 	for _, c := range []string{"rejected", "transient", "systemic"} {
@@ -97,10 +98,16 @@ func New(version string) *Metrics {
 // fields of the result as needed.
 func (m *Metrics) Options() pipeline.Options {
 	return pipeline.Options{
-		Observer:       m,
-		SinkObserver:   m.Sink(),
-		OnPublished:    m.published,
-		OnSkipped:      func(*kgo.Record) { m.events.WithLabelValues(OutcomeSkipped).Inc() },
+		Observer:     m,
+		SinkObserver: m.Sink(),
+		OnPublished:  m.published,
+		OnSkipped: func(_ *kgo.Record, reason string) {
+			if reason == transform.ReasonFiltered {
+				m.events.WithLabelValues(OutcomeFiltered).Inc()
+				return
+			}
+			m.events.WithLabelValues(OutcomeSkipped).Inc()
+		},
 		OnBreakerState: func(_, to sink.BreakerState) { m.breakerChanges.WithLabelValues(to.String()).Inc() },
 	}
 }

@@ -53,7 +53,7 @@ type Options struct {
 	SinkObserver sink.Observer
 	// OnSkipped, when set, becomes the [Handler.OnSkipped] hook: it is
 	// called for every skipped record (a tombstone).
-	OnSkipped func(*kgo.Record)
+	OnSkipped func(rec *kgo.Record, reason string)
 	// OnBreakerState, when set, is also told about every breaker change
 	// (under the breaker's lock: it must not block).
 	OnBreakerState func(from, to sink.BreakerState)

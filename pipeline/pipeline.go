@@ -43,9 +43,9 @@ type Handler struct {
 	Logger *slog.Logger
 	// OnPublished, when set, is called after CXone accepted an event.
 	OnPublished func(rec *kgo.Record, ev *transform.Event, res sink.Result)
-	// OnSkipped, when set, is called for a record deliberately skipped (a
-	// tombstone).
-	OnSkipped func(rec *kgo.Record)
+	// OnSkipped, when set, is called for a record deliberately skipped:
+	// reason is [transform.ReasonTombstone] or [transform.ReasonFiltered].
+	OnSkipped func(rec *kgo.Record, reason string)
 	// IncludeResponse keeps the excerpt of CXone's answer (already scrubbed
 	// and bounded by the sink) in a rejected record's DLQ envelope
 	// (dlq.include_response); without it the envelope has the status only.
@@ -72,9 +72,9 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 	var skip *transform.SkipError
 	switch {
 	case errors.As(err, &skip):
-		h.log().Debug("record skipped (tombstone)", attrs(rec, skip.CorrelationID)...)
+		h.log().Debug("record skipped ("+skip.Reason+")", attrs(rec, skip.CorrelationID)...)
 		if h.OnSkipped != nil {
-			h.OnSkipped(rec)
+			h.OnSkipped(rec, skip.Reason)
 		}
 		return consumer.Outcome{}, nil
 	case errors.As(err, &ie):

@@ -11,15 +11,17 @@ var ErrInvalid = errors.New("invalid record")
 
 // ErrSkip matches (with errors.Is) the *SkipError returned for a record
 // that is deliberately not published and needs no DLQ entry: a tombstone
-// under the "skip" policy. Commit it.
-var ErrSkip = errors.New("record skipped: tombstone")
+// under the "skip" policy, or a record no route's filter took. Commit it.
+var ErrSkip = errors.New("record skipped")
 
-// SkipError is a skipped record, with its correlation id for the log line.
+// SkipError is a skipped record: why ([ReasonTombstone] or
+// [ReasonFiltered]), and its correlation id for the log line.
 type SkipError struct {
 	CorrelationID string
+	Reason        string
 }
 
-func (e *SkipError) Error() string { return ErrSkip.Error() }
+func (e *SkipError) Error() string { return ErrSkip.Error() + ": " + e.Reason }
 
 // Is makes errors.Is(err, ErrSkip) true.
 func (e *SkipError) Is(target error) bool { return target == ErrSkip }

@@ -28,6 +28,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/cxone-bridge/bridge/jsontext"
+	"github.com/cxone-bridge/bridge/mapping"
 	"github.com/cxone-bridge/bridge/registry"
 )
 
@@ -90,6 +91,22 @@ type Route struct {
 	// TombstonesToDLQ sends null values to the DLQ; by default they are
 	// skipped (ErrSkip).
 	TombstonesToDLQ bool
+
+	// Expressions in CEL (package mapping), each compiled once by New:
+	// Filter (a bool; false skips the record, or lets a later route of
+	// the topic take it), Attributes (a map: the event's attributes;
+	// empty: the whole value), and EventTypeExpr, BusinessKeyExpr and
+	// TimestampExpr as alternatives to the constant, header and pointer
+	// forms. CostLimit bounds one evaluation (0: mapping's default).
+	Filter          string
+	Attributes      string
+	EventTypeExpr   string
+	BusinessKeyExpr string
+	TimestampExpr   string
+	CostLimit       uint64
+	// ValidateAttributes applies SchemaFile to the attributes (after the
+	// Attributes expression) instead of the value.
+	ValidateAttributes bool
 }
 
 // Defaults of [Route] and [Correlation], which [New] applies to zero (or
@@ -111,6 +128,9 @@ func (r Route) WithDefaults() Route {
 	}
 	if r.MaxDepth <= 0 {
 		r.MaxDepth = DefaultMaxDepth
+	}
+	if r.CostLimit == 0 {
+		r.CostLimit = mapping.DefaultCostLimit
 	}
 	return r
 }
@@ -170,6 +190,8 @@ type route struct {
 	maxDepth     int
 	format       registry.Format
 	keyFormat    registry.Format
+	name         string // Name, or a description of the route
+	x            exprs
 	eventTypeStr []byte // constant event type, JSON-encoded
 }
 
@@ -181,20 +203,41 @@ func New(cfg Config) (*Transformer, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
-	var problems []string
+	var problems []error
 	for i := range cfg.Routes {
 		r, err := compileRoute(cfg.Routes[i], cfg.Decoder)
 		if err != nil {
-			problems = append(problems, err.Error())
+			problems = append(problems, err)
 			continue
 		}
 		t.routes = append(t.routes, r)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("transform: %s", strings.Join(problems, "; "))
+		return nil, &NewError{Problems: problems}
 	}
 	return t, nil
 }
+
+// NewError lists the routes [New] could not compile; errors.As reaches
+// each problem (an *ExprError for an expression).
+type NewError struct {
+	Problems []error
+}
+
+func (e *NewError) Error() string {
+	var b strings.Builder
+	b.WriteString("transform: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems.
+func (e *NewError) Unwrap() []error { return e.Problems }
 
 func compileRoute(rt Route, dec Decoder) (*route, error) {
 	rt = rt.WithDefaults()
@@ -203,7 +246,11 @@ func compileRoute(rt Route, dec Decoder) (*route, error) {
 	if name == "" {
 		name = "route " + rt.Topic + rt.TopicPattern
 	}
+	r.name = name
 	if err := r.parseFormats(name, dec); err != nil {
+		return nil, err
+	}
+	if err := r.compileExprs(name); err != nil {
 		return nil, err
 	}
 	var err error
@@ -220,8 +267,10 @@ func compileRoute(rt Route, dec Decoder) (*route, error) {
 			return nil, fmt.Errorf("%s.event_type_field: %w", name, err)
 		}
 	}
-	if r.businessKey, err = ParsePointer(rt.BusinessKey); err != nil {
-		return nil, fmt.Errorf("%s.business_key: %w", name, err)
+	if rt.BusinessKeyExpr == "" {
+		if r.businessKey, err = ParsePointer(rt.BusinessKey); err != nil {
+			return nil, fmt.Errorf("%s.business_key: %w", name, err)
+		}
 	}
 	if rt.TimestampField != "" {
 		if r.tsField, err = ParsePointer(rt.TimestampField); err != nil {
@@ -254,20 +303,32 @@ func CompileSchema(file string) (*jsonschema.Schema, error) {
 	return s, nil
 }
 
-// route finds the route of a topic, caching the answer per topic.
-func (t *Transformer) route(topic string) *route {
+// routesFor finds the routes of a topic, in order, caching the answer per
+// topic: the first route without a filter ends the list, since no later
+// route can take a record of the topic.
+func (t *Transformer) routesFor(topic string) []*route {
 	if v, ok := t.byTopic.Load(topic); ok {
-		return v.(*route)
+		return v.([]*route)
 	}
-	found := noRoute
+	var found []*route
 	for _, r := range t.routes {
 		if r.Topic == topic || (r.pattern != nil && r.pattern.MatchString(topic)) {
-			found = r
-			break
+			found = append(found, r)
+			if r.x.filter == nil {
+				break
+			}
 		}
 	}
 	t.byTopic.Store(topic, found)
 	return found
+}
+
+// route is the first route of a topic, noRoute when there is none.
+func (t *Transformer) route(topic string) *route {
+	if rs := t.routesFor(topic); len(rs) > 0 {
+		return rs[0]
+	}
+	return noRoute
 }
 
 // Routes reports whether some route matches topic.
@@ -293,62 +354,119 @@ func (t *Transformer) TransformContext(ctx context.Context, rec *Record) (*Event
 	if err != nil {
 		return nil, err
 	}
+	if ierr != nil && ierr.Reason == ReasonFiltered {
+		return nil, &SkipError{CorrelationID: corrID, Reason: ReasonFiltered}
+	}
 	if ierr != nil {
 		ierr.CorrelationID = corrID
 		return nil, ierr
 	}
 	if ev == nil {
-		return nil, &SkipError{CorrelationID: corrID}
+		return nil, &SkipError{CorrelationID: corrID, Reason: ReasonTombstone}
 	}
 	ev.CorrelationSource, ev.CorrelationNote, ev.Traceparent = source, note, traceparent
 	return ev, nil
 }
 
 func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string) (*Event, *InvalidError, error) {
-	r := t.route(rec.Topic)
-	if r == noRoute {
+	rs := t.routesFor(rec.Topic)
+	if len(rs) == 0 {
 		return nil, invalid(ReasonNoRoute, "no route matches topic %q", rec.Topic), nil
 	}
 	if rec.Value == nil {
-		if r.TombstonesToDLQ {
+		// A tombstone has no value to filter on: the first route's policy.
+		if rs[0].TombstonesToDLQ {
 			return nil, invalid(ReasonTombstone, "null value (tombstone) and the route's tombstones policy is dlq"), nil
 		}
 		return nil, nil, nil
 	}
-	if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
-		decoded, ierr, err := t.decode(ctx, r, rec)
-		if ierr != nil || err != nil {
-			return nil, ierr, err
+	var act mapping.Activation
+	for _, r := range rs {
+		in := rec
+		if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
+			decoded, ierr, err := t.decode(ctx, r, rec)
+			if ierr != nil || err != nil {
+				return nil, ierr, err
+			}
+			in = decoded
 		}
-		rec = decoded
+		p, ierr := r.prepare(in)
+		if ierr != nil {
+			return nil, ierr, nil
+		}
+		if r.x.any() {
+			activation(&act, in, p.doc, r.x.headers)
+		}
+		ok, ierr := r.filterHolds(&act)
+		if ierr != nil {
+			return nil, ierr, nil
+		}
+		if !ok {
+			continue
+		}
+		ev, ierr := t.finish(r, in, p, &act, corrID)
+		return ev, ierr, nil
 	}
-	ev, ierr := t.transformJSON(r, rec, corrID)
-	return ev, ierr, nil
+	return nil, &InvalidError{Reason: ReasonFiltered}, nil // turned into a SkipError by the caller
 }
 
-// transformJSON is the rest of transform, on a JSON value.
-func (t *Transformer) transformJSON(r *route, rec *Record, corrID string) (*Event, *InvalidError) {
+// prepared is a value checked and decoded for a route.
+type prepared struct {
+	v      []byte
+	spaced bool
+	doc    any
+	obj    map[string]any
+}
+
+// prepare checks the value against the route's limits and decodes it.
+func (r *route) prepare(rec *Record) (prepared, *InvalidError) {
 	v := rec.Value
 	if len(v) > r.maxValue {
-		return nil, invalid(ReasonTooLarge, "value is %d bytes, over the limit of %d", len(v), r.maxValue)
+		return prepared{}, invalid(ReasonTooLarge, "value is %d bytes, over the limit of %d", len(v), r.maxValue)
 	}
 	if !utf8.Valid(v) {
-		return nil, invalid(ReasonBadUTF8, "value is not valid UTF-8 (first bad byte at offset %d)", firstBadUTF8(v))
+		return prepared{}, invalid(ReasonBadUTF8, "value is not valid UTF-8 (first bad byte at offset %d)", firstBadUTF8(v))
 	}
 	spaced, ierr := checkShape(v, r.maxDepth)
 	if ierr != nil {
-		return nil, ierr
+		return prepared{}, ierr
 	}
 	doc, err := decodeJSON(v)
 	if err != nil {
-		return nil, invalid(ReasonNotJSON, "value is not JSON: %v", err)
+		return prepared{}, invalid(ReasonNotJSON, "value is not JSON: %v", err)
 	}
 	obj, ok := doc.(map[string]any)
 	if !ok {
-		return nil, invalid(ReasonNotObject, "value is a JSON %s, want an object", jsonTypeName(doc))
+		return prepared{}, invalid(ReasonNotObject, "value is a JSON %s, want an object", jsonTypeName(doc))
+	}
+	return prepared{v: v, spaced: spaced, doc: doc, obj: obj}, nil
+}
+
+// finish makes the event of a record the route took.
+func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Activation, corrID string) (*Event, *InvalidError) {
+	doc, obj, v, spaced := p.doc, p.obj, p.v, p.spaced
+	if r.x.attributes != nil {
+		b, err := r.x.attributes.AppendJSON(make([]byte, 0, len(v)), act)
+		if err != nil {
+			return nil, mappingError(r.name, "attributes", err)
+		}
+		v, spaced, obj = b, false, nil
+		// The attributes are decoded only when something reads them: the
+		// schema, or the overwriting of the bridge's own members.
+		if r.ValidateAttributes || bytes.Contains(b, []byte(`"_correlationId"`)) || bytes.Contains(b, []byte(`"_publishedAt"`)) {
+			a, err := decodeJSON(b)
+			if err != nil { // cannot happen: mapping writes JSON
+				return nil, mappingError(r.name, "attributes", err)
+			}
+			obj = a.(map[string]any)
+		}
 	}
 	if r.schema != nil {
-		if err := r.schema.Validate(doc); err != nil {
+		target := doc
+		if r.ValidateAttributes {
+			target = obj
+		}
+		if err := r.schema.Validate(target); err != nil {
 			return nil, invalid(ReasonSchema, "%s", schemaErrorText(err))
 		}
 	}
@@ -356,21 +474,39 @@ func (t *Transformer) transformJSON(r *route, rec *Record, corrID string) (*Even
 	// Strings in doc are views into the decoder's private copy of the value,
 	// which nothing writes after decoding: the Event may keep them.
 	ev := &Event{Route: r.Name, CorrelationID: corrID}
-	if ev.EventType, ierr = r.eventType(rec, doc); ierr != nil {
+	var ierr *InvalidError
+	if r.x.eventType != nil {
+		if ev.EventType, ierr = evalString(r.x.eventType, act, r.name, "event_type_expr"); ierr != nil {
+			return nil, ierr
+		}
+		if !validEventType(ev.EventType) {
+			return nil, invalid(ReasonMapping, "%s.event_type_expr: %q is not 1 to 128 of A-Z a-z 0-9 _ . : -", r.name, excerpt(ev.EventType, 64))
+		}
+	} else if ev.EventType, ierr = r.eventType(rec, doc); ierr != nil {
 		return nil, ierr
 	}
-	bk, ok := r.businessKey.Lookup(doc)
-	switch s, isStr := bk.(string); {
-	case !ok:
-		return nil, invalid(ReasonBusinessKey, "%s: business key missing", r.businessKey)
-	case !isStr:
-		return nil, invalid(ReasonBusinessKey, "%s: business key must be a string, got %s", r.businessKey, jsonTypeName(bk))
-	case s == "":
-		return nil, invalid(ReasonBusinessKey, "%s: business key is empty", r.businessKey)
-	default:
-		ev.BusinessKey = s
+	if r.x.businessKey != nil {
+		if ev.BusinessKey, ierr = evalString(r.x.businessKey, act, r.name, "business_key_expr"); ierr != nil {
+			return nil, ierr
+		}
+	} else {
+		bk, ok := r.businessKey.Lookup(doc)
+		switch s, isStr := bk.(string); {
+		case !ok:
+			return nil, invalid(ReasonBusinessKey, "%s: business key missing", r.businessKey)
+		case !isStr:
+			return nil, invalid(ReasonBusinessKey, "%s: business key must be a string, got %s", r.businessKey, jsonTypeName(bk))
+		case s == "":
+			return nil, invalid(ReasonBusinessKey, "%s: business key is empty", r.businessKey)
+		default:
+			ev.BusinessKey = s
+		}
 	}
-	if ev.Timestamp, ierr = r.timestamp(rec, doc); ierr != nil {
+	if r.x.timestamp != nil {
+		if ev.Timestamp, ierr = evalTimestamp(r.x.timestamp, act, r.name); ierr != nil {
+			return nil, ierr
+		}
+	} else if ev.Timestamp, ierr = r.timestamp(rec, doc); ierr != nil {
 		return nil, ierr
 	}
 	var name [256]byte
@@ -381,9 +517,10 @@ func (t *Transformer) transformJSON(r *route, rec *Record, corrID string) (*Even
 	ev.IdempotencyKey = uuidV5(keyText)
 	ev.PublishedAt = t.now().UTC()
 
-	// The bridge sets _correlationId and _publishedAt; a value that carries
-	// them itself is overwritten, as the reference producer does. That needs
-	// a re-encoding, the slow path; everything else keeps the bytes as sent.
+	// The bridge sets _correlationId and _publishedAt; attributes that
+	// carry them are overwritten, as the reference producer does. That
+	// needs a re-encoding, the slow path; everything else keeps the bytes
+	// as sent.
 	_, hasCorr := obj["_correlationId"]
 	_, hasPub := obj["_publishedAt"]
 	if hasCorr || hasPub {

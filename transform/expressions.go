@@ -1,0 +1,130 @@
+package transform
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cxone-bridge/bridge/mapping"
+)
+
+// ReasonMapping is the reason of an InvalidError for a record on which a
+// route's expression failed: a missing field, a wrong type, a division by
+// zero, the cost limit, or a result of the wrong kind (attributes that are
+// not a map, a business key that is not a non-empty string, an event type
+// that is not a valid name).
+const ReasonMapping = "mapping_error"
+
+// ReasonFiltered is the reason of a SkipError for a record whose topic
+// has routes but none whose filter holds.
+const ReasonFiltered = "filtered"
+
+// exprs are a route's compiled expressions; nil where the route has none.
+type exprs struct {
+	filter, attributes, eventType, businessKey, timestamp *mapping.Expr
+	headers                                               bool // some expression reads the headers
+}
+
+func (x *exprs) any() bool {
+	return x.filter != nil || x.attributes != nil || x.eventType != nil || x.businessKey != nil || x.timestamp != nil
+}
+
+// compileExprs compiles the route's expressions once, at start. An error
+// names the route and the key, and (a *mapping.CompileError) the line and
+// column within the expression.
+func (r *route) compileExprs(name string) error {
+	var errs []error
+	compile := func(key, src string, kind mapping.Kind) *mapping.Expr {
+		if src == "" {
+			return nil
+		}
+		x, err := mapping.Compile(src, kind, mapping.WithCostLimit(r.CostLimit))
+		if err != nil {
+			errs = append(errs, &ExprError{Route: name, Key: key, Err: err})
+			return nil
+		}
+		return x
+	}
+	r.x.filter = compile("filter", r.Filter, mapping.KindBool)
+	r.x.attributes = compile("attributes", r.Attributes, mapping.KindMap)
+	r.x.eventType = compile("event_type_expr", r.EventTypeExpr, mapping.KindString)
+	r.x.businessKey = compile("business_key_expr", r.BusinessKeyExpr, mapping.KindString)
+	r.x.timestamp = compile("timestamp_expr", r.TimestampExpr, mapping.KindTimestamp)
+	for _, x := range []*mapping.Expr{r.x.filter, r.x.attributes, r.x.eventType, r.x.businessKey, r.x.timestamp} {
+		if x != nil {
+			for _, v := range x.Vars() {
+				r.x.headers = r.x.headers || v == "headers" || v == "header_values"
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ExprError is an expression of a route that does not compile. Err is
+// the *mapping.CompileError, with the line and column in the expression.
+type ExprError struct {
+	Route, Key string
+	Err        error
+}
+
+func (e *ExprError) Error() string { return e.Route + "." + e.Key + ": " + e.Err.Error() }
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// activation fills act for rec and its decoded value doc; the headers only
+// when an expression of the route reads them.
+func activation(act *mapping.Activation, rec *Record, doc any, headers bool) {
+	*act = mapping.Activation{Value: doc, Key: rec.Key, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp}
+	if headers && len(rec.Headers) > 0 {
+		act.Headers = make([]mapping.Header, len(rec.Headers))
+		for i, h := range rec.Headers {
+			act.Headers[i] = mapping.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+}
+
+// mappingError is the InvalidError of an expression that failed on a
+// record.
+func mappingError(route, key string, err error) *InvalidError {
+	return invalid(ReasonMapping, "%s.%s: %v", route, key, err)
+}
+
+// evalString evaluates a string expression: a non-empty string, else the
+// record's fault.
+func evalString(x *mapping.Expr, act *mapping.Activation, route, key string) (string, *InvalidError) {
+	v, err := x.Eval(act)
+	if err != nil {
+		return "", mappingError(route, key, err)
+	}
+	s, _ := v.(string)
+	if s == "" {
+		return "", invalid(ReasonMapping, "%s.%s: the expression gave an empty string", route, key)
+	}
+	return s, nil
+}
+
+// evalTimestamp evaluates a timestamp expression into the body's
+// timestamp text.
+func evalTimestamp(x *mapping.Expr, act *mapping.Activation, route string) (string, *InvalidError) {
+	v, err := x.Eval(act)
+	if err != nil {
+		return "", mappingError(route, "timestamp_expr", err)
+	}
+	ts, ok := v.(time.Time)
+	if !ok {
+		return "", invalid(ReasonMapping, "%s.timestamp_expr: not a timestamp", route)
+	}
+	return formatISO(ts), nil
+}
+
+// filterHolds evaluates the route's filter; a route without one matches
+// every record of its topics.
+func (r *route) filterHolds(act *mapping.Activation) (bool, *InvalidError) {
+	if r.x.filter == nil {
+		return true, nil
+	}
+	v, err := r.x.filter.Eval(act)
+	if err != nil {
+		return false, mappingError(r.name, "filter", err)
+	}
+	b, _ := v.(bool)
+	return b, nil
+}
