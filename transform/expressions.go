@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/cxone-bridge/bridge/mapping"
@@ -69,14 +70,18 @@ type ExprError struct {
 func (e *ExprError) Error() string { return e.Route + "." + e.Key + ": " + e.Err.Error() }
 func (e *ExprError) Unwrap() error { return e.Err }
 
+// activations are reused across records: an Activation keeps the buffers
+// of its key and header strings and of its JSON writer.
+var activations = sync.Pool{New: func() any { return new(mapping.Activation) }}
+
 // activation fills act for rec and its decoded value doc; the headers only
-// when an expression of the route reads them.
+// when an expression of the route reads them. Its buffers stay.
 func activation(act *mapping.Activation, rec *Record, doc any, headers bool) {
-	*act = mapping.Activation{Value: doc, Key: rec.Key, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp}
-	if headers && len(rec.Headers) > 0 {
-		act.Headers = make([]mapping.Header, len(rec.Headers))
-		for i, h := range rec.Headers {
-			act.Headers[i] = mapping.Header{Key: h.Key, Value: h.Value}
+	act.Value, act.Key, act.Topic, act.Partition, act.Offset, act.Timestamp = doc, rec.Key, rec.Topic, rec.Partition, rec.Offset, rec.Timestamp
+	act.Headers = act.Headers[:0]
+	if headers {
+		for _, h := range rec.Headers {
+			act.Headers = append(act.Headers, mapping.Header{Key: h.Key, Value: h.Value})
 		}
 	}
 }

@@ -380,7 +380,12 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 		}
 		return nil, nil, nil
 	}
-	var act mapping.Activation
+	var act *mapping.Activation // only for routes with expressions
+	defer func() {
+		if act != nil {
+			activations.Put(act)
+		}
+	}()
 	for _, r := range rs {
 		in := rec
 		if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
@@ -395,16 +400,19 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 			return nil, ierr, nil
 		}
 		if r.x.any() {
-			activation(&act, in, p.doc, r.x.headers)
+			if act == nil {
+				act = activations.Get().(*mapping.Activation)
+			}
+			activation(act, in, p.doc, r.x.headers)
 		}
-		ok, ierr := r.filterHolds(&act)
+		ok, ierr := r.filterHolds(act)
 		if ierr != nil {
 			return nil, ierr, nil
 		}
 		if !ok {
 			continue
 		}
-		ev, ierr := t.finish(r, in, p, &act, corrID)
+		ev, ierr := t.finish(r, in, p, act, corrID)
 		return ev, ierr, nil
 	}
 	return nil, &InvalidError{Reason: ReasonFiltered}, nil // turned into a SkipError by the caller
