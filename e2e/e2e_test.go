@@ -39,6 +39,7 @@ func TestE2E(t *testing.T) {
 		{"PoisonAmong50k", poisonAmong50k},
 		{"OutageKillScaleIn", outageKillScaleIn},
 		{"StuckRecord500k", stuckRecord500k},
+		{"CDCMapping", cdcMapping},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
