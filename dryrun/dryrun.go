@@ -6,6 +6,7 @@ package dryrun
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -124,6 +125,8 @@ type Result struct {
 	// Route is the route that took the record (its filter held, if it
 	// has one), for a published record.
 	Route string `json:"route,omitempty"`
+	// Explain is each expression's result (Options.Explain).
+	Explain []transform.Explanation `json:"explain,omitempty"`
 
 	Request *Request `json:"request,omitempty"`
 
@@ -157,6 +160,9 @@ type Options struct {
 	// without the Authorization header.
 	Headers func(ev *transform.Event) [][2]string
 	JSON    bool // JSON lines instead of text
+	// Explain adds each route expression's result to every record's
+	// result: the filters tried, and the taking route's other expressions.
+	Explain bool
 	Now     func() time.Time
 	// MaxLine bounds one input line; longer lines are reported as bad input.
 	MaxLine int
@@ -223,6 +229,9 @@ func evaluate(lineNo int, line []byte, o *Options) Result {
 		return res
 	}
 	res.Topic, res.Partition, res.Offset = rec.Topic, rec.Partition, rec.Offset
+	if o.Explain {
+		res.Explain = o.Transformer.Explain(context.Background(), rec)
+	}
 	ev, err := o.Transformer.Transform(rec)
 	var ie *transform.InvalidError
 	var skip *transform.SkipError
@@ -284,6 +293,18 @@ func write(w *bufio.Writer, res *Result, asJSON bool) error {
 	fmt.Fprintf(w, "--- line %d", res.Line)
 	if res.Topic != "" {
 		fmt.Fprintf(w, ": %s[%d]@%d", s(res.Topic), res.Partition, res.Offset)
+	}
+	// The expressions' results (--explain), each on a line of its own,
+	// then the outcome on a line of its own.
+	if len(res.Explain) > 0 {
+		fmt.Fprintln(w)
+		for _, e := range res.Explain {
+			if e.Error != "" {
+				fmt.Fprintf(w, "# %s.%s failed: %s\n", s(e.Route), s(e.Key), s(e.Error))
+				continue
+			}
+			fmt.Fprintf(w, "# %s.%s = %s\n", s(e.Route), s(e.Key), s(e.Result))
+		}
 	}
 	switch res.Outcome {
 	case OutcomePublish:

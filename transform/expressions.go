@@ -1,11 +1,15 @@
 package transform
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/cxone-bridge/bridge/mapping"
+	"github.com/cxone-bridge/bridge/registry"
 )
 
 // ReasonMapping is the reason of an InvalidError for a record on which a
@@ -132,4 +136,73 @@ func (r *route) filterHolds(act *mapping.Activation) (bool, *InvalidError) {
 	}
 	b, _ := v.(bool)
 	return b, nil
+}
+
+// Explanation is one expression of a route evaluated on a record, for
+// bridge dry-run --explain: Result is its value as text (a map as JSON, a
+// string quoted), or Error why it failed.
+type Explanation struct {
+	Route  string `json:"route"`
+	Key    string `json:"key"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Explain evaluates the expressions of rec's routes as TransformContext
+// would: each route's filter in order until one holds, then that route's
+// other expressions, and reports every result. It builds no event; a
+// record that is not valid JSON (or a tombstone) explains nothing.
+func (t *Transformer) Explain(ctx context.Context, rec *Record) []Explanation {
+	var out []Explanation
+	if rec.Value == nil {
+		return nil
+	}
+	act := new(mapping.Activation)
+	for _, r := range t.routesFor(rec.Topic) {
+		in := rec
+		if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
+			decoded, ierr, err := t.decode(ctx, r, rec)
+			if ierr != nil || err != nil {
+				return out
+			}
+			in = decoded
+		}
+		p, ierr := r.prepare(in)
+		if ierr != nil {
+			return out
+		}
+		activation(act, in, p.doc, r.x.headers)
+		explain := func(key string, x *mapping.Expr) (any, bool) {
+			if x == nil {
+				return nil, false
+			}
+			v, err := x.Eval(act)
+			e := Explanation{Route: r.name, Key: key}
+			switch res := v.(type) {
+			case nil:
+			case []byte:
+				e.Result = string(res)
+			case string:
+				e.Result = strconv.Quote(res)
+			case time.Time:
+				e.Result = formatISO(res)
+			default:
+				e.Result = fmt.Sprint(res)
+			}
+			if err != nil {
+				e.Error = err.Error()
+			}
+			out = append(out, e)
+			return v, err == nil
+		}
+		if v, ok := explain("filter", r.x.filter); r.x.filter != nil && (!ok || v != true) {
+			continue
+		}
+		explain("attributes", r.x.attributes)
+		explain("event_type_expr", r.x.eventType)
+		explain("business_key_expr", r.x.businessKey)
+		explain("timestamp_expr", r.x.timestamp)
+		break
+	}
+	return out
 }

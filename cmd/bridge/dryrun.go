@@ -19,6 +19,7 @@ func newDryRunCmd() *cobra.Command {
 		asJSON   bool
 		allowDLQ bool
 		registry []string
+		explain  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dry-run [FILE|-]",
@@ -65,6 +66,7 @@ input lines.`,
 				DLQTopic:    cfg.DLQTopic,
 				Headers:     requestHeaders,
 				JSON:        asJSON,
+				Explain:     explain,
 			})
 			fmt.Fprintf(cmd.ErrOrStderr(), "dry-run: %d records: %d publish, %d dlq, %d skip, %d bad input lines\n",
 				sum.Records, sum.Publish, sum.DLQ, sum.Skip, sum.BadInput)
@@ -83,6 +85,7 @@ input lines.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per record instead of text")
 	cmd.Flags().BoolVar(&allowDLQ, "allow-dlq", false, "exit 0 even when records would go to the DLQ")
 	cmd.Flags().StringSliceVar(&registry, "registry", nil, "schema registry URL(s), instead of schema_registry.urls")
+	cmd.Flags().BoolVar(&explain, "explain", false, "show each route expression's result: the filters tried, the attributes, event type, business key and timestamp")
 	return cmd
 }
 

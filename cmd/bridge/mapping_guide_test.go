@@ -145,3 +145,34 @@ func TestMappingGuideExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunExplain: --explain shows, per record, the filters tried in
+// order and the taking route's other expressions with their results, and
+// an expression that failed with CEL's message.
+func TestDryRunExplain(t *testing.T) {
+	var ex guideExample
+	for _, e := range guideExamples(t) {
+		if e.name == "debezium" {
+			ex = e
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bridge.yaml")
+	if err := os.WriteFile(path, []byte("kafka: {brokers: [\"localhost:9092\"]}\ncxone: {auth: {client_id: x}}\n"+ex.routes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(ex.input), "\n")
+	in := lines[2] + "\n" + lines[4] + "\n" // a cancellation; a create without its row
+	out, errOut, code := runBridge(t, in, "dry-run", "-c", path, "--explain", "--allow-dlq")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"# routes[0].filter = false\n# routes[1].filter = true\n# routes[1].attributes = {\"orderId\":\"ORD-1\",\"previousStatus\":\"PAID\"}\n# routes[1].business_key_expr = \"ORD-1\"\n → publish (routes[1])",
+		"# routes[0].filter = true\n# routes[0].attributes failed: no such key: order_id",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s\n--- output:\n%s", want, out)
+		}
+	}
+}
