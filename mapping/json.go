@@ -92,9 +92,9 @@ func (w *jsonWriter) appendVal(dst []byte, v ref.Val, depth int) ([]byte, error)
 	case types.Double:
 		return appendFloat(dst, float64(v))
 	case types.Int:
-		return appendInt64(dst, int64(v)), nil
+		return jsontext.AppendInt64(dst, int64(v)), nil
 	case types.Uint:
-		return appendUint64(dst, uint64(v)), nil
+		return jsontext.AppendUint64(dst, uint64(v)), nil
 	case types.Bytes:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, v)
@@ -365,99 +365,29 @@ func appendString(dst []byte, s string) ([]byte, error) {
 	return jsontext.AppendString(dst, s), nil
 }
 
-const maxSafeInt = 1 << 53 // largest integer every JSON parser holds exactly
-
-// appendInt64 appends v as a JSON number when |v| <= 2^53, else as a
-// decimal string (the rule of package registry).
-func appendInt64(dst []byte, v int64) []byte {
-	if v >= -maxSafeInt && v <= maxSafeInt {
-		return strconv.AppendInt(dst, v, 10)
-	}
-	dst = append(dst, '"')
-	dst = strconv.AppendInt(dst, v, 10)
-	return append(dst, '"')
-}
-
-// appendUint64 appends v as a JSON number when v <= 2^53, else as a
-// decimal string.
-func appendUint64(dst []byte, v uint64) []byte {
-	if v <= maxSafeInt {
-		return strconv.AppendUint(dst, v, 10)
-	}
-	dst = append(dst, '"')
-	dst = strconv.AppendUint(dst, v, 10)
-	return append(dst, '"')
-}
-
-// appendFloat appends f as encoding/json writes a float64: the shortest
-// decimal that reads back to f, in exponent form below 1e-6 and from 1e21.
-// NaN and the infinities have no JSON form.
+// appendFloat appends f as encoding/json writes a float64. NaN and the
+// infinities have no JSON form.
 func appendFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, jsonErrorf("the double %v has no JSON form", f)
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// Turn e-09 into e-9, as encoding/json does.
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst, nil
+	return jsontext.AppendFloat(dst, f, 64), nil
 }
 
-// appendTimestamp appends t as an RFC 3339 string in UTC with 3, 6 or 9
-// fractional digits, the fewest that hold it exactly
-// ("2024-01-02T03:04:05.000Z"), as package registry writes instants. Years
-// outside 0001–9999 have no RFC 3339 form.
+// appendTimestamp appends t as package registry writes instants: RFC
+// 3339 in UTC with 3, 6 or 9 fractional digits, the fewest that hold it
+// exactly ("2024-01-02T03:04:05.000Z"). Years outside 0001–9999 have no
+// RFC 3339 form.
 func appendTimestamp(dst []byte, t time.Time) ([]byte, error) {
-	t = t.UTC()
-	if y := t.Year(); y < 1 || y > 9999 {
-		return dst, jsonErrorf("timestamp year %d is outside 0001-9999", y)
+	out, ok := jsontext.AppendTimestamp(dst, t.Unix(), int64(t.Nanosecond()))
+	if !ok {
+		return dst, jsonErrorf("timestamp year %d is outside 0001-9999", t.UTC().Year())
 	}
-	var layout string
-	switch ns := t.Nanosecond(); {
-	case ns%1e6 == 0:
-		layout = `"2006-01-02T15:04:05.000Z"`
-	case ns%1e3 == 0:
-		layout = `"2006-01-02T15:04:05.000000Z"`
-	default:
-		layout = `"2006-01-02T15:04:05.000000000Z"`
-	}
-	return t.AppendFormat(dst, layout), nil
+	return out, nil
 }
 
 // appendDuration appends d as protojson writes a google.protobuf.Duration:
-// "1.500s", "-0.000000001s", "3s", with 0, 3, 6 or 9 fractional digits.
+// "1.500s", "-0.000000001s", "3s".
 func appendDuration(dst []byte, d time.Duration) []byte {
-	sec, nsec := int64(d/time.Second), int64(d%time.Second)
-	dst = append(dst, '"')
-	if sec < 0 || nsec < 0 {
-		dst = append(dst, '-')
-		sec, nsec = -sec, -nsec
-	}
-	dst = strconv.AppendUint(dst, uint64(sec), 10)
-	if nsec != 0 {
-		digits, div := 9, int64(1)
-		switch {
-		case nsec%1e6 == 0:
-			digits, div = 3, 1e6
-		case nsec%1e3 == 0:
-			digits, div = 6, 1e3
-		}
-		v := nsec / div
-		var buf [9]byte
-		for i := digits - 1; i >= 0; i-- {
-			buf[i] = byte('0' + v%10)
-			v /= 10
-		}
-		dst = append(dst, '.')
-		dst = append(dst, buf[:digits]...)
-	}
-	return append(dst, 's', '"')
+	return jsontext.AppendDuration(dst, int64(d/time.Second), int64(d%time.Second))
 }

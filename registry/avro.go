@@ -492,7 +492,7 @@ func (d *avroDecoder) value(n *avroNode, depth int) error {
 		if err != nil {
 			return err
 		}
-		d.out = appendInt64(d.out, v)
+		d.out = jsontext.AppendInt64(d.out, v)
 	case avFloat:
 		if len(d.in)-d.pos < 4 {
 			return d.fail(errTruncated)
@@ -675,7 +675,7 @@ func (d *avroDecoder) value(n *avroNode, depth int) error {
 			sec, frac = sec-1, frac+per
 		}
 		var ok bool
-		if d.out, ok = appendTimestamp(d.out, sec, frac*unit); !ok {
+		if d.out, ok = jsontext.AppendTimestamp(d.out, sec, frac*unit); !ok {
 			d.pos = start
 			return d.fail("timestamp %d is outside years 0001-9999", v)
 		}

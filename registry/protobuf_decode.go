@@ -402,11 +402,11 @@ func (d *pbDecoder) scalar(kind protoreflect.Kind, e *pbEnum, o *occ) error {
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		d.out = strconv.AppendUint(d.out, uint64(uint32(o.v)), 10)
 	case protoreflect.Int64Kind, protoreflect.Sfixed64Kind:
-		d.out = appendInt64(d.out, int64(o.v))
+		d.out = jsontext.AppendInt64(d.out, int64(o.v))
 	case protoreflect.Sint64Kind:
-		d.out = appendInt64(d.out, protowire.DecodeZigZag(o.v))
+		d.out = jsontext.AppendInt64(d.out, protowire.DecodeZigZag(o.v))
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		d.out = appendUint64(d.out, o.v)
+		d.out = jsontext.AppendUint64(d.out, o.v)
 	case protoreflect.FloatKind:
 		d.out = appendFloat(d.out, float64(math.Float32frombits(uint32(o.v))), 32)
 	case protoreflect.DoubleKind:
@@ -651,7 +651,7 @@ func (d *pbDecoder) wellKnown(m *pbMsg, h0, depth int) error {
 		sec, _ := value(1)
 		nsec, _ := value(2)
 		var ok bool
-		if d.out, ok = appendTimestamp(d.out, sec, int64(int32(nsec))); !ok {
+		if d.out, ok = jsontext.AppendTimestamp(d.out, sec, int64(int32(nsec))); !ok {
 			return pbFail(-1, "google.protobuf.Timestamp {seconds: %d, nanos: %d} is outside years 0001-9999 or not normalised", sec, int32(nsec))
 		}
 	case wktDuration:
@@ -662,7 +662,7 @@ func (d *pbDecoder) wellKnown(m *pbMsg, h0, depth int) error {
 		if sec < -maxSec || sec > maxSec || nsec <= -1e9 || nsec >= 1e9 || sec > 0 && nsec < 0 || sec < 0 && nsec > 0 {
 			return pbFail(-1, "google.protobuf.Duration {seconds: %d, nanos: %d} is out of range or not normalised", sec, nsec)
 		}
-		d.out = appendDuration(d.out, sec, nsec)
+		d.out = jsontext.AppendDuration(d.out, sec, nsec)
 	case wktWrapper:
 		fi := m.field(1)
 		f := &m.fields[fi]
