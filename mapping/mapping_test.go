@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"cel.dev/cel-go/cel"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -437,8 +439,21 @@ func TestCostLimit(t *testing.T) {
 func TestCostOfTutorial(t *testing.T) {
 	act := &Activation{Value: decodeJSON(t, tutorialOrder)}
 	var total uint64
-	for _, x := range []*Expr{mustCompile(t, benchFilter, KindBool), mustCompile(t, benchAttributes, KindMap)} {
-		_, det, err := x.prog.Eval(act)
+	e, err := env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{benchFilter, benchAttributes} {
+		// Compile leaves these cheap expressions untracked; track them here.
+		ast, iss := e.Compile(src)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		prog, err := e.Program(ast, cel.CostLimit(DefaultCostLimit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, det, err := prog.Eval(act)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -446,6 +461,33 @@ func TestCostOfTutorial(t *testing.T) {
 	}
 	if total < 40 || total > 160 {
 		t.Errorf("the tutorial's filter and attributes cost %d, DefaultCostLimit's comment says about 80", total)
+	}
+}
+
+// TestCostTrackingOnlyWhereNeeded: an expression whose worst case is
+// within the limit runs without the run-time tracker (no cost in the
+// details); one that iterates over the record (a comprehension) is
+// tracked.
+func TestCostTrackingOnlyWhereNeeded(t *testing.T) {
+	act := &Activation{Value: decodeJSON(t, tutorialOrder)}
+	for src, tracked := range map[string]bool{
+		benchFilter:                             false,
+		benchAttributes:                         false,
+		`value.metadata.all(k, k != "")`:        true,
+		`value.orderId.contains("ORD")`:         true,  // linear in a string as large as a record
+		`{"n": [1, 2, 3].map(x, x * 2).size()}`: false, // a comprehension over a literal: bounded
+	} {
+		kind := KindBool
+		if strings.HasPrefix(src, "{") {
+			kind = KindMap
+		}
+		_, det, err := mustCompile(t, src, kind).prog.Eval(act)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := det.ActualCost() != nil; got != tracked {
+			t.Errorf("%s: tracked %v, want %v", src, got, tracked)
+		}
 	}
 }
 
