@@ -32,7 +32,10 @@ func newRootCmd(sig *signals) *cobra.Command {
 		Short:         "Kafka → NICE CXone event bridge",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("cxone-bridge {{.Version}}\n")
+	root.AddCommand(newVersionCmd())
 	root.AddCommand(newDryRunCmd())
 	root.AddCommand(newRunCmd(sig))
 	root.AddCommand(newSimCmd())
