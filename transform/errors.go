@@ -29,18 +29,21 @@ func (e *SkipError) Is(target error) bool { return target == ErrSkip }
 // Reasons of an InvalidError. They are stable: the DLQ envelope and metrics
 // carry them, and operators filter on them.
 const (
-	ReasonNoRoute     = "no_route"     // no route matches the record's topic
-	ReasonTombstone   = "tombstone"    // null value, route policy "dlq"
-	ReasonTooLarge    = "too_large"    // value over the route's max_value_bytes
-	ReasonBadUTF8     = "bad_utf8"     // value is not valid UTF-8
-	ReasonNotJSON     = "not_json"     // value does not parse as one JSON value
-	ReasonTooDeep     = "too_deep"     // nesting deeper than the route's max_depth
-	ReasonNotObject   = "not_object"   // a JSON array, string, number, boolean or null
-	ReasonSchema      = "schema"       // fails the route's JSON Schema
-	ReasonBusinessKey = "business_key" // business key absent, empty or not a string
-	ReasonEventType   = "event_type"   // event type absent or not a valid name
-	ReasonTimestamp   = "timestamp"    // timestamp field present but not RFC 3339
-	ReasonKeyTemplate = "key_template" // a value the idempotency-key template needs is missing
+	ReasonNoRoute   = "no_route"  // no route matches the record's topic
+	ReasonTombstone = "tombstone" // null value, route policy "dlq"
+	ReasonTooLarge  = "too_large" // value over the route's max_value_bytes
+	ReasonBadUTF8   = "bad_utf8"  // value is not valid UTF-8
+	ReasonNotJSON   = "not_json"  // value does not parse as one JSON value
+	// ReasonDuplicateMember: an object of the value has a member name twice;
+	// validation would see one value and CXone's parser maybe the other.
+	ReasonDuplicateMember = "duplicate_member"
+	ReasonTooDeep         = "too_deep"     // nesting deeper than the route's max_depth
+	ReasonNotObject       = "not_object"   // a JSON array, string, number, boolean or null
+	ReasonSchema          = "schema"       // fails the route's JSON Schema
+	ReasonBusinessKey     = "business_key" // business key absent, empty or not a string
+	ReasonEventType       = "event_type"   // event type absent or not a valid name
+	ReasonTimestamp       = "timestamp"    // timestamp field present but not RFC 3339
+	ReasonKeyTemplate     = "key_template" // a value the idempotency-key template needs is missing
 )
 
 // InvalidError says why a record cannot become a CXone event. Detail is

@@ -186,3 +186,20 @@ func BenchmarkTransformMapping(b *testing.B) {
 	b.ReportMetric(float64(spent[1].Nanoseconds())/n, "mapped-ns/rec")
 	b.ReportMetric(float64(spent[1])/float64(spent[0]), "mapped/whole")
 }
+
+// TestDuplicateMember: a value whose object repeats a member name, at any
+// depth, is invalid (duplicate_member): the schema would judge one value
+// and CXone's parser might read the other.
+func TestDuplicateMember(t *testing.T) {
+	tr := newTransformer(t)
+	for _, v := range []string{
+		`{"orderId":"ORD-1234567890","customerId":"CUST-998877","totalAmount":-5,"currency":"USD","timestamp":"2026-11-27T10:00:00.000Z","totalAmount":150.75}`,
+		`{"orderId":"ORD-1234567890","customerId":"CUST-998877","totalAmount":1,"currency":"USD","timestamp":"2026-11-27T10:00:00.000Z","metadata":{"a":1,"a":2}}`,
+	} {
+		_, err := tr.Transform(rec(v))
+		var ie *transform.InvalidError
+		if !errors.As(err, &ie) || ie.Reason != transform.ReasonDuplicateMember {
+			t.Errorf("%s: %v, want duplicate_member", v, err)
+		}
+	}
+}

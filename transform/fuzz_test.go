@@ -3,6 +3,7 @@ package transform_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ func FuzzTransformValue(f *testing.F) {
 		f.Add([]byte(s), true)
 		f.Add([]byte(s), false)
 	}
+	f.Add([]byte(`{"orderId":"ORD-1234567890","totalAmount":-5,"totalAmount":150.75}`), false)
 	withSchema := newTransformer(f)
 	r := orderRoute()
 	r.SchemaFile = ""
@@ -47,6 +49,19 @@ func FuzzTransformValue(f *testing.F) {
 		}
 		if body.Attributes["orderId"] != in["orderId"] || body.Attributes["_correlationId"] != ev.CorrelationID {
 			t.Fatalf("attributes %v do not carry the value %v", body.Attributes, in)
+		}
+		// The body carries exactly the document that was validated: the
+		// same members, each once (a repeated member is refused), so no
+		// reader of the body can see another value than the validator.
+		if transform.RepeatsMember(ev.Body) {
+			t.Fatalf("the body repeats a member: %s", ev.Body)
+		}
+		delete(body.Attributes, "_correlationId")
+		delete(body.Attributes, "_publishedAt")
+		delete(in, "_correlationId")
+		delete(in, "_publishedAt")
+		if !reflect.DeepEqual(body.Attributes, in) {
+			t.Fatalf("the body's attributes %v are not the value %v", body.Attributes, in)
 		}
 	})
 }

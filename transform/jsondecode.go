@@ -38,10 +38,14 @@ func decodeJSON(v []byte) (any, error) {
 	return val, nil
 }
 
-// syntaxError is a decoding error at a byte offset.
+// syntaxError is a decoding error at a byte offset. Duplicate, when set,
+// is the name of a member an object has twice: valid JSON to most
+// parsers, but ambiguous (which value counts is the parser's choice), so
+// the bridge refuses it.
 type syntaxError struct {
-	msg    string
-	Offset int
+	msg       string
+	Offset    int
+	Duplicate string
 }
 
 func (e *syntaxError) Error() string { return fmt.Sprintf("%s (at byte offset %d)", e.msg, e.Offset) }
@@ -129,13 +133,14 @@ func (d *jsonDecoder) object() (any, error) {
 		d.pos++
 		return m, nil
 	}
-	for {
+	for n := 1; ; n++ {
 		if d.pos >= len(d.buf) {
 			return nil, d.eof()
 		}
 		if d.buf[d.pos] != '"' {
 			return nil, d.errorf("invalid character %s looking for beginning of object key string", quoteChar(d.buf[d.pos]))
 		}
+		keyAt := d.pos
 		key, err := d.str()
 		if err != nil {
 			return nil, err
@@ -154,6 +159,9 @@ func (d *jsonDecoder) object() (any, error) {
 			return nil, err
 		}
 		m[key] = val
+		if len(m) != n { // the key was there already
+			return nil, &syntaxError{msg: fmt.Sprintf("member %s appears twice in an object", excerpt(key, 64)), Offset: keyAt, Duplicate: key}
+		}
 		if done, err := d.delimiter('}', "object key:value pair"); err != nil {
 			return nil, err
 		} else if done {

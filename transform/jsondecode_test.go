@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -31,6 +32,15 @@ func FuzzDecodeJSON(f *testing.F) {
 		var want any
 		wantErr := json.Unmarshal(in, &want)
 		got, err := decodeJSON(in)
+		var dup *syntaxError
+		if errors.As(err, &dup) && dup.Duplicate != "" {
+			// encoding/json takes a repeated member (the last value);
+			// decodeJSON refuses it. The input must really repeat one.
+			if wantErr == nil && !repeatsMember(in) {
+				t.Fatalf("%q: decodeJSON reports a duplicate member %q that encoding/json does not see", in, dup.Duplicate)
+			}
+			return
+		}
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("%q: decodeJSON err = %v, encoding/json err = %v", in, err, wantErr)
 		}
@@ -46,6 +56,58 @@ func FuzzDecodeJSON(f *testing.F) {
 	})
 }
 
+// repeatsMember reports whether some object of the valid JSON text in
+// repeats a member name, read with encoding/json's tokenizer.
+func repeatsMember(in []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(in))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		expect bool // the next string token of an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: true, expect: true})
+			case '[':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.expect {
+				if top.keys[v] {
+					return true
+				}
+				top.keys[v] = true
+				top.expect = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.expect = true
+		}
+	}
+}
+
 func TestDecodeJSONErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`{"a":1}x`, "invalid character 'x' after top-level value (at byte offset 7)"},
@@ -54,6 +116,7 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{`{"a":`, "unexpected end of JSON input (at byte offset 5)"},
 		{"\"a\nb\"", `invalid character '\n' in string literal (at byte offset 2)`},
 		{`[1e400]`, "number 1e400 is out of range"},
+		{`{"a":1,"b":{"c":1,"c":2}}`, `member "c" appears twice in an object (at byte offset 18)`},
 	} {
 		_, err := decodeJSON([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -440,7 +441,11 @@ func (r *route) prepare(rec *Record) (prepared, *InvalidError) {
 		return prepared{}, ierr
 	}
 	doc, err := decodeJSON(v)
-	if err != nil {
+	var se *syntaxError
+	switch {
+	case errors.As(err, &se) && se.Duplicate != "":
+		return prepared{}, invalid(ReasonDuplicateMember, "value is ambiguous: %v; JSON readers differ on which value counts", err)
+	case err != nil:
 		return prepared{}, invalid(ReasonNotJSON, "value is not JSON: %v", err)
 	}
 	obj, ok := doc.(map[string]any)

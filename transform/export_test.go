@@ -1,0 +1,4 @@
+package transform
+
+// RepeatsMember is repeatsMember for the external tests.
+var RepeatsMember = repeatsMember
