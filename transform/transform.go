@@ -592,7 +592,7 @@ func (r *route) timestamp(rec *Record, doc any) (string, *InvalidError) {
 			if !isStr {
 				return "", invalid(ReasonTimestamp, "%s: want an RFC 3339 date-time string, got %s", r.tsField, jsonTypeName(v))
 			}
-			if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			if !validDateTime(s) {
 				return "", invalid(ReasonTimestamp, "%s: not an RFC 3339 date-time: %s", r.tsField, excerpt(s, 64))
 			}
 			return s, nil
