@@ -53,6 +53,12 @@ not run), 2 on bad flags.`,
       --cxone-base-url https://sandbox.example.com --client-id my-app`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A zero would silently mean the default: refuse it.
+			for _, name := range []string{"records", "keys", "partitions", "max-in-flight"} {
+				if f := cmd.Flags().Lookup(name); f != nil && f.Changed && f.Value.String() == "0" {
+					return &exitError{code: 2, err: fmt.Errorf("--%s must be at least 1", name)}
+				}
+			}
 			if ext.BaseURL != "" {
 				if ext.ClientID == "" {
 					ext.ClientID = os.Getenv("CXONE_CLIENT_ID")

@@ -68,8 +68,8 @@ input lines.`,
 				JSON:        asJSON,
 				Explain:     explain,
 			})
-			fmt.Fprintf(cmd.ErrOrStderr(), "dry-run: %d records: %d publish, %d dlq, %d skip, %d bad input lines\n",
-				sum.Records, sum.Publish, sum.DLQ, sum.Skip, sum.BadInput)
+			fmt.Fprintf(cmd.ErrOrStderr(), "dry-run: %s: %d publish, %d dlq, %d skip, %s\n",
+				plural(sum.Records, "record"), sum.Publish, sum.DLQ, sum.Skip, plural(sum.BadInput, "bad input line"))
 			switch {
 			case err != nil:
 				return &exitError{code: 2, err: err}
@@ -101,4 +101,12 @@ func requestHeaders(ev *transform.Event) [][2]string {
 		h = append(h, [2]string{"traceparent", ev.Traceparent})
 	}
 	return h
+}
+
+// plural is n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

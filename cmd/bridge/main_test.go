@@ -74,7 +74,7 @@ func TestDryRunTutorialOrder(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errOut, "1 records: 1 publish, 0 dlq") {
+	if !strings.Contains(errOut, "1 record: 1 publish, 0 dlq") {
 		t.Errorf("summary: %s", errOut)
 	}
 }

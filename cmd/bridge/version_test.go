@@ -23,3 +23,13 @@ func TestVersion(t *testing.T) {
 		t.Errorf("revision in %q", a)
 	}
 }
+
+// TestDemoRefusesZero: a zero count is refused, not read as the default.
+func TestDemoRefusesZero(t *testing.T) {
+	for _, flag := range []string{"--records", "--keys", "--partitions"} {
+		_, errOut, code := runBridge(t, "", "demo", flag, "0")
+		if code != 2 || !strings.Contains(errOut, flag+" must be at least 1") {
+			t.Errorf("demo %s 0: exit %d, %q", flag, code, errOut)
+		}
+	}
+}
