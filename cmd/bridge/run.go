@@ -64,7 +64,11 @@ on a second signal.`,
 			m.Attach(b)
 			stopListeners := startListeners(cfg.Metrics, m, b, log)
 			defer stopListeners()
-			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL())
+			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL(),
+				"auth", cfg.CXone.Auth.Mode, "token_url", cfg.CXone.Auth.TokenURL, "start_offset", cfg.Kafka.StartOffset)
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, log)
 			if err := b.Run(ctx); err != nil {
 				return &exitError{code: 1, err: err}
 			}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cxone-bridge/bridge/pipeline"
+)
+
+// How often run says what keeps it from consuming (watchKafka).
+var (
+	kafkaFirstCheck = 3 * time.Second
+	kafkaRecheck    = 10 * time.Second
+)
+
+// watchKafka tells the operator, until ctx ends, what the consumer group
+// is waiting for: a warning within kafkaFirstCheck when no broker answers,
+// naming the brokers and the error, repeated every kafkaRecheck until one
+// does; a warning that the group is not joined yet while brokers answer;
+// and one line when the group is joined. Without it, a bridge pointed at
+// the wrong brokers says nothing after its start-up lines.
+func watchKafka(ctx context.Context, b *pipeline.Bridge, brokers []string, group string, log *slog.Logger) {
+	t := time.NewTimer(kafkaFirstCheck)
+	defer t.Stop()
+	joined := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cl := b.Consumer().Client()
+		if _, gen := cl.GroupMetadata(); gen > 0 {
+			if !joined {
+				log.Info("consumer group joined", "group", group, "generation", gen)
+				joined = true
+			}
+			t.Reset(kafkaRecheck)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := cl.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("no Kafka broker answers; still trying", "brokers", strings.Join(brokers, ","), "err", err.Error())
+		default:
+			log.Warn("consumer group not joined yet; brokers answer", "group", group, "brokers", strings.Join(brokers, ","))
+		}
+		joined = false
+		t.Reset(kafkaRecheck)
+	}
+}
