@@ -124,6 +124,24 @@ func TestAuthModesValid(t *testing.T) {
 				t.Errorf("sink.New: %v", err)
 			}
 		}},
+		{"basic encoding raw by default", "  auth: {client_id: a, client_secret: b}\n", func(t *testing.T, c *config.Config, sc sink.Config) {
+			if c.CXone.Auth.BasicEncoding != "raw" || sc.BasicEncoding != sink.BasicRaw {
+				t.Errorf("basic_encoding %q, sink %q; want raw", c.CXone.Auth.BasicEncoding, sc.BasicEncoding)
+			}
+		}},
+		{"basic encoding rfc6749, a colon in the client id", "  auth: {client_id: \"a:1\", client_secret: b, basic_encoding: rfc6749}\n", func(t *testing.T, c *config.Config, sc sink.Config) {
+			if sc.BasicEncoding != sink.BasicRFC6749 {
+				t.Errorf("sink BasicEncoding %q, want rfc6749", sc.BasicEncoding)
+			}
+			if _, err := sink.New(sc); err != nil {
+				t.Errorf("sink.New: %v", err)
+			}
+		}},
+		{"basic encoding in access key mode", accessKeyDiscover + "    basic_encoding: rfc6749\n", func(t *testing.T, c *config.Config, sc sink.Config) {
+			if sc.AuthMode != sink.AuthAccessKey || sc.BasicEncoding != sink.BasicRFC6749 {
+				t.Errorf("sink config %v, BasicEncoding %q", sc, sc.BasicEncoding)
+			}
+		}},
 		{"local test server over http", "  base_url: http://127.0.0.1:8089\n  allow_insecure_http: true\n  auth: {mode: access_key, issuer: http://127.0.0.1:8089, client_id: a, client_secret: b, access_key_id: k, access_key_secret: s}\n",
 			func(t *testing.T, c *config.Config, sc sink.Config) {
 				if !sc.AllowInsecureHTTP || sc.TokenURL != "" {
@@ -171,6 +189,9 @@ func TestAuthValidation(t *testing.T) {
 		{"CA file not PEM", "  ca_file: notpem.txt\n  auth: {client_id: a, client_secret: b}\n", "cxone.ca_file: no PEM certificate found in notpem.txt"},
 		{"cache without discovery", "  discovery_cache: d.json\n  auth: {client_id: a, client_secret: b}\n", "cxone.discovery_cache: nothing is discovered"},
 		{"cache folder missing", "  discovery_cache: no/such/dir/d.json\n  base_url: discover\n  tenant_id: t1\n" + ak("    access_key_id: k\n    access_key_secret: s\n"), "cxone.discovery_cache: its folder does not exist"},
+		{"unknown basic encoding", "  auth: {client_id: a, client_secret: b, basic_encoding: RFC6749}\n", `cxone.auth.basic_encoding: must be raw (client id and secret as they are, as the reference producer sends them) or rfc6749 (form-URL-encoded first, RFC 6749 §2.3.1); got "RFC6749"`},
+		{"basic encoding from the environment", "  auth: {client_id: a, client_secret: b, basic_encoding: \"${BASIC:-base64}\"}\n", `cxone.auth.basic_encoding: must be raw (client id and secret as they are, as the reference producer sends them) or rfc6749 (form-URL-encoded first, RFC 6749 §2.3.1); got ${BASIC:-base64}`},
+		{"client id with a colon, raw", "  auth: {client_id: \"a:1\", client_secret: b}\n", `cxone.auth.client_id: holds ":", which cxone.auth.basic_encoding: raw cannot carry (the server would cut the id there); set rfc6749`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

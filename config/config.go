@@ -192,6 +192,10 @@ type Auth struct {
 	ClientID         string        `yaml:"client_id"`
 	ClientSecret     secret.Secret `yaml:"client_secret"`
 	ClientSecretFile string        `yaml:"client_secret_file"`
+	// BasicEncoding is the form of client_id and client_secret in the
+	// Basic header of every token request: [sink.BasicRaw] (default, the
+	// reference producer's) or [sink.BasicRFC6749].
+	BasicEncoding string `yaml:"basic_encoding"`
 	// Access key (mode access_key): the password grant's username and password.
 	AccessKeyID         string        `yaml:"access_key_id"`
 	AccessKeySecret     secret.Secret `yaml:"access_key_secret"`

@@ -20,10 +20,13 @@ import (
 	"github.com/cxone-bridge/bridge/transform"
 )
 
-// Values of cxone.auth.mode: those of [sink.AuthMode].
+// Values of cxone.auth.mode: those of [sink.AuthMode]; of
+// cxone.auth.basic_encoding: those of [sink.BasicEncoding].
 const (
 	authClientCredentials = string(sink.AuthClientCredentials)
 	authAccessKey         = string(sink.AuthAccessKey)
+	basicRaw              = string(sink.BasicRaw)
+	basicRFC6749          = string(sink.BasicRFC6749)
 )
 
 // validate records every problem of a defaulted configuration in w.
@@ -248,6 +251,16 @@ func (c *Config) validateAuth(w *walker) {
 	case authAccessKey:
 	default:
 		w.add("cxone.auth.mode", "must be %s or %s; got %s", authClientCredentials, authAccessKey, w.quote("cxone.auth.mode", a.Mode))
+	}
+	switch a.BasicEncoding {
+	case basicRaw:
+		if strings.Contains(a.ClientID, ":") {
+			w.add("cxone.auth.client_id", "holds \":\", which cxone.auth.basic_encoding: %s cannot carry (the server would cut the id there); set %s", basicRaw, basicRFC6749)
+		}
+	case basicRFC6749:
+	default:
+		w.add("cxone.auth.basic_encoding", "must be %s (client id and secret as they are, as the reference producer sends them) or %s (form-URL-encoded first, RFC 6749 §2.3.1); got %s",
+			basicRaw, basicRFC6749, w.quote("cxone.auth.basic_encoding", a.BasicEncoding))
 	}
 	c.secretFile(w, "cxone.auth.client_secret", &a.ClientSecret, &a.ClientSecretFile)
 	if a.Mode == authAccessKey {

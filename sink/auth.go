@@ -93,11 +93,16 @@ func readSecretFile(path string) (secret.Secret, error) {
 // once more and, if a secret file changed meanwhile, tries once more with
 // the new value before giving up.
 //
+// Every request carries the client id and secret in the Basic header, in
+// the form basic says (see tokenClient), and nowhere else.
+//
 // Every secret it reads is given to scrub before it is used, and every
 // error it returns is a [*TokenError] (scrubbed, bounded, holding no answer
 // body) or the [*DiscoveryError] of the token endpoint.
 type grantSource struct {
 	mode         AuthMode
+	hc           *http.Client  // the Publisher's; see tokenClient
+	basic        BasicEncoding // the form of the Basic header
 	clientID     string
 	clientSecret *secretSource
 	keyID        string
@@ -152,7 +157,10 @@ func (g *grantSource) exchange(ctx context.Context, tokenURL string, clientSecre
 	return tok, newTokenError(err, g.scrub)
 }
 
+// request makes one token request through golang.org/x/oauth2, whose
+// header it replaces with the configured form (tokenClient).
 func (g *grantSource) request(ctx context.Context, tokenURL string, clientSecret, keySecret secret.Secret) (*oauth2.Token, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, g.tokenClient(g.basic.basicHeader(g.clientID, string(clientSecret))))
 	if g.mode == AuthAccessKey {
 		c := &oauth2.Config{
 			ClientID:     g.clientID,
@@ -170,6 +178,41 @@ func (g *grantSource) request(ctx context.Context, tokenURL string, clientSecret
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
 	return c.Token(ctx)
+}
+
+// tokenClient returns the client of one token request: g.hc whose
+// transport sets the Authorization header to header.
+//
+// golang.org/x/oauth2 (AuthStyleInHeader) always form-URL-encodes the id
+// and secret (RFC 6749 §2.3.1), which a server that does not decode
+// refuses for a secret holding + / = % or :; the transport replaces that
+// header with the configured form, [BasicRaw] or [BasicRFC6749], so that
+// the credentials stay in the header in both. It replaces a header that
+// is there and never adds one: on a redirect to another host, net/http
+// drops the header, and the credentials are not sent there.
+func (g *grantSource) tokenClient(header string) *http.Client {
+	c := *g.hc
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = &basicTransport{base: base, header: header}
+	return &c
+}
+
+// basicTransport sets the Authorization header of the token request it
+// carries; see tokenClient.
+type basicTransport struct {
+	base   http.RoundTripper
+	header string
+}
+
+func (t *basicTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") != "" {
+		r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
+		r.Header.Set("Authorization", t.header)
+	}
+	return t.base.RoundTrip(r)
 }
 
 // credentialsRefused tells a refusal of the credentials from other failures.

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,42 @@ const (
 	// as username and password in the form.
 	AuthAccessKey AuthMode = "access_key"
 )
+
+// BasicEncoding is the form of the client id and secret inside the HTTP
+// Basic header of a token request, base64(id ":" secret). The two forms
+// differ only for an id or secret holding a character that
+// application/x-www-form-urlencoded changes (anything but A-Z a-z 0-9 - . _
+// ~; e.g. + / = % : or a space), and a server that does not decode refuses
+// one of them ([BasicFormsDiffer]).
+type BasicEncoding string
+
+const (
+	// BasicRaw sends the id and secret as they are: the reference Node.js
+	// producer's form (Buffer.from(`${id}:${secret}`)) and the common
+	// reading of CXone's documentation. It is the default ("" means
+	// BasicRaw). An id holding ":" cannot be sent in this form.
+	BasicRaw BasicEncoding = "raw"
+
+	// BasicRFC6749 form-URL-encodes the id and secret first (RFC 6749
+	// §2.3.1), as golang.org/x/oauth2 does.
+	BasicRFC6749 BasicEncoding = "rfc6749"
+)
+
+// BasicFormsDiffer reports whether the [BasicRaw] and [BasicRFC6749] Basic
+// headers of clientID and clientSecret differ, that is whether
+// [Config.BasicEncoding] matters for these credentials.
+func BasicFormsDiffer(clientID, clientSecret string) bool {
+	return url.QueryEscape(clientID) != clientID || url.QueryEscape(clientSecret) != clientSecret
+}
+
+// basicHeader returns the Authorization header value of a token request:
+// "Basic " and the base64 of id ":" secret in form e (BasicRFC6749, else raw).
+func (e BasicEncoding) basicHeader(id, secret string) string {
+	if e == BasicRFC6749 {
+		id, secret = url.QueryEscape(id), url.QueryEscape(secret)
+	}
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
 
 // RetryConfig controls retries of transient failures inside one
 // [Publisher.Publish] call.
@@ -154,6 +191,10 @@ type Config struct {
 	ClientID         string
 	ClientSecret     secret.Secret
 	ClientSecretFile string
+	// BasicEncoding is the form of ClientID and ClientSecret in that Basic
+	// header, for every token request (both modes): [BasicRaw] (default) or
+	// [BasicRFC6749].
+	BasicEncoding BasicEncoding
 	// AccessKeyID and AccessKeySecret (or AccessKeySecretFile, read like
 	// ClientSecretFile) are the password grant's username and password in
 	// [AuthAccessKey] mode.
@@ -239,6 +280,7 @@ func DefaultConfig() Config {
 		BaseURL:               DefaultBaseURL,
 		EventsPath:            DefaultEventsPath,
 		AuthMode:              AuthClientCredentials,
+		BasicEncoding:         BasicRaw,
 		TokenRefreshBefore:    30 * time.Second,
 		UserAgent:             DefaultUserAgent,
 		MaxInFlight:           DefaultMaxInFlight,
@@ -282,6 +324,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("events_path", c.EventsPath),
 		slog.String("token_url", c.TokenURL),
 		slog.String("auth_mode", string(c.AuthMode)),
+		slog.String("basic_encoding", string(c.BasicEncoding)),
 		slog.String("client_id", c.ClientID),
 		slog.String("client_secret", c.ClientSecret.String()),
 		slog.String("issuer", c.Issuer),
@@ -305,6 +348,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.EventsPath, d.EventsPath)
 	setDefault(&c.AuthMode, d.AuthMode)
 	setDefault(&c.Scope, DefaultScopeFor(c.AuthMode))
+	setDefault(&c.BasicEncoding, d.BasicEncoding)
 	setDefault(&c.TokenRefreshBefore, d.TokenRefreshBefore)
 	setDefault(&c.UserAgent, d.UserAgent)
 	setDefault(&c.MaxInFlight, d.MaxInFlight)
@@ -419,6 +463,15 @@ func (c Config) validate() error {
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("ClientID is empty"))
+	}
+	switch c.BasicEncoding {
+	case BasicRaw:
+		if strings.Contains(c.ClientID, ":") {
+			errs = append(errs, fmt.Errorf("ClientID holds \":\", which BasicEncoding %q cannot carry (use %q)", BasicRaw, BasicRFC6749))
+		}
+	case BasicRFC6749:
+	default:
+		errs = append(errs, fmt.Errorf("BasicEncoding %q is not supported (%q or %q)", c.BasicEncoding, BasicRaw, BasicRFC6749))
 	}
 	if c.ClientSecret == "" && c.ClientSecretFile == "" {
 		errs = append(errs, errors.New("ClientSecret is empty"))

@@ -28,9 +28,13 @@
 // Basic header, [Config.Scope] in the form). [AuthAccessKey] is real
 // CXone's (docs/design.md §7): the password grant, the registered
 // application's id and secret in the Basic header, a user's access key id
-// and secret as username and password. Secrets given as files are read
-// again at every token fetch, and once more when the token endpoint refuses
-// them, so a rotated secret is used without a restart. The token is cached
+// and secret as username and password. In both, [Config.BasicEncoding]
+// chooses the form of the id and secret in the Basic header: [BasicRaw]
+// (default, the Node tutorial's) or [BasicRFC6749] (form-URL-encoded
+// first, as golang.org/x/oauth2 sends them); they are never sent in the
+// form. Secrets given as files are read again at every token fetch, and
+// once more when the token endpoint refuses them, so a rotated secret is
+// used without a restart. The token is cached
 // and refreshed in the background before it expires, one fetch at a time
 // for all callers. A 401 drops the token, forces one refresh and repeats
 // the POST once; a second 401 is systemic.
@@ -140,7 +144,7 @@
 // before it reaches an error, a log line, the Observer or (through the
 // caller) a DLQ header. The Scrubber learns the secrets as they are read
 // (files again at each fetch, so rotated values too, with their Basic
-// encodings as golang.org/x/oauth2 and the Node tutorial send them) and
+// encodings in both forms, raw and RFC 6749's, whichever is sent) and
 // the tokens as they are fetched (the last redact.MaxTokens), and removes
 // every encoding of them, plus credential fields and Authorization values
 // of anyone's (see package redact for the exact guarantee). Bounds: an

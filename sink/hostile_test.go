@@ -108,9 +108,10 @@ func (o *tokenErrors) TokenFetched(err error) {
 // TestTokenEndpointEchoScrubbed: the token endpoint fails with a 1 MiB
 // gateway page echoing the request (Basic header, form with the access key
 // secret), or with a JSON error echoing it. In both auth modes (secrets
-// inline and in files), the error of FetchToken and of Publish, the
-// excerpt, what the Observer is told and the logs hold no secret and no
-// Basic encoding, are bounded, and no oauth2.RetrieveError is kept.
+// inline and in files) and both forms of the Basic header, the error of
+// FetchToken and of Publish, the excerpt, what the Observer is told and
+// the logs hold no secret and no Basic encoding, are bounded, and no
+// oauth2.RetrieveError is kept.
 func TestTokenEndpointEchoScrubbed(t *testing.T) {
 	dir := t.TempDir()
 	for name, v := range map[string]string{"app.secret": hostileAppSecret, "key.secret": hostileKeySecret} {
@@ -147,64 +148,68 @@ func TestTokenEndpointEchoScrubbed(t *testing.T) {
 	}
 	for _, m := range modes {
 		for _, a := range answers {
-			t.Run(m.name+"/"+a.name, func(t *testing.T) {
-				srv := newServer(t, cxonetest.WithClient(hostileClientID, hostileSecret),
-					cxonetest.WithApp(hostileAppID, hostileAppSecret), cxonetest.WithAccessKey(hostileKeyID, hostileKeySecret))
-				// The credentials work: a token first.
-				logs := &logBuffer{}
-				obs := &tokenErrors{}
-				cfg := m.cfg(srv)
-				cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-				cfg.Observer = obs
-				p := newPublisher(t, cfg)
-				if err := p.FetchToken(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if err := srv.SetFaults(a.faults); err != nil {
-					t.Fatal(err)
-				}
-				srv.RevokeTokens()
-
-				// FetchToken returns the cached token: use a new publisher.
-				p = newPublisher(t, cfg)
-				err := p.FetchToken(context.Background())
-				e := asError(t, err)
-				var te *sink.TokenError
-				var re *oauth2.RetrieveError
-				if !errors.Is(err, sink.ErrSystemic) || !errors.As(err, &te) || errors.As(err, &re) ||
-					e.Status != a.status || te.Status != a.status || te.Code != a.code {
-					t.Fatalf("got %v (%T), TokenError %+v", err, err, te)
-				}
-				if len(err.Error()) > 1024 || len(e.Excerpt) > sink.MaxExcerptBytes || !e.Truncated || len(te.Description) > 256 {
-					t.Errorf("not bounded: message %d, excerpt %d (truncated %v), description %d",
-						len(err.Error()), len(e.Excerpt), e.Truncated, len(te.Description))
-				}
-				if !strings.Contains(e.Excerpt, "[redacted]") || !strings.Contains(e.Excerpt, "Authorization") {
-					t.Errorf("excerpt does not show the scrubbed echo: %s", e.Excerpt)
-				}
-				_, perr := p.Publish(context.Background(), orderEvent(uniqueKey(), "c"))
-				if !errors.Is(perr, sink.ErrSystemic) || errors.As(perr, &re) {
-					t.Fatalf("Publish: %v", perr)
-				}
-				obs.mu.Lock()
-				var observed []string
-				for _, oe := range obs.errs {
-					if oe != nil {
-						if errors.As(oe, &re) {
-							t.Error("the Observer was given an oauth2.RetrieveError")
-						}
-						observed = append(observed, oe.Error())
+			for _, form := range []string{cxonetest.BasicRaw, cxonetest.BasicRFC6749} {
+				t.Run(m.name+"/"+a.name+"/"+form, func(t *testing.T) {
+					srv := newServer(t, cxonetest.WithClient(hostileClientID, hostileSecret),
+						cxonetest.WithApp(hostileAppID, hostileAppSecret), cxonetest.WithAccessKey(hostileKeyID, hostileKeySecret),
+						cxonetest.WithBasicEncoding(form))
+					// The credentials work: a token first.
+					logs := &logBuffer{}
+					obs := &tokenErrors{}
+					cfg := m.cfg(srv)
+					cfg.BasicEncoding = sink.BasicEncoding(form)
+					cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+					cfg.Observer = obs
+					p := newPublisher(t, cfg)
+					if err := p.FetchToken(context.Background()); err != nil {
+						t.Fatal(err)
 					}
-				}
-				obs.mu.Unlock()
-				for what, text := range map[string]string{"FetchToken error": err.Error(), "excerpt": e.Excerpt,
-					"description": te.Description, "Publish error": perr.Error(), "logs": logs.String(),
-					"observed errors": strings.Join(observed, "\n")} {
-					assertNone(t, what, text, m.values)
-				}
-				assertLines(t, logs.String(), 8<<10)
-				t.Logf("%v", err)
-			})
+					if err := srv.SetFaults(a.faults); err != nil {
+						t.Fatal(err)
+					}
+					srv.RevokeTokens()
+
+					// FetchToken returns the cached token: use a new publisher.
+					p = newPublisher(t, cfg)
+					err := p.FetchToken(context.Background())
+					e := asError(t, err)
+					var te *sink.TokenError
+					var re *oauth2.RetrieveError
+					if !errors.Is(err, sink.ErrSystemic) || !errors.As(err, &te) || errors.As(err, &re) ||
+						e.Status != a.status || te.Status != a.status || te.Code != a.code {
+						t.Fatalf("got %v (%T), TokenError %+v", err, err, te)
+					}
+					if len(err.Error()) > 1024 || len(e.Excerpt) > sink.MaxExcerptBytes || !e.Truncated || len(te.Description) > 256 {
+						t.Errorf("not bounded: message %d, excerpt %d (truncated %v), description %d",
+							len(err.Error()), len(e.Excerpt), e.Truncated, len(te.Description))
+					}
+					if !strings.Contains(e.Excerpt, "[redacted]") || !strings.Contains(e.Excerpt, "Authorization") {
+						t.Errorf("excerpt does not show the scrubbed echo: %s", e.Excerpt)
+					}
+					_, perr := p.Publish(context.Background(), orderEvent(uniqueKey(), "c"))
+					if !errors.Is(perr, sink.ErrSystemic) || errors.As(perr, &re) {
+						t.Fatalf("Publish: %v", perr)
+					}
+					obs.mu.Lock()
+					var observed []string
+					for _, oe := range obs.errs {
+						if oe != nil {
+							if errors.As(oe, &re) {
+								t.Error("the Observer was given an oauth2.RetrieveError")
+							}
+							observed = append(observed, oe.Error())
+						}
+					}
+					obs.mu.Unlock()
+					for what, text := range map[string]string{"FetchToken error": err.Error(), "excerpt": e.Excerpt,
+						"description": te.Description, "Publish error": perr.Error(), "logs": logs.String(),
+						"observed errors": strings.Join(observed, "\n")} {
+						assertNone(t, what, text, m.values)
+					}
+					assertLines(t, logs.String(), 8<<10)
+					t.Logf("%v", err)
+				})
+			}
 		}
 	}
 }

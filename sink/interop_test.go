@@ -20,7 +20,8 @@ import (
 // (testdata/tutorial-example.mjs, a verbatim copy of the reference) against
 // the CXone test server, then publishes the same order through the sink and
 // checks that the server sees it as a duplicate of the Node event: both
-// producers derive the same idempotency key for the same business transaction.
+// producers derive the same idempotency key for the same business
+// transaction, and send the same (raw) Basic credentials.
 //
 // The example is changed in exactly two ways: its Ajv import uses the Draft
 // 2020-12 class (the tutorial's default Ajv cannot compile a 2020-12 schema),
@@ -48,7 +49,10 @@ func TestInteropWithNodeTutorial(t *testing.T) {
 		t.Fatalf("npm install: %v\n%s", err, out)
 	}
 
-	srv := newServer(t)
+	// A secret whose raw and RFC 6749 Basic forms differ, on a server
+	// that accepts the raw form only (the default): Node sends it raw, and
+	// so does the sink by default.
+	srv := newServer(t, cxonetest.WithClient(cxonetest.DefaultClientID, basicSecret))
 	script := nodeExample(t, strings.TrimPrefix(srv.URL, "http://"))
 	if err := os.WriteFile(filepath.Join(dir, "producer.mjs"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
@@ -56,7 +60,7 @@ func TestInteropWithNodeTutorial(t *testing.T) {
 	run := exec.CommandContext(ctx, node, "producer.mjs")
 	run.Dir = dir
 	run.Env = append(os.Environ(),
-		"CXONE_CLIENT_ID="+cxonetest.DefaultClientID, "CXONE_CLIENT_SECRET="+cxonetest.DefaultClientSecret)
+		"CXONE_CLIENT_ID="+cxonetest.DefaultClientID, "CXONE_CLIENT_SECRET="+basicSecret)
 	out, err := run.CombinedOutput()
 	t.Logf("node output:\n%s", out)
 	if err != nil {
@@ -95,7 +99,9 @@ func TestInteropWithNodeTutorial(t *testing.T) {
 		"_correlationId": "trace-abc-123-xyz", "_publishedAt": now,
 	}
 	body, _ := json.Marshal(map[string]any{"eventType": "OrderCreated", "attributes": attrs, "timestamp": now})
-	p := newPublisher(t, testConfig(srv.URL))
+	cfg := testConfig(srv.URL)
+	cfg.ClientSecret = basicSecret
+	p := newPublisher(t, cfg)
 	res, err := p.Publish(context.Background(), &sink.Event{IdempotencyKey: key, CorrelationID: "trace-abc-123-xyz", Body: body})
 	if err != nil {
 		t.Fatal(err)

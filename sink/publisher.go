@@ -129,6 +129,8 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 	p.endpoints = newEndpoints(cfg, p.hc, p.log, p.bg)
 	g := &grantSource{
 		mode:         cfg.AuthMode,
+		hc:           p.hc,
+		basic:        cfg.BasicEncoding,
 		clientID:     cfg.ClientID,
 		clientSecret: &secretSource{name: "client secret", static: cfg.ClientSecret, path: cfg.ClientSecretFile, log: p.log},
 		scopes:       strings.Fields(cfg.Scope),
@@ -144,9 +146,6 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
 	p.tokens = newTokenCache(g, cfg.TokenRefreshBefore, cfg.RequestTimeout, p.bg)
-	p.tokens.fetchCtx = func(ctx context.Context) context.Context {
-		return context.WithValue(ctx, oauth2.HTTPClient, p.hc)
-	}
 	p.tokens.sanitize = func(err error) error { return newTokenError(err, p.scrub) }
 	p.tokens.onToken = func(t *oauth2.Token) {
 		p.scrub.AddToken(t.AccessToken)

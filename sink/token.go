@@ -29,7 +29,6 @@ import (
 type tokenCache struct {
 	src           tokenSource
 	refreshBefore time.Duration
-	fetchCtx      func(context.Context) context.Context // adds the HTTP client
 
 	cur     atomic.Pointer[cachedToken]
 	fetches flight[*cachedToken] // runs fetch
@@ -118,9 +117,6 @@ func (c *tokenCache) invalidate(value string) {
 
 // fetch asks src for a token and caches it; it is the fetches' call.
 func (c *tokenCache) fetch(ctx context.Context) (*cachedToken, error) {
-	if c.fetchCtx != nil {
-		ctx = c.fetchCtx(ctx)
-	}
 	fetchedAt := time.Now()
 	tok, err := c.src.Token(ctx)
 	if err == nil && (tok == nil || tok.AccessToken == "") {

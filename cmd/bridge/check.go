@@ -313,12 +313,28 @@ func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 		keys = "client_id, client_secret, access_key_id and access_key_secret"
 	}
 	err = pub.FetchToken(tctx)
-	var se *sink.Error
+	var (
+		se *sink.Error
+		te *sink.TokenError
+	)
 	switch {
 	case err == nil:
 		c.report(true, "token", "obtained from %s for %s", url, who)
 	case errors.As(err, &se) && (se.Status == 401 || se.Status == 400 || se.Status == 403):
-		c.report(false, "token", "%s refused %s with HTTP %d: check cxone.auth %s", url, who, se.Status, keys)
+		// A client refused (401 or invalid_client) whose Basic header the
+		// two forms write differently may be right but in the wrong form.
+		// The secret of a file was read at load.
+		hint := ""
+		secret := string(cfg.CXone.Auth.ClientSecret)
+		if (se.Status == 401 || errors.As(err, &te) && te.Code == "invalid_client") &&
+			(secret == "" || sink.BasicFormsDiffer(sc.ClientID, secret)) {
+			used, other, expects := sink.BasicRaw, sink.BasicRFC6749, "RFC 6749 encoding"
+			if sc.BasicEncoding == sink.BasicRFC6749 {
+				used, other, expects = sink.BasicRFC6749, sink.BasicRaw, "the raw form (as the reference producer sends it)"
+			}
+			hint = fmt.Sprintf("; cxone.auth.basic_encoding: %s was used; if the tenant expects %s set %s", used, expects, other)
+		}
+		c.report(false, "token", "%s refused %s with HTTP %d: check cxone.auth %s%s", url, who, se.Status, keys, hint)
 	case errors.As(err, &se) && se.Status != 0:
 		c.report(false, "token", "%s answered HTTP %d", url, se.Status)
 	default:

@@ -39,6 +39,7 @@ func newSimCmd() *cobra.Command {
 		verbose                              bool
 		appID, appSecret, keyID, keySecret   string
 		tenantID, caOut                      string
+		basicEncoding                        string
 		useTLS                               bool
 	)
 	cmd := &cobra.Command{
@@ -119,8 +120,12 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 				}
 				tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 			}
+			if basicEncoding != cxonetest.BasicRaw && basicEncoding != cxonetest.BasicRFC6749 {
+				return fmt.Errorf("--basic-encoding must be %s or %s, got %q", cxonetest.BasicRaw, cxonetest.BasicRFC6749, basicEncoding)
+			}
 			sc := strings.Fields(strings.ReplaceAll(scopes, ",", " "))
 			h := cxonetest.NewHandler(
+				cxonetest.WithBasicEncoding(basicEncoding),
 				cxonetest.WithClient(clientID, clientSecret, sc...),
 				cxonetest.WithApp(appID, appSecret, sc...),
 				cxonetest.WithAccessKey(keyID, keySecret),
@@ -146,6 +151,7 @@ GET /_sim/stats, GET /_sim/events, POST /_sim/reset, POST /_sim/revoke.`,
 	fl.StringVar(&appSecret, "app-secret", "", "accepted application secret (default $CXONE_APP_SECRET or "+cxonetest.DefaultAppSecret+")")
 	fl.StringVar(&keyID, "access-key-id", cxonetest.DefaultAccessKeyID, "accepted access key id")
 	fl.StringVar(&keySecret, "access-key-secret", "", "accepted access key secret (default $CXONE_ACCESS_KEY_SECRET or "+cxonetest.DefaultAccessKeySecret+")")
+	fl.StringVar(&basicEncoding, "basic-encoding", cxonetest.BasicRaw, "the one form of Basic credentials accepted: raw (id:secret as they are) or rfc6749 (form-URL-encoded first)")
 	fl.StringVar(&tenantID, "tenant-id", cxonetest.DefaultTenantID, "tenant answered by /.well-known/cxone-configuration (its api_endpoint is this server)")
 	fl.BoolVar(&useTLS, "tls", false, "serve HTTPS (HTTP/2 offered) with a certificate from a fresh CA")
 	fl.StringVar(&caOut, "ca-out", "", "with --tls: write the CA certificate (PEM) here, for cxone.ca_file")

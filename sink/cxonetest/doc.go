@@ -7,13 +7,16 @@
 //
 // POST /oauth/token ([TokenPath]) requires Content-Type
 // application/x-www-form-urlencoded, HTTP Basic credentials of a known client
-// (the raw id:secret, as the Node tutorial sends, or their form-URL-encoded
-// forms, as RFC 6749 §2.3.1 and golang.org/x/oauth2 send), grant_type=
-// client_credentials and a non-empty scope. It grants the requested scopes
-// that the client is allowed (400 invalid_scope if none) and answers
-// {"access_token", "token_type": "Bearer", "expires_in", "scope"} with a
-// random token that expires after [Faults.TokenTTL] (default 1h; expires_in is
-// the TTL in whole seconds, rounded down).
+// in one form, [WithBasicEncoding]: the raw id:secret, as the Node tutorial
+// sends them ([BasicRaw], the default), or form-URL-encoded first, as RFC
+// 6749 §2.3.1 and golang.org/x/oauth2 send them ([BasicRFC6749]); the other
+// form of credentials that the forms write differently is 401
+// invalid_client. Then grant_type=client_credentials and a non-empty
+// scope. It grants the requested scopes that the client is allowed (400
+// invalid_scope if none) and answers {"access_token", "token_type":
+// "Bearer", "expires_in", "scope"} with a random token that expires after
+// [Faults.TokenTTL] (default 1h; expires_in is the TTL in whole seconds,
+// rounded down).
 //
 // The same endpoint is also served at /auth/token ([AuthTokenPath], real
 // CXone's path) and speaks real CXone's password grant (docs/design.md §7): a

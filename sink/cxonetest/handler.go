@@ -132,6 +132,7 @@ type Handler struct {
 	customApps    bool
 	accessKeys    map[string]string // access key id → secret
 	customKeys    bool
+	basicEncoding string            // BasicRaw or BasicRFC6749
 	tenants       map[string]string // tenant id → announced api_endpoint ("" = own base URL)
 	customTenants bool
 	issuer        string
@@ -163,21 +164,23 @@ type Handler struct {
 // [DefaultClientSecret], [WriteScope]; [WithClient]), the password-grant
 // application ([DefaultAppID], [DefaultAppSecret]; [WithApp]), its access key
 // ([DefaultAccessKeyID], [DefaultAccessKeySecret]; [WithAccessKey]) and the tenant
-// [DefaultTenantID] ([WithTenant]).
+// [DefaultTenantID] ([WithTenant]); Basic credentials are accepted raw
+// ([WithBasicEncoding]).
 func NewHandler(opts ...Option) *Handler {
 	h := &Handler{
 		clients: map[string]client{
 			DefaultClientID: {secret: DefaultClientSecret, scopes: []string{WriteScope}, grant: grantClientCredentials},
 			DefaultAppID:    {secret: DefaultAppSecret, scopes: []string{WriteScope}, grant: grantPassword},
 		},
-		accessKeys:  map[string]string{DefaultAccessKeyID: DefaultAccessKeySecret},
-		tenants:     map[string]string{DefaultTenantID: ""},
-		tokens:      map[string]token{},
-		keys:        map[string]*keyState{},
-		dupStatus:   http.StatusOK,
-		grace:       50 * time.Millisecond,
-		recordLimit: 100000,
-		maxBody:     1 << 20,
+		accessKeys:    map[string]string{DefaultAccessKeyID: DefaultAccessKeySecret},
+		tenants:       map[string]string{DefaultTenantID: ""},
+		tokens:        map[string]token{},
+		keys:          map[string]*keyState{},
+		basicEncoding: BasicRaw,
+		dupStatus:     http.StatusOK,
+		grace:         50 * time.Millisecond,
+		recordLimit:   100000,
+		maxBody:       1 << 20,
 	}
 	for _, o := range opts {
 		o(h)

@@ -2,6 +2,7 @@ package cxonetest
 
 import (
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -59,6 +60,29 @@ func WithAccessKey(id, secret string) Option {
 		}
 		h.accessKeys[id] = secret
 	}
+}
+
+// Forms of the HTTP Basic credentials of a token request ([WithBasicEncoding]).
+const (
+	// BasicRaw: base64(id ":" secret) with the id and secret as they are,
+	// as the Node tutorial sends them. The default.
+	BasicRaw = "raw"
+	// BasicRFC6749: the id and secret form-URL-encoded first (RFC 6749
+	// §2.3.1), as golang.org/x/oauth2 sends them.
+	BasicRFC6749 = "rfc6749"
+)
+
+// WithBasicEncoding sets the one form of the Basic credentials that the
+// token endpoint accepts: [BasicRaw] (the default) or [BasicRFC6749]. The
+// other form of a known client's credentials is refused (401
+// invalid_client) when it differs, that is for an id or secret holding a
+// character that form-URL-encoding changes (+ / = % : space …); for the
+// others both forms are the same bytes. It panics on any other value.
+func WithBasicEncoding(form string) Option {
+	if form != BasicRaw && form != BasicRFC6749 {
+		panic("cxonetest: WithBasicEncoding: " + strconv.Quote(form) + " is not " + BasicRaw + " or " + BasicRFC6749)
+	}
+	return func(h *Handler) { h.basicEncoding = form }
 }
 
 // WithTenant registers a tenant for /.well-known/cxone-configuration.

@@ -90,9 +90,9 @@ func TestTokenEndpoint(t *testing.T) {
 		wantError  string
 	}{
 		{"ok raw credentials", func() *http.Request { return tokenReq("app", "p@ss w/rd", "client_credentials", WriteScope, "") }, 200, ""},
-		{"ok form-encoded credentials (RFC 6749 2.3.1)", func() *http.Request {
+		{"form-encoded credentials (RFC 6749 2.3.1) refused by default", func() *http.Request {
 			return tokenReq(url.QueryEscape("app"), url.QueryEscape("p@ss w/rd"), "client_credentials", WriteScope, "")
-		}, 200, ""},
+		}, 401, "invalid_client"},
 		{"wrong secret", func() *http.Request { return tokenReq("app", "nope", "client_credentials", WriteScope, "") }, 401, "invalid_client"},
 		{"unknown client", func() *http.Request { return tokenReq("who", "p@ss w/rd", "client_credentials", WriteScope, "") }, 401, "invalid_client"},
 		{"no basic auth", func() *http.Request {
@@ -132,8 +132,80 @@ func TestTokenEndpoint(t *testing.T) {
 		})
 	}
 	// Token requests are counted; refused ones too.
-	if st := s.Stats(); st.TokenRequests != int64(len(tests)) || st.TokensIssued != 2 {
+	if st := s.Stats(); st.TokenRequests != int64(len(tests)) || st.TokensIssued != 1 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestTokenEndpointBasicEncoding: the token endpoint accepts the Basic
+// credentials in the one form WithBasicEncoding sets (raw by default),
+// refuses the other one with 401 invalid_client when the forms differ
+// (a secret with + / = % :, an id with a space), accepts both when they do
+// not, and records the issued token for the client id as registered.
+func TestTokenEndpointBasicEncoding(t *testing.T) {
+	type cred struct{ id, secret string }
+	differ := cred{"app id", "a+b/c=d%e:f"}
+	same := cred{"plain-app", "Plain.Secret_1~"}
+	encode := func(c cred, form string) cred {
+		if form == BasicRFC6749 {
+			return cred{url.QueryEscape(c.id), url.QueryEscape(c.secret)}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name         string
+		server, sent string // "" server: no option (the default)
+		cred         cred
+		want         int
+	}{
+		{"default server, raw", "", BasicRaw, differ, 200},
+		{"default server, rfc6749", "", BasicRFC6749, differ, 401},
+		{"raw server, raw", BasicRaw, BasicRaw, differ, 200},
+		{"raw server, rfc6749", BasicRaw, BasicRFC6749, differ, 401},
+		{"rfc6749 server, rfc6749", BasicRFC6749, BasicRFC6749, differ, 200},
+		{"rfc6749 server, raw", BasicRFC6749, BasicRaw, differ, 401},
+		{"raw server, rfc6749, forms alike", BasicRaw, BasicRFC6749, same, 200},
+		{"rfc6749 server, raw, forms alike", BasicRFC6749, BasicRaw, same, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []Option{WithClient(tc.cred.id, tc.cred.secret)}
+			if tc.server != "" {
+				opts = append(opts, WithBasicEncoding(tc.server))
+			}
+			s := newTestServer(t, opts...)
+			c := encode(tc.cred, tc.sent)
+			st, m := fetchToken(t, s, c.id, c.secret, WriteScope)
+			if st != tc.want {
+				t.Fatalf("status %d, want %d: %v", st, tc.want, m)
+			}
+			if st != 200 {
+				if m["error"] != "invalid_client" {
+					t.Errorf("error %v, want invalid_client", m["error"])
+				}
+				return
+			}
+			if st, m := postEvent(t, s, m["access_token"].(string), "k1", "c1", validBodyFor("c1")); st != 202 {
+				t.Fatalf("event: %d %v", st, m)
+			}
+			if ev := s.Events(); len(ev) != 1 || ev[0].ClientID != tc.cred.id {
+				t.Errorf("events %+v, want one of client %q", ev, tc.cred.id)
+			}
+		})
+	}
+}
+
+// TestWithBasicEncodingPanics: a form other than raw and rfc6749 is a
+// mistake in the test, reported at once.
+func TestWithBasicEncodingPanics(t *testing.T) {
+	for _, form := range []string{"", "RFC6749", "base64"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("WithBasicEncoding(%q) did not panic", form)
+				}
+			}()
+			WithBasicEncoding(form)
+		}()
 	}
 }
 

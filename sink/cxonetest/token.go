@@ -86,7 +86,7 @@ func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
 		return http.StatusBadRequest, errBody("invalid_request", "malformed form body")
 	}
 	h.mu.Lock()
-	c, known := h.lookupClient(id, secret)
+	id, c, known := h.lookupClient(id, secret)
 	ttl := time.Duration(h.faults.TokenTTL)
 	h.mu.Unlock()
 	if !known {
@@ -137,7 +137,7 @@ func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
 			}
 		}
 	}
-	h.tokens[value] = token{clientID: c.id(id), scopes: granted, expires: now.Add(ttl)}
+	h.tokens[value] = token{clientID: id, scopes: granted, expires: now.Add(ttl)}
 	if len(h.issued) == maxIssued {
 		h.issued = slices.Delete(h.issued, 0, maxIssued/2)
 	}
@@ -152,26 +152,32 @@ func (h *Handler) issueToken(r *http.Request, refuse int) (int, any) {
 	}
 }
 
-func (c client) id(raw string) string {
-	if u, err := url.QueryUnescape(raw); err == nil {
-		return u
-	}
-	return raw
-}
-
-// lookupClient accepts the raw credentials or their form-URL-encoded forms.
-func (h *Handler) lookupClient(id, secret string) (client, bool) {
-	if c, ok := h.clients[id]; ok && c.secret == secret {
-		return c, true
-	}
-	uid, err1 := url.QueryUnescape(id)
-	usec, err2 := url.QueryUnescape(secret)
-	if err1 == nil && err2 == nil {
-		if c, ok := h.clients[uid]; ok && c.secret == usec {
-			return c, true
+// lookupClient reads the Basic credentials id and secret in the form the
+// server expects ([WithBasicEncoding]) and returns the client id they name
+// and its registration, if they match one: in the other form, a secret
+// that the forms write differently does not match (the wrong form is
+// logged at debug level, to help a test's author). h.mu is held.
+func (h *Handler) lookupClient(id, secret string) (string, client, bool) {
+	match := func(id, secret string, decode bool) (string, client, bool) {
+		if decode {
+			var err1, err2 error
+			id, err1 = url.QueryUnescape(id)
+			secret, err2 = url.QueryUnescape(secret)
+			if err1 != nil || err2 != nil {
+				return "", client{}, false
+			}
 		}
+		c, ok := h.clients[id]
+		return id, c, ok && c.secret == secret
 	}
-	return client{}, false
+	rfc := h.basicEncoding == BasicRFC6749
+	if id, c, ok := match(id, secret, rfc); ok {
+		return id, c, true
+	}
+	if _, _, ok := match(id, secret, !rfc); ok {
+		h.log.Debug("token request refused: Basic credentials in the other form", "expected", h.basicEncoding)
+	}
+	return "", client{}, false
 }
 
 // SetClientSecret replaces the secret of a registered client or
