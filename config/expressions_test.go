@@ -60,3 +60,17 @@ routes:
 		t.Errorf("%d problems, want 4:\n%s", len(ce.Problems), text)
 	}
 }
+
+// TestTypeErrorHidesNothing: a key of the wrong type is reported together
+// with every other problem of the file, without follow-on problems for
+// the key itself.
+func TestTypeErrorHidesNothing(t *testing.T) {
+	_, err := config.Parse([]byte("kafka: {brokers: [localhost:9092]}\nconsumer: {ordering: keys, drain_timeout: 20}\ncxone: {auth: {client_id: c, client_secret: s}}\nroutes: [{topic: orders, event_type: E, business_key: /id}]\n"), t.TempDir())
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 2 {
+		t.Fatalf("err = %v, want 2 problems", err)
+	}
+	if ce.Problems[0].Path != "consumer.drain_timeout" || ce.Problems[1].Path != "consumer.ordering" {
+		t.Errorf("problems %v", ce.Problems)
+	}
+}

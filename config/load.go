@@ -151,6 +151,23 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 			w.typeErrors(err)
 		}
 	}
+	if len(w.problems) > 0 && len(doc.Content) > 0 {
+		// Keys of the wrong type or unknown keys do not hide the other
+		// problems: the rest is validated too, without the follow-on
+		// problems of keys already reported (left at their defaults).
+		first := append([]Problem(nil), w.problems...)
+		reported := map[string]bool{}
+		for _, p := range first {
+			reported[p.Path] = true
+		}
+		cfg.complete(w)
+		for _, p := range w.problems[len(first):] {
+			if !reported[p.Path] {
+				first = append(first, p)
+			}
+		}
+		return nil, &Error{File: "bridge.yaml", Problems: first}
+	}
 	if len(w.problems) > 0 {
 		return nil, &Error{File: "bridge.yaml", Problems: w.problems}
 	}

@@ -103,8 +103,17 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 		fmt.Fprintf(w, "check: %d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip)
 	}()
 	cfg, err := config.Load(path)
-	if err != nil {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		// One problem a line, under the FAIL line that counts them.
+		c.report(false, "config", "%s: %s", ce.File, plural(len(ce.Problems), "problem"))
+		for _, p := range ce.Problems {
+			fmt.Fprintf(c.w, "  %s\n", oneLine(p.String()))
+		}
+	} else if err != nil {
 		c.report(false, "config", "%v", err)
+	}
+	if err != nil {
 		for _, item := range []string{"schemas", "brokers", "topics", "dlq topics", "token"} {
 			c.skipped(item, "configuration invalid")
 		}
