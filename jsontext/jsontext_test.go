@@ -28,7 +28,7 @@ func TestScalars(t *testing.T) {
 	}{
 		{string(AppendInt64(nil, 1<<53)), "9007199254740992"},
 		{string(AppendInt64(nil, 1<<53+1)), `"9007199254740993"`},
-		{string(AppendInt64(nil, -(1<<53) - 1)), `"-9007199254740993"`},
+		{string(AppendInt64(nil, -(1<<53)-1)), `"-9007199254740993"`},
 		{string(AppendUint64(nil, math.MaxUint64)), `"18446744073709551615"`},
 		{string(AppendFloat(nil, 150.75, 64)), "150.75"},
 		{string(AppendFloat(nil, 1e21, 64)), "1e+21"},
