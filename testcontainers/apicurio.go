@@ -363,15 +363,12 @@ func fetchApicurio(tb testing.TB, rel apicurioRelease) (dir, skip string, err er
 	if err != nil {
 		return "", fmt.Sprintf("Apicurio Registry %s is not in %s and mvn is not on PATH to fetch it", rel.version, dir), nil
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", "", err
-	}
-	unlock, err := lockFile(tb, dir+".lock")
+	unlock, done, err := lockForBuild(tb, root, dir, func() bool { return apicurioComplete(dir, rel) })
 	if err != nil {
 		return "", "", err
 	}
 	defer unlock()
-	if apicurioComplete(dir, rel) { // another process fetched it while we waited
+	if done { // another process fetched it while we waited
 		return dir, "", nil
 	}
 

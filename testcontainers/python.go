@@ -122,15 +122,12 @@ func makeVenv(tb testing.TB, requirements []string) (python, skip string, err er
 		return python, "", nil
 	}
 
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", "", err
-	}
-	unlock, err := lockFile(tb, dir+".lock")
+	unlock, done, err := lockForBuild(tb, root, dir, func() bool { return venvComplete(dir, want) })
 	if err != nil {
 		return "", "", err
 	}
 	defer unlock()
-	if venvComplete(dir, want) { // another process built it while we waited
+	if done { // another process built it while we waited
 		return python, "", nil
 	}
 	if err := os.RemoveAll(dir); err != nil { // a build that died
@@ -179,6 +176,20 @@ func venvComplete(dir, want string) bool {
 	}
 	_, err = os.Stat(filepath.Join(dir, "bin", "python"))
 	return err == nil
+}
+
+// lockForBuild takes the lock of the cache folder dir (under root, which
+// it creates), for building it; done reports that another process
+// completed it while this one waited (complete says so). The caller
+// releases the lock with unlock.
+func lockForBuild(tb testing.TB, root, dir string, complete func() bool) (unlock func(), done bool, err error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, false, err
+	}
+	if unlock, err = lockFile(tb, dir+".lock"); err != nil {
+		return nil, false, err
+	}
+	return unlock, complete(), nil
 }
 
 // lockFile takes an exclusive flock on path (created if needed) and returns

@@ -69,6 +69,7 @@ on a second signal.`,
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
 			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, log)
+			go watchToken(wctx, b.Publisher(), cfg.CXone.Auth.TokenURL, log)
 			if err := b.Run(ctx); err != nil {
 				return &exitError{code: 1, err: err}
 			}

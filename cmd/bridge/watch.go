@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cxone-bridge/bridge/pipeline"
+	"github.com/cxone-bridge/bridge/sink"
 )
 
 // How often run says what keeps it from consuming (watchKafka).
@@ -53,5 +54,51 @@ func watchKafka(ctx context.Context, b *pipeline.Bridge, brokers []string, group
 		}
 		joined = false
 		t.Reset(kafkaRecheck)
+	}
+}
+
+// How often run says that it has no CXone token (watchToken).
+var (
+	tokenFirstCheck = 5 * time.Second
+	tokenRecheck    = 30 * time.Second
+)
+
+// watchToken warns, until ctx ends, while no CXone token can be obtained:
+// a first check after tokenFirstCheck, then every tokenRecheck, each time
+// trying a token request and naming the token URL and the error (scrubbed
+// of secrets by the sink); and one line when a token is obtained again.
+// Events wait meanwhile; without it a bridge with a wrong secret says one
+// error at start and then nothing.
+func watchToken(ctx context.Context, pub *sink.Publisher, tokenURL string, log *slog.Logger) {
+	t := time.NewTimer(tokenFirstCheck)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(tokenRecheck)
+		if pub.TokenOK() {
+			if failing {
+				log.Info("CXone token obtained", "token_url", tokenURL)
+				failing = false
+			}
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := pub.FetchToken(fctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("no CXone token; events wait until one is obtained", "token_url", tokenURL, "err", err.Error())
+			failing = true
+		case failing:
+			log.Info("CXone token obtained", "token_url", tokenURL)
+			failing = false
+		}
 	}
 }

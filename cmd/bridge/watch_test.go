@@ -52,3 +52,16 @@ func TestRunSaysWhenNoBrokerAnswers(t *testing.T) {
 	ok := e.start()
 	ok.WaitLog("consumer group joined", 30*time.Second)
 }
+
+// TestRunSaysWhenNoToken: with a secret the token endpoint refuses, run
+// warns that it has no token, naming the token URL, within seconds, and
+// never shows the secret.
+func TestRunSaysWhenNoToken(t *testing.T) {
+	e := newEnv(t, 1, "")
+	p := tc.StartBridge(t, bridgeBin, e.cfg, []string{"CXONE_CLIENT_SECRET=wrong-secret-4711"})
+	p.WaitLog("no CXone token; events wait until one is obtained", 20*time.Second)
+	logs := p.Logs()
+	if !strings.Contains(logs, e.cxone.URL) || strings.Contains(logs, "wrong-secret-4711") {
+		t.Errorf("the warning should name the token URL and never the secret:\n%s", tail(logs, 5))
+	}
+}
