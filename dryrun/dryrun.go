@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/cxone-bridge/bridge/termsafe"
@@ -49,6 +50,18 @@ func ParseRecord(line []byte, now time.Time) (*transform.Record, error) {
 	dec.DisallowUnknownFields()
 	var in Input
 	if err := dec.Decode(&in); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return nil, fmt.Errorf(`not JSON: unexpected text at byte %d; each line is one record, such as {"topic":"orders","value":{…}}`, se.Offset)
+		case errors.As(err, &te) && strings.HasPrefix(te.Field, "headers"):
+			return nil, fmt.Errorf(`"headers" must map header names to strings, got a JSON %s`, te.Value)
+		case errors.As(err, &te) && te.Field != "":
+			return nil, fmt.Errorf("%q must be a %s, got a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf(`a line must be a JSON object, such as {"topic":"orders","value":{…}}; got a JSON %s`, te.Value)
+		}
 		return nil, fmt.Errorf("not a record object: %w", err)
 	}
 	if dec.More() {
@@ -325,4 +338,19 @@ func write(w *bufio.Writer, res *Result, asJSON bool) error {
 		fmt.Fprintf(w, " → bad input line\n%s\n", s(res.Detail))
 	}
 	return w.WriteByte('\n')
+}
+
+// jsonKind names a Go type of Input as the JSON a line must hold.
+func jsonKind(goType string) string {
+	switch {
+	case strings.Contains(goType, "string"):
+		return "string"
+	case strings.Contains(goType, "int"):
+		return "whole number"
+	case strings.Contains(goType, "map"):
+		return "JSON object"
+	case strings.Contains(goType, "Time"):
+		return "RFC 3339 date-time string"
+	}
+	return goType
 }

@@ -31,9 +31,9 @@ func TestParseRecord(t *testing.T) {
 		{"unknown field", `{"topic":"orders","hedaers":{}}`, nil, 0, `unknown field "hedaers"`},
 		{"both values", `{"topic":"orders","value":"x","value_base64":"eA=="}`, nil, 0, "not both"},
 		{"bad base64", `{"topic":"orders","value_base64":"!!"}`, nil, 0, "value_base64"},
-		{"not JSON", `hello`, nil, 0, "not a record object"},
+		{"not JSON", `hello`, nil, 0, "not JSON: unexpected text at byte 1"},
 		{"trailing", `{"topic":"orders"} {}`, nil, 0, "trailing data"},
-		{"header not a string", `{"topic":"orders","headers":{"a":1}}`, nil, 0, "not a record object"},
+		{"header not a string", `{"topic":"orders","headers":{"a":1}}`, nil, 0, `"headers" must map header names to strings`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,6 +185,22 @@ func TestRunEscapes(t *testing.T) {
 			if i < 3 && r.Topic != "orders\x1b]0;pwned\a\x1b[2J\x7f\u009b\u202e" {
 				t.Errorf("line %d: topic %q: the JSON does not say the same", i, r.Topic)
 			}
+		}
+	}
+}
+
+// TestParseRecordErrorsInOurWords: a line that is not a record is
+// explained in terms of the input format, not the JSON parser's.
+func TestParseRecordErrorsInOurWords(t *testing.T) {
+	for in, want := range map[string]string{
+		`no`:                                 `not JSON: unexpected text at byte 2`,
+		`{"topic":1}`:                        `"topic" must be a string, got a JSON number`,
+		`[1]`:                                `a line must be a JSON object`,
+		`{"topic":"orders","partition":"x"}`: `"partition" must be a whole number, got a JSON string`,
+	} {
+		_, err := dryrun.ParseRecord([]byte(in), time.Now())
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "literal") {
+			t.Errorf("%s: %v, want %q", in, err, want)
 		}
 	}
 }

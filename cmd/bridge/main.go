@@ -35,6 +35,7 @@ func newRootCmd(sig *signals) *cobra.Command {
 		Version:       versionLine(),
 	}
 	root.SetVersionTemplate("cxone-bridge {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newDryRunCmd())
 	root.AddCommand(newRunCmd(sig))

@@ -33,3 +33,21 @@ func TestDemoRefusesZero(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagErrorsInOurWords: a flag value its type cannot read is reported
+// as what the flag wants, not in the words of strconv or time, exit 2.
+func TestFlagErrorsInOurWords(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--records", "abc"}, `--records: want a whole number, got "abc"`},
+		{[]string{"demo", "--latency", "5"}, `--latency: want a duration with its unit, such as 500ms, 20s or 2m, got "5"`},
+		{[]string{"demo", "--invalid", "x"}, `--invalid: want a number, got "x"`},
+	} {
+		_, errOut, code := runBridge(t, "", tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "strconv") {
+			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
