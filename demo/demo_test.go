@@ -224,6 +224,8 @@ func TestSmallRun(t *testing.T) {
 	text := strings.Join(strings.Fields(out.String()), " ")
 	for _, want := range []string{
 		"bridge demo: 500 records (",
+		"produced 500 finished 500/500 ", // the progress line's last frame
+		"unfinished 0 (in flight 0)",
 		"records/s delivered ",
 		"produced 500 records:",
 		"delivered ", "duplicates suppressed", "tombstones skipped 1 ",

@@ -25,12 +25,18 @@ func startProgress(o *Options, r *runner) (stop func()) {
 			}
 		}
 		st := r.bridge.Consumer().Stats()
-		format := "%5.1fs  finished %d/%d  %5.0f records/s  delivered %d  DLQ %d  in flight %d  breaker %s"
-		if f.TTY {
-			format = "%.1fs %d/%d %.0f rec/s delivered %d DLQ %d in-flight %d breaker %s" // fits 80 columns
+		// Unfinished: produced but not yet finished (fetched and waiting,
+		// or being published: in flight).
+		produced := r.obs.produced.Load()
+		unfinished := max(produced-n, 0)
+		var line string
+		if f.TTY { // fits 80 columns
+			line = fmt.Sprintf("%.1fs %d/%d %.0f rec/s delivered %d DLQ %d unfinished %d breaker %s", f.Now.Sub(r.started).Seconds(), n, len(r.samples),
+				rate, r.pub.delivered.Load(), r.obs.dlq.Load(), unfinished, r.bridge.BreakerState())
+		} else {
+			line = fmt.Sprintf("%5.1fs  produced %d  finished %d/%d  %5.0f records/s  delivered %d  DLQ %d  unfinished %d (in flight %d)  breaker %s",
+				f.Now.Sub(r.started).Seconds(), produced, n, len(r.samples), rate, r.pub.delivered.Load(), r.obs.dlq.Load(), unfinished, st.InFlight, r.bridge.BreakerState())
 		}
-		line := fmt.Sprintf(format, f.Now.Sub(r.started).Seconds(), n, len(r.samples), rate, r.pub.delivered.Load(),
-			r.obs.dlq.Load(), st.InFlight, r.bridge.BreakerState())
 		if st.Paused {
 			line += " (paused)"
 		}
