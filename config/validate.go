@@ -370,6 +370,9 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 		shown := w.show(p+".schema", r.Schema)
 		r.SchemaPath = c.resolve(r.Schema)
 		if st, err := os.Stat(r.SchemaPath); err != nil {
+			if _, hidden := w.hidden[p+".schema"]; !hidden && r.SchemaPath != r.Schema {
+				shown += " (resolved to " + r.SchemaPath + ")" // relative to the configuration's folder
+			}
 			w.add(p+".schema", "%s", fileProblem(err, shown))
 		} else if st.IsDir() {
 			w.add(p+".schema", "is a folder, want a file: %s", shown)

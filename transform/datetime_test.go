@@ -1,6 +1,9 @@
 package transform
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -83,4 +86,24 @@ func plainDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// TestSchemaFileErrors: a schema file that is not JSON, or not a valid
+// JSON Schema, is reported in terms of the file, on one line.
+func TestSchemaFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ content, want string }{
+		"truncated":  {`{"type": "object", "properties": {`, "not JSON: the file ends before its JSON does"},
+		"bad text":   {`{"type": x}`, "not JSON: unexpected text at byte 10"},
+		"bad schema": {`{"type": "objectt"}`, "not a valid JSON Schema: /type: value must be one of"},
+	} {
+		f := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(f, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := CompileSchema(f)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "failing loading") {
+			t.Errorf("%s: %v, want %q on one line", name, err, tc.want)
+		}
+	}
 }

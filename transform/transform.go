@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -299,9 +300,27 @@ func CompileSchema(file string) (*jsonschema.Schema, error) {
 	c.AssertFormat()
 	s, err := c.Compile(file)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s: %w", file, schemaFileError(err))
 	}
 	return s, nil
+}
+
+// schemaFileError says what is wrong with a schema file in terms of the
+// file, not of the library's loader: not JSON (where), not a valid JSON
+// Schema (the first problems, one line), or the library's own message.
+func schemaFileError(err error) error {
+	var le *jsonschema.LoadURLError
+	var se *json.SyntaxError
+	var sve *jsonschema.SchemaValidationError
+	switch {
+	case errors.As(err, &le) && errors.As(le.Err, &se): // LoadURLError has no Unwrap
+		return fmt.Errorf("not JSON: unexpected text at byte %d", se.Offset)
+	case errors.As(err, &le) && (errors.Is(le.Err, io.ErrUnexpectedEOF) || errors.Is(le.Err, io.EOF)):
+		return errors.New("not JSON: the file ends before its JSON does")
+	case errors.As(err, &sve):
+		return fmt.Errorf("not a valid JSON Schema: %s", schemaErrorText(sve.Err))
+	}
+	return err
 }
 
 // routesFor finds the routes of a topic, in order, caching the answer per
