@@ -40,6 +40,7 @@ func newRootCmd(sig *signals) *cobra.Command {
 	root.AddCommand(newDryRunCmd())
 	root.AddCommand(newRunCmd(sig))
 	root.AddCommand(newSimCmd())
+	root.AddCommand(newDevCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newDLQCmd())
 	root.AddCommand(newCheckCmd())
