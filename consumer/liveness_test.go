@@ -128,7 +128,12 @@ func TestStuckRecordMemoryBounded(t *testing.T) {
 	})
 	held := int64(heapInUse()) - int64(before)
 	t.Logf("behind one stuck record after %d handled: %.1f MiB held (stats %+v)", handled.Load(), float64(held)/(1<<20), c.Stats())
-	if held > 8<<20 {
+	// Without the bounds at least the ~3,000 finished values (24 MiB) stay
+	// held. With them, what is held is the budgets' worth plus what the
+	// Kafka client and the in-process broker hold for fetches in flight:
+	// 3–8 MiB on a quiet machine, 10.7 MiB seen once on a loaded one. The
+	// line between the two is drawn at 14 MiB.
+	if held > 14<<20 {
 		t.Errorf("%.1f MiB held behind one stuck record with max_buffered %d and max_in_flight_bytes %d KiB: finished records or pinned fetch buffers are kept",
 			float64(held)/(1<<20), maxBuffered, maxBytes>>10)
 	}
