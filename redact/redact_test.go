@@ -307,3 +307,19 @@ func FuzzScrub(f *testing.F) {
 		assertClean(t, s.ScrubString(in, int(limit)), int(limit), encs...)
 	})
 }
+
+// TestURLEndingInTokenIsNotAField: a quoted URL whose path ends in
+// /token, followed by ": ", is not a credential field; the fields around
+// it still are.
+func TestURLEndingInTokenIsNotAField(t *testing.T) {
+	var s *redact.Scrubber
+	in := `token endpoint: Post "http://127.0.0.1:8089/oauth/token": dial tcp 127.0.0.1:8089: connect: connection refused`
+	if got := s.ScrubString(in, 1000); got != in {
+		t.Errorf("got %s", got)
+	}
+	for _, in := range []string{`{"access_token": "abc123"}`, `token=abc123&x=1`, `X-Auth-Token: abc123`, `"refresh_token":"abc123"`} {
+		if got := s.ScrubString(in, 1000); strings.Contains(got, "abc123") {
+			t.Errorf("%s → %s", in, got)
+		}
+	}
+}

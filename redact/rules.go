@@ -22,8 +22,13 @@ func fieldValues(str, lower string, spans []span) []span {
 				break
 			}
 			end := i + j + len(k)
-			if from, to, ok := valueAfter(str, end, false); ok {
-				spans = append(spans, span{from, to})
+			// "…/oauth/token": is the end of a URL (a path segment), not a
+			// field name: a connection error quoting the token URL keeps
+			// its next word ("dial tcp …").
+			if at := i + j; at == 0 || lower[at-1] != '/' {
+				if from, to, ok := valueAfter(str, end, false); ok {
+					spans = append(spans, span{from, to})
+				}
 			}
 			i = end
 		}
