@@ -105,9 +105,7 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 			p := build(cfg)
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() {
-				for srv.arrived.Load() == 0 {
-					time.Sleep(time.Millisecond)
-				}
+				poll.Check(5*time.Second, func() bool { return srv.arrived.Load() > 0 })
 				cancel()
 			}()
 			if err := p.FetchToken(ctx); err != context.Canceled {
@@ -126,10 +124,14 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 			if err := p.FetchToken(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(1100 * time.Millisecond)
-			if err := p.FetchToken(context.Background()); err != nil { // the cached token, and a refresh starts
-				t.Fatal(err)
-			}
+			// Once the token is within its refresh window, a fetch returns
+			// the cached token and starts the refresh, which hangs.
+			poll.Until(t, 5*time.Second, "the background refresh to start", func() bool {
+				if err := p.FetchToken(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				return srv.arrived.Load() >= 2
+			})
 			return srv
 		}, 2},
 		{"API endpoint discovery", func(t *testing.T, build func(sink.Config) *sink.Publisher) *hangingServer {
@@ -167,7 +169,6 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 				return p
 			})
 			poll.Until(t, 5*time.Second, "the request at the server", func() bool { return srv.arrived.Load() == c.calls })
-			time.Sleep(20 * time.Millisecond) // let the callers settle into their waits
 			mu.Lock()
 			defer mu.Unlock()
 			start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -113,9 +114,10 @@ type flight[T any] struct {
 // flightCall is one call of a flight; val and err are set before done is
 // closed.
 type flightCall[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
+	done    chan struct{}
+	val     T
+	err     error
+	waiters atomic.Int32 // callers waiting on it in do (tests observe it)
 }
 
 // start returns the call in flight, or else the value fresh returns when it
@@ -154,6 +156,8 @@ func (f *flight[T]) start(fresh func() (T, bool)) *flightCall[T] {
 // do waits for the result of start(fresh), or for ctx to end (ctx.Err()).
 func (f *flight[T]) do(ctx context.Context, fresh func() (T, bool)) (T, error) {
 	c := f.start(fresh)
+	c.waiters.Add(1)
+	defer c.waiters.Add(-1)
 	select {
 	case <-c.done:
 		return c.val, c.err

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"github.com/cxone-bridge/bridge/poll"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,7 +61,9 @@ func TestFlight(t *testing.T) {
 			results <- v
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Release the call only once all ten callers wait on it, so that it
+	// is really shared (a late caller would start a call of its own).
+	poll.Until(t, 5*time.Second, "ten callers waiting on the call", func() bool { return f.waiting() == 10 })
 	close(release)
 	wg.Wait()
 	close(results)
@@ -118,11 +121,15 @@ func TestBackgroundStopBounded(t *testing.T) {
 
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
+	poll.Until(t, 5*time.Second, "the condition", cond)
+}
+
+// waiting is how many callers wait on the call in flight (0 without one).
+func (f *flight[T]) waiting() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.call == nil {
+		return 0
 	}
+	return int(f.call.waiters.Load())
 }

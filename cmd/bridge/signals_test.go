@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/cxone-bridge/bridge/poll"
 	"os"
 	"syscall"
 	"testing"
@@ -69,12 +70,8 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	e.produce(0, 10)
 	p := e.start()
-	deadline := time.Now().Add(30 * time.Second)
-	for e.cxone.Stats().Hung == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no event reached CXone; log:\n%s", tail(p.Logs(), 20))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Check(30*time.Second, func() bool { return e.cxone.Stats().Hung > 0 }) {
+		t.Fatalf("no event reached CXone; log:\n%s", tail(p.Logs(), 20))
 	}
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
