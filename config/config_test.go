@@ -366,3 +366,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSyntaxErrorLine: a YAML syntax error names the line at fault, not the
+// line where the enclosing block starts (the decoder's own report).
+func TestSyntaxErrorLine(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"over-indented key", "kafka:\n  brokers: [localhost:9092]\n    group_id: g\ncxone: {}\n",
+			"not valid YAML: line 3: did not find expected key (is this line indented more than the key above it?)"},
+		{"over-indented key deeper", "kafka:\n  brokers: [localhost:9092]\ncxone:\n  auth:\n    client_id: a\n      client_secret: b\n",
+			"not valid YAML: line 6: mapping values are not allowed in this context (is this line indented more than the key above it?)"},
+		{"tab", "kafka:\n  brokers: [localhost:9092]\n\tgroup_id: g\n",
+			"not valid YAML: line 3: found character that cannot start any token (YAML indents with spaces, not tabs)"},
+		{"flow sequence spanning lines", "kafka:\n  brokers: [a:1,\n    b:2]\n  group_id: x\n   foo: 1\n",
+			"not valid YAML: line 5: mapping values are not allowed in this context (is this line indented more than the key above it?)"},
+		{"unclosed flow sequence", "kafka:\n  brokers: [a:1, b:2\n  group_id: x\n",
+			"not valid YAML: line 2: did not find expected ',' or ']'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.in), t.TempDir(), goodEnv)
+			var ce *config.Error
+			if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != tc.want {
+				t.Errorf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

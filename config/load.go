@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -138,7 +139,7 @@ func Parse(data []byte, dir string, opts ...Option) (*Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: "bridge.yaml", Problems: []Problem{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
+		return nil, &Error{File: "bridge.yaml", Problems: []Problem{{Msg: "not valid YAML: " + syntaxError(data, err)}}}
 	}
 	w := newWalker(&o)
 	cfg := &Config{Dir: dir}
@@ -556,3 +557,50 @@ func sortedKeys(m map[string]reflect.StructField) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// syntaxError says where a YAML syntax error is. The decoder names the
+// line where the enclosing block starts rather than the line at fault (an
+// over-indented key on line 3 under a mapping that starts on line 1 is
+// "line 1: did not find expected key"), so the line is found again: it is
+// the first line at which the file, cut after it, fails with the same
+// message. A cut that fails otherwise (inside a flow sequence or a quoted
+// value that spans lines) does not count, and when no cut matches the
+// decoder's own line is kept.
+func syntaxError(data []byte, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	m := lineRef.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	what := m[2]
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > 5000 {
+		return msg // not a configuration written by hand: keep the decoder's line
+	}
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		var n yaml.Node
+		perr := yaml.Unmarshal(prefix, &n)
+		if perr == nil {
+			continue
+		}
+		pm := lineRef.FindStringSubmatch(strings.TrimPrefix(perr.Error(), "yaml: "))
+		if pm == nil || pm[2] != what {
+			continue
+		}
+		msg = fmt.Sprintf("line %d: %s", i+1, what)
+		switch {
+		case bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")):
+			msg += " (YAML indents with spaces, not tabs)"
+		case (what == "did not find expected key" || what == "mapping values are not allowed in this context") &&
+			i > 0 && indent(l) > indent(lines[i-1]):
+			msg += " (is this line indented more than the key above it?)"
+		}
+		break
+	}
+	return msg
+}
+
+// indent is the number of spaces a line starts with.
+func indent(l []byte) int { return len(l) - len(bytes.TrimLeft(l, " ")) }

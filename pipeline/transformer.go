@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cxone-bridge/bridge/config"
@@ -11,6 +12,9 @@ import (
 // NewTransformer builds the transformer of cfg's routes and, when a route
 // reads a schema registry format, the registry decoder it uses (nil
 // otherwise). Building sends no request: schemas are fetched on first use.
+// Routes that do not compile (a schema file that is not JSON or not a
+// schema, an expression that does not compile) are a [*config.Error]
+// naming cfg's file, a problem per route, as the loader's own problems are.
 func NewTransformer(cfg *config.Config) (*transform.Transformer, *registry.Decoder, error) {
 	tc := cfg.TransformConfig()
 	var dec *registry.Decoder
@@ -25,6 +29,14 @@ func NewTransformer(cfg *config.Config) (*transform.Transformer, *registry.Decod
 		tc.Decoder = dec
 	}
 	tr, err := transform.New(tc)
+	var ne *transform.NewError
+	if errors.As(err, &ne) {
+		ce := &config.Error{File: cfg.Path}
+		for _, p := range ne.Problems {
+			ce.Problems = append(ce.Problems, config.Problem{Msg: p.Error()})
+		}
+		return nil, nil, ce
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -96,6 +96,20 @@ func oneLine(s string) string {
 	return termsafe.String(s)
 }
 
+// failed reports item failed with err; a [*config.Error]'s problems are
+// listed one a line under the FAIL line that counts them.
+func (c *checker) failed(item string, err error) {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		c.report(false, item, "%v", err)
+		return
+	}
+	c.report(false, item, "%s: %s", ce.File, plural(len(ce.Problems), "problem"))
+	for _, p := range ce.Problems {
+		fmt.Fprintf(c.w, "  %s\n", oneLine(p.String()))
+	}
+}
+
 // runCheck runs every check and reports whether all passed.
 func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Duration) bool {
 	c := &checker{w: w}
@@ -103,17 +117,8 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 		fmt.Fprintf(w, "check: %d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip)
 	}()
 	cfg, err := config.Load(path)
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		// One problem a line, under the FAIL line that counts them.
-		c.report(false, "config", "%s: %s", ce.File, plural(len(ce.Problems), "problem"))
-		for _, p := range ce.Problems {
-			fmt.Fprintf(c.w, "  %s\n", oneLine(p.String()))
-		}
-	} else if err != nil {
-		c.report(false, "config", "%v", err)
-	}
 	if err != nil {
+		c.failed("config", err)
 		for _, item := range []string{"schemas", "brokers", "topics", "dlq topics", "token"} {
 			c.skipped(item, "configuration invalid")
 		}
@@ -125,7 +130,7 @@ func runCheck(ctx context.Context, w io.Writer, path string, timeout time.Durati
 	}
 	_, dec, err := pipeline.NewTransformer(cfg)
 	if err != nil {
-		c.report(false, "schemas", "%v", err)
+		c.failed("schemas", err)
 	} else {
 		c.report(true, "schemas", "%d route(s) compiled", len(cfg.Routes))
 	}
