@@ -440,6 +440,9 @@ type Consumer struct {
 	closingCh   chan struct{} // closed when closing is set
 	nextGen     uint64
 	workers     sync.WaitGroup // the workers (see worker)
+	bg          sync.WaitGroup // logAssigned's offset fetches
+	// defaultGroupWarned is set once warnDefaultGroup has looked.
+	defaultGroupWarned atomic.Bool
 
 	// pauseMu serialises the reconciliation of the client's pauses with
 	// the wanted ones (reconcilePauses); applied is what it last told the
@@ -583,6 +586,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			"timeout", c.cfg.DrainTimeout, "in_flight", c.Stats().InFlight)
 	}
 	c.cancelBase()
+	c.bg.Wait() // their requests end with base
 	c.mu.Lock()
 	c.stopWorkers = true // workers skip what is left (abandoned) and exit
 	c.workCond.Broadcast()

@@ -2,6 +2,12 @@ package consumer
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -9,7 +15,7 @@ import (
 // onAssigned starts the state of each newly assigned partition and applies
 // the pauses (a topic assigned while Pause is in force is paused before it
 // is fetched).
-func (c *Consumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (c *Consumer) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	c.mu.Lock()
 	for topic, ps := range assigned {
 		for _, p := range ps {
@@ -21,10 +27,104 @@ func (c *Consumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[str
 		}
 	}
 	c.rethrottleLocked() // the share changed
+	closing := c.closing
+	if !closing {
+		c.bg.Add(1) // under mu: Run waits for bg only after setting closing
+	}
 	c.mu.Unlock()
 	c.reconcilePauses()
 	c.stats.rebalances.Add(1)
-	c.log.Info("partitions assigned", "partitions", assigned)
+	if closing {
+		c.log.Info("partitions assigned", "partitions", assigned)
+		return
+	}
+	go func() {
+		defer c.bg.Done()
+		c.logAssigned(cl, assigned)
+	}()
+}
+
+// logAssigned says which partitions the group gave this member and where
+// each starts: at the group's committed offset, or at the start offset
+// (earliest or latest) for a partition the group has never committed. An
+// operator reads in it whether a run continues a group's work (a trial run
+// pointed at a shared cluster would continue the production group's) or
+// starts afresh.
+//
+// The committed offsets are asked of the group's coordinator in the
+// background, so that the rebalance does not wait for them. They are the
+// offsets the client fetches as it starts the partitions: this member
+// commits nothing of a partition before its first records finish, and the
+// previous owner committed before giving the partition up. A fetch that
+// fails leaves the positions out of the line, not the line.
+func (c *Consumer) logAssigned(cl *kgo.Client, assigned map[string][]int32) {
+	ctx, cancel := context.WithTimeout(c.base, 10*time.Second)
+	defer cancel()
+	topics := make([]string, 0, len(assigned))
+	for t := range assigned {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	group, _ := cl.OptValue(kgo.ConsumerGroup).(string)
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		if c.base.Err() == nil {
+			c.log.Info("partitions assigned", "group", group, "partitions", assigned, "start_positions_err", err.Error())
+		}
+		return
+	}
+	var b strings.Builder
+	committed, fresh := 0, 0
+	for _, t := range topics {
+		ps := slices.Clone(assigned[t])
+		slices.Sort(ps)
+		for _, p := range ps {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			if o, ok := resp.Lookup(t, p); ok && o.At >= 0 {
+				fmt.Fprintf(&b, "%s[%d]@%d", t, p, o.At)
+				committed++
+			} else {
+				fmt.Fprintf(&b, "%s[%d]@%s", t, p, c.cfg.StartOffset)
+				fresh++
+			}
+		}
+	}
+	c.log.Info("partitions assigned", "group", group, "committed", committed, "without_commit", fresh,
+		"start_offset", string(c.cfg.StartOffset), "starts", b.String())
+	if group == DefaultGroupID && c.defaultGroupWarned.CompareAndSwap(false, true) {
+		c.warnDefaultGroup(ctx, cl, group)
+	}
+}
+
+// warnDefaultGroup warns, once a process, when this member joined the
+// default group and found other members in it. A trial run pointed at a
+// shared cluster with the default group would otherwise take part of the
+// partitions of the deployment that owns the group, and commit in it,
+// without a word. Committed offsets alone do not warn: a bridge restarted
+// finds its own.
+func (c *Consumer) warnDefaultGroup(ctx context.Context, cl *kgo.Client, group string) {
+	self, _ := cl.GroupMetadata()
+	others := 0
+	if described, err := kadm.NewClient(cl).DescribeGroups(ctx, group); err == nil {
+		if g, ok := described[group]; ok && g.Err == nil {
+			for _, m := range g.Members {
+				if m.MemberID != self {
+					others++
+				}
+			}
+		}
+	}
+	if others == 0 {
+		return
+	}
+	c.log.Warn("joined the default consumer group, which is already in use on this cluster: this process shares its partitions and commits in it;"+
+		" if it is not part of the deployment that owns the group, stop it and set kafka.group_id to a group of its own",
+		"group", group, "other_members", others)
 }
 
 // partitionSet turns a callback's topic → partitions map into a set.

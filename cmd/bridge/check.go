@@ -327,26 +327,14 @@ func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 		keys = "client_id, client_secret, access_key_id and access_key_secret"
 	}
 	err = pub.FetchToken(tctx)
-	var (
-		se *sink.Error
-		te *sink.TokenError
-	)
+	var se *sink.Error
 	switch {
 	case err == nil:
 		c.report(true, "token", "obtained from %s for %s", url, who)
 	case errors.As(err, &se) && (se.Status == 401 || se.Status == 400 || se.Status == 403):
-		// A client refused (401 or invalid_client) whose Basic header the
-		// two forms write differently may be right but in the wrong form.
-		// The secret of a file was read at load.
 		hint := ""
-		secret := string(cfg.CXone.Auth.ClientSecret)
-		if (se.Status == 401 || errors.As(err, &te) && te.Code == "invalid_client") &&
-			(secret == "" || sink.BasicFormsDiffer(sc.ClientID, secret)) {
-			used, other, expects := sink.BasicRaw, sink.BasicRFC6749, "RFC 6749 encoding"
-			if sc.BasicEncoding == sink.BasicRFC6749 {
-				used, other, expects = sink.BasicRFC6749, sink.BasicRaw, "the raw form (as the reference producer sends it)"
-			}
-			hint = fmt.Sprintf("; cxone.auth.basic_encoding: %s was used; if the tenant expects %s set %s", used, expects, other)
+		if h := basicEncodingHint(cfg, err); h != "" {
+			hint = "; " + h
 		}
 		c.report(false, "token", "%s refused %s with HTTP %d: check cxone.auth %s%s", url, who, se.Status, keys, hint)
 	case errors.As(err, &se) && se.Status != 0:
@@ -354,6 +342,32 @@ func checkToken(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 	default:
 		c.report(false, "token", "%s: %v", url, err)
 	}
+}
+
+// basicEncodingHint is what to try when the token endpoint refused the
+// client (HTTP 401, or invalid_client) and the client id and secret are
+// written differently in the two forms of the Basic header: the form that
+// was used and the other one. It is empty for other errors, and when the
+// two forms are the same (the form cannot be the cause). The secret of a
+// file was read at load.
+func basicEncodingHint(cfg *config.Config, err error) string {
+	var (
+		se *sink.Error
+		te *sink.TokenError
+	)
+	if !errors.As(err, &se) || !(se.Status == 401 || errors.As(err, &te) && te.Code == "invalid_client") {
+		return ""
+	}
+	sc := cfg.SinkConfig()
+	secret := string(cfg.CXone.Auth.ClientSecret)
+	if secret != "" && !sink.BasicFormsDiffer(sc.ClientID, secret) {
+		return ""
+	}
+	used, other, expects := sink.BasicRaw, sink.BasicRFC6749, "RFC 6749 encoding"
+	if sc.BasicEncoding == sink.BasicRFC6749 {
+		used, other, expects = sink.BasicRFC6749, sink.BasicRaw, "the raw form (as the reference producer sends it)"
+	}
+	return fmt.Sprintf("cxone.auth.basic_encoding: %s was used; if the tenant expects %s set %s", used, expects, other)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

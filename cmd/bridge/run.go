@@ -69,7 +69,7 @@ on a second signal.`,
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
 			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, log)
-			go watchToken(wctx, b.Publisher(), cfg.CXone.Auth.TokenURL, log)
+			go watchToken(wctx, b.Publisher(), cfg.CXone.Auth.TokenURL, func(err error) string { return basicEncodingHint(cfg, err) }, log)
 			if err := b.Run(ctx); err != nil {
 				return &exitError{code: 1, err: err}
 			}

@@ -69,7 +69,9 @@ var (
 // of secrets by the sink); and one line when a token is obtained again.
 // Events wait meanwhile; without it a bridge with a wrong secret says one
 // error at start and then nothing.
-func watchToken(ctx context.Context, pub *sink.Publisher, tokenURL string, log *slog.Logger) {
+//
+// hint adds what to try for an error (basicEncodingHint).
+func watchToken(ctx context.Context, pub *sink.Publisher, tokenURL string, hint func(error) string, log *slog.Logger) {
 	t := time.NewTimer(tokenFirstCheck)
 	defer t.Stop()
 	failing := false
@@ -94,7 +96,11 @@ func watchToken(ctx context.Context, pub *sink.Publisher, tokenURL string, log *
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			log.Warn("no CXone token; events wait until one is obtained", "token_url", tokenURL, "err", err.Error())
+			attrs := []any{"token_url", tokenURL, "err", err.Error()}
+			if h := hint(err); h != "" {
+				attrs = append(attrs, "hint", h)
+			}
+			log.Warn("no CXone token; events wait until one is obtained", attrs...)
 			failing = true
 		case failing:
 			log.Info("CXone token obtained", "token_url", tokenURL)

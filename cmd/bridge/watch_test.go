@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
@@ -64,4 +68,81 @@ func TestRunSaysWhenNoToken(t *testing.T) {
 	if !strings.Contains(logs, e.cxone.URL) || strings.Contains(logs, "wrong-secret-4711") {
 		t.Errorf("the warning should name the token URL and never the secret:\n%s", tail(logs, 5))
 	}
+}
+
+// TestRunSaysWhereEachPartitionStarts: when the group is joined, run names
+// the partitions it was given and where each starts: at the group's
+// committed offset, or at start_offset for a partition never committed.
+func TestRunSaysWhereEachPartitionStarts(t *testing.T) {
+	e := newEnv(t, 2, "")
+	e.produce(0, 20)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 3, LeaderEpoch: -1})
+	if resp, err := kadm.NewClient(cl).CommitOffsets(context.Background(), "bridge-test", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	p := e.start()
+	p.WaitLog("partitions assigned", 30*time.Second)
+	var line string
+	for _, l := range strings.Split(p.Logs(), "\n") {
+		if strings.Contains(l, "partitions assigned") {
+			line = l
+		}
+	}
+	for _, want := range []string{"orders[0]@3", "orders[1]@earliest", "committed=1", "without_commit=1"} {
+		if !strings.Contains(line, want) && !strings.Contains(line, jsonPair(want)) {
+			t.Errorf("the line lacks %s:\n%s", want, line)
+		}
+	}
+	if strings.Contains(p.Logs(), "default consumer group") {
+		t.Errorf("warned of the default group for group bridge-test:\n%s", tail(p.Logs(), 5))
+	}
+}
+
+// jsonPair turns k=v into the JSON log's "k":v.
+func jsonPair(kv string) string {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return kv
+	}
+	return `"` + k + `":` + v
+}
+
+// TestRunWarnsOnSharedDefaultGroup: a run with the default group id that
+// finds other members in the group says so; one alone in it does not.
+func TestRunWarnsOnSharedDefaultGroup(t *testing.T) {
+	e := newEnv(t, 2, "")
+	data, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfg, []byte(strings.Replace(string(data), "  group_id: bridge-test\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := e.start()
+	first.WaitLog("partitions assigned", 30*time.Second)
+	second := e.start()
+	second.WaitLog("joined the default consumer group, which is already in use", 30*time.Second)
+	if strings.Contains(first.Logs(), "joined the default consumer group") {
+		t.Errorf("the first member, alone in the group when it joined, warned:\n%s", tail(first.Logs(), 5))
+	}
+}
+
+// TestRunTokenWarningHintsBasicEncoding: when the token endpoint refuses a
+// secret whose two Basic forms differ, run's warning says which form it
+// used and which to try, as check does; the secret is never printed.
+func TestRunTokenWarningHintsBasicEncoding(t *testing.T) {
+	srv := cxonetest.NewServer(cxonetest.WithClient(cxonetest.DefaultClientID, basicSecret), cxonetest.WithBasicEncoding(cxonetest.BasicRFC6749))
+	t.Cleanup(srv.Close)
+	p := tc.StartBridge(t, bridgeBin, basicCheckEnv(t, cluster(t, "orders", "orders.dlq"), srv.URL, basicSecret, ""), nil)
+	p.WaitLog("no CXone token; events wait until one is obtained", 20*time.Second)
+	if want := "cxone.auth.basic_encoding: raw was used; if the tenant expects RFC 6749 encoding set rfc6749"; !strings.Contains(p.Logs(), want) {
+		t.Errorf("the warning lacks %q:\n%s", want, tail(p.Logs(), 5))
+	}
+	assertNotPrinted(t, p.Logs(), secretForms(basicSecret))
 }
