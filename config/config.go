@@ -80,6 +80,10 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	// StartOffset is where a group without committed offsets starts.
 	StartOffset string `yaml:"start_offset"`
+	// GroupProtocol is the consumer group protocol: classic (KIP-429,
+	// cooperative-sticky, the client assigns) or consumer (KIP-848, the
+	// broker assigns; Kafka 4.0+).
+	GroupProtocol string `yaml:"group_protocol"`
 	// FetchMaxBytes and FetchMaxPartitionBytes bound one fetch response,
 	// and so the memory franz-go buffers ahead of the worker pool.
 	FetchMaxBytes          ByteSize `yaml:"fetch_max_bytes"`

@@ -97,6 +97,9 @@ func (c *Config) validate(w *walker) {
 
 func (c *Config) validateKafka(w *walker) {
 	k, cs := &c.Kafka, &c.Consumer
+	if k.GroupProtocol != "classic" && k.GroupProtocol != "consumer" {
+		w.add("kafka.group_protocol", "must be classic or consumer; got %s", w.quote("kafka.group_protocol", k.GroupProtocol))
+	}
 	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
 		w.add("kafka.start_offset", "must be earliest or latest; got %s", w.quote("kafka.start_offset", k.StartOffset))
 	}

@@ -175,6 +175,9 @@ type Config struct {
 	// StartOffset is where a group without committed offsets starts;
 	// default [StartEarliest].
 	StartOffset StartOffset
+	// GroupProtocol is the group membership protocol; default
+	// [DefaultGroupProtocol]. See [GroupProtocol].
+	GroupProtocol GroupProtocol
 	// FetchMaxBytes and FetchMaxPartitionBytes bound one fetch response,
 	// and so what franz-go buffers ahead of the workers; defaults
 	// [DefaultFetchMaxBytes] and [DefaultFetchMaxPartitionBytes].
@@ -235,6 +238,36 @@ type Config struct {
 	Observer Observer
 }
 
+// GroupProtocol is how the members of the group share its partitions.
+//
+// [ProtocolClassic] is the client-driven protocol (JoinGroup/SyncGroup)
+// with the cooperative-sticky balancer (KIP-429): a change of membership
+// is a rebalance in which every member rejoins, but only the partitions
+// that move are revoked; the others keep flowing. The group's timeouts are
+// SessionTimeout and RebalanceTimeout.
+//
+// [ProtocolConsumer] is the next-generation protocol of KIP-848 (Kafka
+// 4.0+): the group coordinator assigns partitions (its "uniform"
+// assignor), members heartbeat and reconcile incrementally, and there is
+// no group-wide barrier: a member that joins or leaves moves only the
+// partitions concerned, without the others rejoining. The session timeout
+// is the broker's (group.consumer.session.timeout.ms, 45 s by default);
+// SessionTimeout and RebalanceTimeout are not used. Commits carry the
+// member epoch; a commit refused as STALE_MEMBER_EPOCH (the epoch moved on
+// while the commit was under way) is sent again with the new epoch, and a
+// member fenced out of the group loses its partitions without committing,
+// exactly as a classic member that missed its session. With brokers that
+// do not support it, the client falls back to the classic protocol with
+// the eager sticky balancer; `bridge check` says which protocols the
+// brokers support, and run warns.
+type GroupProtocol string
+
+// The group protocols.
+const (
+	ProtocolClassic  GroupProtocol = "classic"
+	ProtocolConsumer GroupProtocol = "consumer"
+)
+
 // StartOffset says where a group without committed offsets starts.
 type StartOffset string
 
@@ -281,6 +314,7 @@ const (
 	DefaultSessionTimeout         = 45 * time.Second
 	DefaultRebalanceTimeout       = 60 * time.Second
 	DefaultStartOffset            = StartEarliest
+	DefaultGroupProtocol          = ProtocolClassic
 	DefaultFetchMaxBytes          = 1 << 20
 	DefaultFetchMaxPartitionBytes = 256 << 10
 	DefaultFetchMaxWait           = 100 * time.Millisecond
@@ -325,6 +359,9 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.SessionTimeout, DefaultSessionTimeout)
 	def(&c.RebalanceTimeout, DefaultRebalanceTimeout)
+	if c.GroupProtocol == "" {
+		c.GroupProtocol = DefaultGroupProtocol
+	}
 	if c.StartOffset == "" {
 		c.StartOffset = DefaultStartOffset
 	}
@@ -382,6 +419,11 @@ func (c *Config) defaults() error {
 	default:
 		return fmt.Errorf("consumer: unknown start offset %q", c.StartOffset)
 	}
+	switch c.GroupProtocol {
+	case ProtocolClassic, ProtocolConsumer:
+	default:
+		return fmt.Errorf("consumer: unknown group protocol %q", c.GroupProtocol)
+	}
 	return nil
 }
 
@@ -402,6 +444,11 @@ func (c *Config) groupOpts() []kgo.Opt {
 	}
 	if c.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(c.InstanceID))
+	}
+	if c.GroupProtocol == ProtocolConsumer {
+		// KIP-848 wants a balancer the broker knows: sticky is its
+		// "uniform" assignor.
+		opts = append(opts, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
 	}
 	return opts
 }

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -180,6 +181,37 @@ func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 		return nil
 	}
 	var firstErr error
+	for attempt := 1; ; attempt++ {
+		firstErr = c.commitOnce(ctx, offsets)
+		// KIP-848: the member epoch moved on (a heartbeat reconciled a
+		// new assignment) while the commit was under way. The client sends
+		// the next commit with the new epoch, and the partitions still
+		// owned accept it; a partition given up meanwhile was committed by
+		// onRevoked. Once is enough: the epoch does not move twice so fast.
+		if attempt == 2 || !errors.Is(firstErr, kerr.StaleMemberEpoch) || ctx.Err() != nil {
+			break
+		}
+		c.log.Debug("commit refused with a stale member epoch; sending it again", "err", firstErr)
+	}
+	if firstErr != nil {
+		c.stats.commitFailures.Add(1)
+		return firstErr
+	}
+	c.mu.Lock()
+	for _, m := range marks {
+		if m.wm > m.p.committed {
+			m.p.committed = m.wm
+		}
+	}
+	c.mu.Unlock()
+	c.stats.commits.Add(1)
+	return nil
+}
+
+// commitOnce sends one commit of offsets and returns the first error: the
+// request's, or the first partition's error code.
+func (c *Consumer) commitOnce(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	var firstErr error
 	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			firstErr = err
@@ -196,19 +228,7 @@ func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
-	if firstErr != nil {
-		c.stats.commitFailures.Add(1)
-		return firstErr
-	}
-	c.mu.Lock()
-	for _, m := range marks {
-		if m.wm > m.p.committed {
-			m.p.committed = m.wm
-		}
-	}
-	c.mu.Unlock()
-	c.stats.commits.Add(1)
-	return nil
+	return firstErr
 }
 
 // PartitionLag is the client-side lag of one owned partition.
