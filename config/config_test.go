@@ -391,3 +391,50 @@ func TestSyntaxErrorLine(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowOnProblems: a key that is already wrong brings no second
+// problem for what depends on it, and one variable may carry several
+// brokers.
+func TestFollowOnProblems(t *testing.T) {
+	dir := dirWithSchema(t)
+	in := `
+kafka:
+  brokers: ["${KAFKA_BROKERS}"]
+cxone:
+  auth:
+    mode: access_key
+    client_id: a
+    client_secret_file: missing/client_secret
+    access_key_id: k
+    access_key_secret_file: missing/access_key_secret
+routes:
+  - topic: orders
+    event_type: OrderCreated
+    schema: schemas/order.json
+    business_key: /orderId
+`
+	_, err := config.Parse([]byte(in), dir, env(map[string]string{"KAFKA_BROKERS": "b1:9092, b2:9092"}))
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"cxone.auth.client_secret_file: file not found: missing/client_secret (resolved to " + filepath.Join(dir, "missing/client_secret") + ")",
+		"cxone.auth.access_key_secret_file: file not found: missing/access_key_secret (resolved to " + filepath.Join(dir, "missing/access_key_secret") + ")",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(in, "missing/", "")), dir, env(map[string]string{"KAFKA_BROKERS": "b1:9092, b2:9092"}),
+		config.WithoutCredentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Kafka.Brokers, " ") != "b1:9092 b2:9092" {
+		t.Errorf("brokers %q", cfg.Kafka.Brokers)
+	}
+}

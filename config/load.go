@@ -102,6 +102,8 @@ var credentialPaths = map[string]bool{
 	"kafka.sasl.aws.access_key_id":     true,
 	"kafka.sasl.aws.secret_access_key": true,
 	"kafka.sasl.aws.session_token":     true,
+	// The tenant is looked up only to discover the endpoints.
+	"cxone.tenant_id": true,
 }
 
 // Load reads, expands, decodes, defaults and validates the configuration in

@@ -34,9 +34,18 @@ func (c *Config) validate(w *walker) {
 	if len(c.Kafka.Brokers) == 0 {
 		w.add("kafka.brokers", "at least one broker (host:port) is required")
 	}
+	// One element may list several brokers separated by commas, so that
+	// one environment variable can carry them all:
+	// brokers: ["${KAFKA_BROKERS}"] with KAFKA_BROKERS=a:9092,b:9092.
+	var brokers []string
 	for i, b := range c.Kafka.Brokers {
-		checkHostPort(w, indexPath("kafka.brokers", i), b)
+		for _, part := range strings.Split(b, ",") {
+			part = strings.TrimSpace(part)
+			checkHostPort(w, indexPath("kafka.brokers", i), part)
+			brokers = append(brokers, part)
+		}
 	}
+	c.Kafka.Brokers = brokers
 	c.validateKafka(w)
 	c.validateKafkaSecurity(w)
 	if !strings.HasPrefix(c.CXone.EventsPath, "/") {
@@ -212,7 +221,9 @@ func (c *Config) validateEndpoints(w *walker) {
 			w.add("cxone.discovery_cache", "nothing is discovered: set cxone.base_url: discover or leave cxone.auth.token_url unset with an issuer")
 		}
 		x.DiscoveryCache = c.resolve(x.DiscoveryCache)
-		if st, err := os.Stat(filepath.Dir(x.DiscoveryCache)); err != nil || !st.IsDir() {
+		// Commands that contact no one (WithoutCredentials: dry-run) do
+		// not write the cache either.
+		if st, err := os.Stat(filepath.Dir(x.DiscoveryCache)); (err != nil || !st.IsDir()) && !w.opts.skipCredentials {
 			w.add("cxone.discovery_cache", "its folder does not exist: %s", w.show("cxone.discovery_cache", filepath.Dir(x.DiscoveryCache)))
 		}
 	}
@@ -228,10 +239,11 @@ func (c *Config) validateEndpoints(w *walker) {
 // from), never a part of what it holds.
 func (c *Config) caFile(w *walker, path string, file *string) {
 	shown := w.show(path, *file)
+	raw := *file
 	*file = c.resolve(*file)
 	data, err := os.ReadFile(*file)
 	if err != nil {
-		w.add(path, "%s", fileProblem(err, shown))
+		w.add(path, "%s", fileProblem(err, w.showResolved(path, shown, raw, *file)))
 		return
 	}
 	if _, err := cafile.Parse(data); err != nil {
@@ -275,14 +287,14 @@ func (c *Config) validateAuth(w *walker) {
 	if a.ClientID == "" {
 		w.add("cxone.auth.client_id", "is required")
 	}
-	if a.ClientSecret == "" {
+	if a.ClientSecret == "" && a.ClientSecretFile == "" { // a file not read is reported at its key
 		w.add("cxone.auth.client_secret", "is required (or set cxone.auth.client_secret_file)")
 	}
 	if a.Mode == authAccessKey {
 		if a.AccessKeyID == "" {
 			w.add("cxone.auth.access_key_id", "is required with cxone.auth.mode: %s", authAccessKey)
 		}
-		if a.AccessKeySecret == "" {
+		if a.AccessKeySecret == "" && a.AccessKeySecretFile == "" {
 			w.add("cxone.auth.access_key_secret", "is required with cxone.auth.mode: %s (or set cxone.auth.access_key_secret_file)", authAccessKey)
 		}
 	}
@@ -305,7 +317,7 @@ func (c *Config) secretFile(w *walker, path string, inline *secret.Secret, file 
 	switch {
 	case err != nil && w.opts.skipCredentials:
 	case err != nil:
-		w.add(path+"_file", "%s", fileProblem(err, shown))
+		w.add(path+"_file", "%s", fileProblem(err, w.showResolved(path+"_file", shown, *file, p)))
 	case v == "" && !w.opts.skipCredentials:
 		w.add(path+"_file", "is empty: %s", shown)
 	default:
@@ -373,10 +385,7 @@ func (c *Config) validateRoute(w *walker, i int, seen map[string]int) {
 		shown := w.show(p+".schema", r.Schema)
 		r.SchemaPath = c.resolve(r.Schema)
 		if st, err := os.Stat(r.SchemaPath); err != nil {
-			if _, hidden := w.hidden[p+".schema"]; !hidden && r.SchemaPath != r.Schema {
-				shown += " (resolved to " + r.SchemaPath + ")" // relative to the configuration's folder
-			}
-			w.add(p+".schema", "%s", fileProblem(err, shown))
+			w.add(p+".schema", "%s", fileProblem(err, w.showResolved(p+".schema", shown, r.Schema, r.SchemaPath)))
 		} else if st.IsDir() {
 			w.add(p+".schema", "is a folder, want a file: %s", shown)
 		}
@@ -408,6 +417,17 @@ func (c *Config) resolve(p string) string {
 		return p
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// showResolved adds to shown, a file's path as the configuration writes
+// it, the path it resolved to when that differs (a path relative to the
+// configuration's folder), unless the path came from the environment or a
+// file and is not shown.
+func (w *walker) showResolved(path, shown, raw, resolved string) string {
+	if _, hidden := w.hidden[path]; hidden || raw == resolved {
+		return shown
+	}
+	return shown + " (resolved to " + resolved + ")"
 }
 
 // fileProblem says why a file could not be read, naming it as shown (its

@@ -301,6 +301,15 @@ type RetryObserver interface {
 	Retrying(rec *kgo.Record, err error, dlqWrite bool)
 }
 
+// RebalanceObserver is told how long each rebalance that touched this
+// member lasted for it: from the moment it gave partitions up (a
+// revocation), lost its membership, or started, to the assignment that
+// ended the rebalance. The partitions it kept (cooperative-sticky, KIP-848)
+// flowed meanwhile; a member that gave nothing up is not told.
+type RebalanceObserver interface {
+	Rebalanced(stopped time.Duration)
+}
+
 // DLQObserver is told about every acknowledged DLQ write.
 type DLQObserver interface {
 	DeadLettered(rec *kgo.Record, f *dlq.Failure)
@@ -486,8 +495,15 @@ type Consumer struct {
 	closing     bool          // Run is shutting down: start nothing more, retry nothing
 	closingCh   chan struct{} // closed when closing is set
 	nextGen     uint64
-	workers     sync.WaitGroup // the workers (see worker)
-	bg          sync.WaitGroup // logAssigned's offset fetches
+	workers     sync.WaitGroup            // the workers (see worker)
+	bg          sync.WaitGroup            // logAssigned's offset fetches
+	fetchErrs   map[string]*fetchErrorLog // logFetchErrorLocked's memory
+	// inGroup is set when the group assigns partitions (even none) and
+	// cleared when the membership is lost.
+	inGroup atomic.Bool
+	// stoppedSince is when a rebalance stopped this member (UnixNano), 0
+	// while it is not stopped (see RebalanceObserver).
+	stoppedSince atomic.Int64
 	// defaultGroupWarned is set once warnDefaultGroup has looked.
 	defaultGroupWarned atomic.Bool
 
@@ -507,6 +523,7 @@ type Consumer struct {
 	obsDispatch DispatchObserver
 	obsRetry    RetryObserver
 	obsDLQ      DLQObserver
+	obsReb      RebalanceObserver
 
 	// Poll loop liveness (see Loop): loopState is loopStopped, loopWaiting
 	// or loopBusy; loopSince is when it entered that state (UnixNano).
@@ -573,6 +590,8 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 	c.obsDispatch, _ = cfg.Observer.(DispatchObserver)
 	c.obsRetry, _ = cfg.Observer.(RetryObserver)
 	c.obsDLQ, _ = cfg.Observer.(DLQObserver)
+	c.obsReb, _ = cfg.Observer.(RebalanceObserver)
+	c.stoppedSince.Store(time.Now().UnixNano()) // until the first assignment
 	c.base, c.cancelBase = context.WithCancel(context.Background())
 	all := append([]kgo.Opt{
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),

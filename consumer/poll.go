@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -29,6 +30,7 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		c.workCond.Broadcast()
 		c.mu.Unlock()
 	}()
+	var errBackoff time.Duration
 	for {
 		c.setLoop(loopBusy)
 		c.mu.Lock()
@@ -61,7 +63,9 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 				reset = true
 			}
 		})
-		fetches.EachRecord(func(rec *kgo.Record) { c.dispatchLocked(rec, now) })
+		errs, records := 0, 0
+		fetches.EachError(func(string, int32, error) { errs++ })
+		fetches.EachRecord(func(rec *kgo.Record) { records++; c.dispatchLocked(rec, now) })
 		// A reset partition may have been throttled (paused in the client)
 		// under its old state: reconcile even if no flag changed.
 		changed := c.rethrottleLocked() || reset
@@ -70,6 +74,20 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 			c.reconcilePauses()
 		}
 		c.cl.AllowRebalance()
+		// A poll of errors only (a topic deleted and created again, a
+		// partition whose leader is gone) returns at once, and so would
+		// the next: back off before polling again, 50ms doubling to 1s.
+		if errs > 0 && records == 0 {
+			errBackoff = min(max(2*errBackoff, 50*time.Millisecond), time.Second)
+			t := time.NewTimer(errBackoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		} else {
+			errBackoff = 0
+		}
 	}
 }
 
@@ -86,7 +104,7 @@ func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) (r
 	}
 	var dl *kgo.ErrDataLoss
 	if !errors.As(err, &dl) {
-		c.log.Error("fetch error", "topic", topic, "partition", partition, "err", err)
+		c.logFetchErrorLocked(topic, partition, err)
 		return false
 	}
 	c.stats.dataLoss.Add(1)
@@ -230,4 +248,45 @@ func (c *Consumer) noteHighWatermarks(fetches kgo.Fetches) {
 			c.hwm[tp{p.Topic, p.Partition}] = p.HighWatermark
 		}
 	})
+}
+
+// fetchErrorEvery is how often one fetch error (the same error of the same
+// partition) is logged while it repeats.
+const fetchErrorEvery = 10 * time.Second
+
+// fetchErrorLog is what logFetchErrorLocked remembers of one error.
+type fetchErrorLog struct {
+	at       time.Time
+	repeated int
+}
+
+// logFetchErrorLocked logs a fetch error, the same error of the same
+// partition at most once every fetchErrorEvery with how often it repeated
+// meanwhile: a partition whose fetch fails at once would otherwise fill the
+// log (a topic deleted and created again fails every fetch with
+// UNKNOWN_TOPIC_ID). c.mu is held.
+func (c *Consumer) logFetchErrorLocked(topic string, partition int32, err error) {
+	if c.fetchErrs == nil {
+		c.fetchErrs = map[string]*fetchErrorLog{}
+	}
+	key := topic + "\x00" + strconv.Itoa(int(partition)) + "\x00" + err.Error()
+	now := time.Now()
+	e := c.fetchErrs[key]
+	if e != nil && now.Sub(e.at) < fetchErrorEvery {
+		e.repeated++
+		return
+	}
+	if len(c.fetchErrs) > 10000 { // errors that never repeat: forget them all
+		clear(c.fetchErrs)
+	}
+	repeated := 0
+	if e != nil {
+		repeated = e.repeated
+	}
+	c.fetchErrs[key] = &fetchErrorLog{at: now}
+	if topic == "" {
+		c.log.Error("fetch error", "err", err, "repeated", repeated)
+		return
+	}
+	c.log.Error("fetch error", "topic", topic, "partition", partition, "err", err, "repeated", repeated)
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // onAssigned starts the state of each newly assigned partition and applies
@@ -34,8 +37,23 @@ func (c *Consumer) onAssigned(_ context.Context, cl *kgo.Client, assigned map[st
 	c.mu.Unlock()
 	c.reconcilePauses()
 	c.stats.rebalances.Add(1)
+	wasIn := c.inGroup.Swap(true)
+	if since := c.stoppedSince.Swap(0); since != 0 && c.obsReb != nil && !closing {
+		c.obsReb.Rebalanced(time.Duration(time.Now().UnixNano() - since))
+	}
+	if len(assigned) == 0 {
+		// The second step of a cooperative rebalance, or nothing for
+		// this member: said only when it owns nothing after a (re)join.
+		if !closing {
+			c.bg.Done() // nothing to look up
+		}
+		if !wasIn && c.Stats().Partitions == 0 {
+			c.log.Info("group joined; no partitions assigned to this member (more members than partitions?)")
+		}
+		return
+	}
 	if closing {
-		c.log.Info("partitions assigned", "partitions", assigned)
+		c.log.Info("partitions assigned", "partitions", formatPartitions(assigned))
 		return
 	}
 	go func() {
@@ -150,6 +168,7 @@ func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 	closing := c.closing
 	c.mu.Unlock()
 	if !closing {
+		c.stoppedSince.CompareAndSwap(0, time.Now().UnixNano())
 		if !c.waitIdle(func(p *partition) bool { return sel[p.tp] }, c.cfg.RevokeDrainTimeout) {
 			c.log.Warn("revoke drain timeout: abandoning unfinished records of revoked partitions", "timeout", c.cfg.RevokeDrainTimeout)
 		}
@@ -161,14 +180,20 @@ func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 		c.log.Error("commit on revoke failed; the next owner may redeliver finished records", "err", err)
 	}
 	c.drop(sel)
-	c.log.Info("partitions revoked", "partitions", revoked)
+	c.log.Info("partitions revoked", "partitions", formatPartitions(revoked))
 }
 
 // onLost forgets lost partitions without committing: another member may
 // own them already.
 func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.inGroup.Store(false)
+	c.stoppedSince.CompareAndSwap(0, time.Now().UnixNano())
 	c.drop(partitionSet(lost))
-	c.log.Warn("partitions lost; nothing committed for them", "partitions", lost)
+	if len(partitionSet(lost)) == 0 {
+		c.log.Warn("group membership lost; rejoining")
+		return
+	}
+	c.log.Warn("group membership lost; rejoining; nothing committed for the partitions it owned", "partitions", formatPartitions(lost))
 }
 
 // drop forgets partitions: their records not started are abandoned, the
@@ -197,4 +222,64 @@ func (c *Consumer) revokeLocked(p *partition) {
 		p.revoked = true
 		p.cancel()
 	}
+}
+
+// formatPartitions writes a callback's topic → partitions map as
+// "orders[0,1,2] payments[3]", topics and partitions sorted.
+func formatPartitions(m map[string][]int32) string {
+	topics := make([]string, 0, len(m))
+	for t, ps := range m {
+		if len(ps) > 0 {
+			topics = append(topics, t)
+		}
+	}
+	slices.Sort(topics)
+	var b strings.Builder
+	for i, t := range topics {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		ps := slices.Clone(m[t])
+		slices.Sort(ps)
+		b.WriteString(t)
+		b.WriteByte('[')
+		for j, p := range ps {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(int(p)))
+		}
+		b.WriteByte(']')
+	}
+	return b.String()
+}
+
+// InGroup reports whether this member is in its consumer group now: the
+// group assigned it partitions (or none, when there are more members than
+// partitions) and the membership has not been lost since (a session that
+// expired, brokers that cannot be reached, a member fenced).
+func (c *Consumer) InGroup() bool { return c.inGroup.Load() }
+
+// NextGenSupported reports whether the brokers cl reaches serve the KIP-848
+// consumer group protocol ([ProtocolConsumer]) in the version the client
+// uses (ConsumerGroupHeartbeat v1, Kafka 4.0+). Without it a consumer
+// configured for it falls back to the classic protocol with the eager
+// sticky balancer.
+func NextGenSupported(ctx context.Context, cl *kgo.Client) (bool, error) {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName = "cxone-bridge"
+	req.ClientSoftwareVersion = "0"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return false, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return false, err
+	}
+	for _, k := range resp.ApiKeys {
+		if k.ApiKey == int16(kmsg.ConsumerGroupHeartbeat) {
+			return k.MaxVersion >= 1, nil
+		}
+	}
+	return false, nil
 }

@@ -227,7 +227,7 @@ func (b *Bridge) Live(stall time.Duration) (ok bool, why string) {
 // obtainable. why lists what is wrong.
 func (b *Bridge) Ready() (ok bool, why string) {
 	var bad []string
-	if _, gen := b.consumer.Client().GroupMetadata(); gen <= 0 {
+	if !b.consumer.InGroup() {
 		bad = append(bad, "consumer group not joined")
 	}
 	if b.BreakerState() == sink.BreakerOpen {

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/dlqtool"
 	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/pipeline"
@@ -213,6 +214,16 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 		return
 	}
 	c.report(true, "brokers", "%d broker(s) reachable via %s%s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","), securityNote(cfg.Kafka))
+	if cfg.Kafka.GroupProtocol == string(consumer.ProtocolConsumer) {
+		switch ok, err := consumer.NextGenSupported(kctx, cl); {
+		case err != nil:
+			c.report(false, "group protocol", "cannot ask the brokers which group protocols they serve: %v", err)
+		case ok:
+			c.report(true, "group protocol", "the brokers serve kafka.group_protocol: consumer (KIP-848)")
+		default:
+			c.report(false, "group protocol", "the brokers do not serve kafka.group_protocol: consumer (KIP-848 needs Kafka 4.0+ with the consumer protocol enabled); the bridge would fall back to the classic protocol with the eager sticky balancer: set classic")
+		}
+	}
 
 	all, err := adm.ListTopics(kctx)
 	if err != nil {

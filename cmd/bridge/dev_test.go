@@ -30,7 +30,7 @@ func TestLocalSetup(t *testing.T) {
 	dev := tc.StartProcess(t, bridgeBin, []string{"dev"}, nil)
 	dev.WaitLog("cxone sim listening on http://127.0.0.1:8089", 30*time.Second)
 	run := tc.StartProcess(t, bridgeBin, []string{"run", "--config", "../../bridge.local.yaml"}, nil)
-	run.WaitLog("consumer group joined", 60*time.Second)
+	run.WaitLog("partitions assigned", 60*time.Second)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:9092"), kgo.DefaultProduceTopic("orders"))
 	if err != nil {

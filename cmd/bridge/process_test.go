@@ -27,6 +27,7 @@ import (
 
 type env struct {
 	t       *testing.T
+	kafka   *kfake.Cluster
 	brokers []string
 	cxone   *cxonetest.Server
 	dir     string
@@ -42,7 +43,7 @@ func newEnv(t *testing.T, partitions int32, extraYAML string) *env {
 	t.Cleanup(c.Close)
 	srv := cxonetest.NewServer(cxonetest.WithRecordLimit(1 << 20))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, brokers: c.ListenAddrs(), cxone: srv, dir: t.TempDir()}
+	e := &env{t: t, kafka: c, brokers: c.ListenAddrs(), cxone: srv, dir: t.TempDir()}
 	schema, err := os.ReadFile("../../schemas/order.json")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/metrics"
 	"github.com/cxone-bridge/bridge/pipeline"
@@ -64,11 +65,11 @@ on a second signal.`,
 			m.Attach(b)
 			stopListeners := startListeners(cfg.Metrics, m, b, log)
 			defer stopListeners()
-			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL(),
+			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "group_protocol", cfg.Kafka.GroupProtocol, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL(),
 				"auth", cfg.CXone.Auth.Mode, "token_url", cfg.CXone.Auth.TokenURL, "start_offset", cfg.Kafka.StartOffset)
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
-			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, log)
+			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, cfg.Kafka.GroupProtocol == string(consumer.ProtocolConsumer), log)
 			go watchToken(wctx, b.Publisher(), cfg.CXone.Auth.TokenURL, func(err error) string { return basicEncodingHint(cfg, err) }, log)
 			if err := b.Run(ctx); err != nil {
 				return &exitError{code: 1, err: err}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/sink"
 )
@@ -16,44 +18,60 @@ var (
 	kafkaRecheck    = 10 * time.Second
 )
 
-// watchKafka tells the operator, until ctx ends, what the consumer group
-// is waiting for: a warning within kafkaFirstCheck when no broker answers,
+// watchKafka tells the operator, until ctx ends, what keeps the consumer
+// from its group: a warning within kafkaFirstCheck when no broker answers,
 // naming the brokers and the error, repeated every kafkaRecheck until one
-// does; a warning that the group is not joined yet while brokers answer;
-// and one line when the group is joined. Without it, a bridge pointed at
-// the wrong brokers says nothing after its start-up lines.
-func watchKafka(ctx context.Context, b *pipeline.Bridge, brokers []string, group string, log *slog.Logger) {
+// does, and the same when the brokers go away later (a member that joined
+// keeps its generation when its session is lost, so the brokers are asked
+// on every check); a warning that the group is not joined while brokers
+// answer; and one line when both are well again. The joining itself is
+// said by the consumer ("partitions assigned", with where each starts).
+// Without it, a bridge pointed at the wrong brokers says nothing after its
+// start-up lines.
+//
+// With nextGen (kafka.group_protocol: consumer) it also warns, once, when
+// the brokers do not serve that protocol and the client fell back to the
+// classic one.
+func watchKafka(ctx context.Context, b *pipeline.Bridge, brokers []string, group string, nextGen bool, log *slog.Logger) {
 	t := time.NewTimer(kafkaFirstCheck)
 	defer t.Stop()
-	joined := false
+	warned := false
+	protocolChecked := !nextGen
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		cl := b.Consumer().Client()
-		if _, gen := cl.GroupMetadata(); gen > 0 {
-			if !joined {
-				log.Info("consumer group joined", "group", group, "generation", gen)
-				joined = true
-			}
-			t.Reset(kafkaRecheck)
-			continue
-		}
+		t.Reset(kafkaRecheck)
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := cl.Ping(pctx)
+		err := b.Consumer().Client().Ping(pctx)
 		cancel()
+		if err == nil && !protocolChecked {
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			ok, perr := consumer.NextGenSupported(pctx, b.Consumer().Client())
+			cancel()
+			if perr == nil {
+				protocolChecked = true
+				if !ok {
+					log.Warn("the brokers do not serve kafka.group_protocol: consumer (KIP-848, Kafka 4.0+): the group runs the classic protocol with the eager sticky balancer; set kafka.group_protocol: classic",
+						"brokers", strings.Join(brokers, ","))
+				}
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			log.Warn("no Kafka broker answers; still trying", "brokers", strings.Join(brokers, ","), "err", err.Error())
-		default:
+			warned = true
+		case !b.Consumer().InGroup():
 			log.Warn("consumer group not joined yet; brokers answer", "group", group, "brokers", strings.Join(brokers, ","))
+			warned = true
+		case warned:
+			log.Info("Kafka brokers answer and the group is joined", "group", group)
+			warned = false
 		}
-		joined = false
-		t.Reset(kafkaRecheck)
 	}
 }
 
@@ -96,11 +114,27 @@ func watchToken(ctx context.Context, pub *sink.Publisher, tokenURL string, hint 
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			attrs := []any{"token_url", tokenURL, "err", err.Error()}
-			if h := hint(err); h != "" {
-				attrs = append(attrs, "hint", h)
+			attrs := []any{"token_url", tokenURL}
+			msg := "no CXone token; events wait until one is obtained"
+			var te *sink.TokenError
+			if errors.As(err, &te) && (te.Status == 400 || te.Status == 401 || te.Status == 403) {
+				// A refusal: its fields, not the error's quoted text (which
+				// a JSON log would escape a second time).
+				msg = "no CXone token: the token endpoint refused the client; check cxone.auth client_id and client_secret; events wait until a token is obtained"
+				attrs = append(attrs, "status", te.Status)
+				if te.Code != "" {
+					attrs = append(attrs, "error", te.Code)
+				}
+				if te.Description != "" {
+					attrs = append(attrs, "answer", te.Description)
+				}
+			} else {
+				attrs = append(attrs, "err", err.Error())
 			}
-			log.Warn("no CXone token; events wait until one is obtained", attrs...)
+			if h := hint(err); h != "" {
+				attrs = append(attrs, "hint", "if client_id and client_secret are right: "+h)
+			}
+			log.Warn(msg, attrs...)
 			failing = true
 		case failing:
 			log.Info("CXone token obtained", "token_url", tokenURL)

@@ -13,13 +13,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
 // TestRunSaysWhenNoBrokerAnswers: `bridge run` against brokers that refuse
 // connections names them and the error within seconds, and again while it
-// lasts; against working brokers it says when the group is joined.
+// lasts; against working brokers it says when the group is joined, and when
+// the brokers go away after that it says so again and /readyz turns 503.
 func TestRunSaysWhenNoBrokerAnswers(t *testing.T) {
 	// A port with nothing listening: take one and close it.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,7 +56,20 @@ func TestRunSaysWhenNoBrokerAnswers(t *testing.T) {
 	}
 
 	ok := e.start()
-	ok.WaitLog("consumer group joined", 30*time.Second)
+	ok.WaitLog("partitions assigned", 30*time.Second)
+	addr := opsAddr(t, ok)
+	poll.Until(t, 15*time.Second, "ready", func() bool { code, _ := get(addr, "/readyz"); return code == 200 })
+	before := strings.Count(ok.Logs(), "no Kafka broker answers")
+	e.kafka.Close()
+	gone := time.Now()
+	poll.Until(t, 30*time.Second, "the brokers' loss said", func() bool {
+		return strings.Count(ok.Logs(), "no Kafka broker answers") > before
+	})
+	t.Logf("the loss of the brokers was said after %s", time.Since(gone).Round(100*time.Millisecond))
+	poll.Until(t, 60*time.Second, "not ready without brokers", func() bool {
+		code, body := get(addr, "/readyz")
+		return code == 503 && strings.Contains(body, "consumer group not joined")
+	})
 }
 
 // TestRunSaysWhenNoToken: with a secret the token endpoint refuses, run
@@ -63,10 +78,16 @@ func TestRunSaysWhenNoBrokerAnswers(t *testing.T) {
 func TestRunSaysWhenNoToken(t *testing.T) {
 	e := newEnv(t, 1, "")
 	p := tc.StartBridge(t, bridgeBin, e.cfg, []string{"CXONE_CLIENT_SECRET=wrong-secret-4711"})
-	p.WaitLog("no CXone token; events wait until one is obtained", 20*time.Second)
+	const refused = "no CXone token: the token endpoint refused the client; check cxone.auth client_id and client_secret"
+	p.WaitLog(refused, 20*time.Second)
 	logs := p.Logs()
 	if !strings.Contains(logs, e.cxone.URL) || strings.Contains(logs, "wrong-secret-4711") {
 		t.Errorf("the warning should name the token URL and never the secret:\n%s", tail(logs, 5))
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, refused) && (strings.Contains(line, `\\\"`) || !strings.Contains(line, `"status":401`) || strings.Contains(line, "basic_encoding")) {
+			t.Errorf("the warning should give the status, its answer escaped once, and no basic_encoding hint for a secret whose forms are alike:\n%s", line)
+		}
 	}
 }
 
@@ -140,8 +161,8 @@ func TestRunTokenWarningHintsBasicEncoding(t *testing.T) {
 	srv := cxonetest.NewServer(cxonetest.WithClient(cxonetest.DefaultClientID, basicSecret), cxonetest.WithBasicEncoding(cxonetest.BasicRFC6749))
 	t.Cleanup(srv.Close)
 	p := tc.StartBridge(t, bridgeBin, basicCheckEnv(t, cluster(t, "orders", "orders.dlq"), srv.URL, basicSecret, ""), nil)
-	p.WaitLog("no CXone token; events wait until one is obtained", 20*time.Second)
-	if want := "cxone.auth.basic_encoding: raw was used; if the tenant expects RFC 6749 encoding set rfc6749"; !strings.Contains(p.Logs(), want) {
+	p.WaitLog("no CXone token: the token endpoint refused the client", 20*time.Second)
+	if want := "if client_id and client_secret are right: cxone.auth.basic_encoding: raw was used; if the tenant expects RFC 6749 encoding set rfc6749"; !strings.Contains(p.Logs(), want) {
 		t.Errorf("the warning lacks %q:\n%s", want, tail(p.Logs(), 5))
 	}
 	assertNotPrinted(t, p.Logs(), secretForms(basicSecret))
