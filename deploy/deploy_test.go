@@ -848,7 +848,7 @@ func TestPrometheusRule(t *testing.T) {
 	}
 	for _, want := range []string{
 		"CXoneBridgeBreakerOpen", "CXoneBridgeDeadLettering", "CXoneBridgeLagGrowing",
-		"CXoneBridgeNotReady", "CXoneBridgeCommitFailures", "CXoneBridgeMetricsAbsent",
+		"CXoneBridgeNotReady", "CXoneBridgeCommitFailures", "CXoneBridgeMetricsAbsent", "CXoneBridgeRejoining",
 	} {
 		if !alerts[want] {
 			t.Errorf("alert %s is missing", want)

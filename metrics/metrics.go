@@ -40,15 +40,16 @@ const (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	consumed        *prometheus.CounterVec
-	events          *prometheus.CounterVec
-	publishFailures *prometheus.CounterVec
-	publishDuration prometheus.Histogram
-	retries         *prometheus.CounterVec
-	dlqWrites       *prometheus.CounterVec
-	tokenRefreshes  prometheus.Counter
-	tokenFailures   prometheus.Counter
-	breakerChanges  *prometheus.CounterVec
+	consumed          *prometheus.CounterVec
+	events            *prometheus.CounterVec
+	publishFailures   *prometheus.CounterVec
+	publishDuration   prometheus.Histogram
+	retries           *prometheus.CounterVec
+	dlqWrites         *prometheus.CounterVec
+	tokenRefreshes    prometheus.Counter
+	tokenFailures     prometheus.Counter
+	breakerChanges    *prometheus.CounterVec
+	rebalanceDuration prometheus.Histogram
 }
 
 // New creates the collectors and registers them, the build info and the Go
@@ -73,6 +74,9 @@ func New(version string) *Metrics {
 		Help: "Tokens obtained from the CXone token endpoint."})
 	m.tokenFailures = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "token_refresh_failures_total",
 		Help: "Failed requests to the CXone token endpoint."})
+	m.rebalanceDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "rebalance_duration_seconds",
+		Help:    "How long each rebalance that took partitions from this member (or its first join, or a lost membership) lasted for it, until the assignment that ended it.",
+		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}})
 	m.breakerChanges = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "breaker_transitions_total",
 		Help: "Circuit-breaker state changes, by the state entered."}, []string{"to"})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
@@ -89,7 +93,7 @@ func New(version string) *Metrics {
 		m.dlqWrites.WithLabelValues(c)
 	}
 	r.MustRegister(m.consumed, m.events, m.publishFailures, m.publishDuration, m.retries, m.dlqWrites,
-		m.tokenRefreshes, m.tokenFailures, m.breakerChanges, buildInfo,
+		m.tokenRefreshes, m.tokenFailures, m.breakerChanges, m.rebalanceDuration, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -122,6 +126,9 @@ func (m *Metrics) published(_ *kgo.Record, _ *transform.Event, res sink.Result) 
 
 // Finished implements consumer.Observer (counted elsewhere).
 func (m *Metrics) Finished(*kgo.Record, bool) {}
+
+// Rebalanced implements consumer.RebalanceObserver.
+func (m *Metrics) Rebalanced(d time.Duration) { m.rebalanceDuration.Observe(d.Seconds()) }
 
 // Dispatched implements consumer.DispatchObserver.
 func (m *Metrics) Dispatched(rec *kgo.Record) { m.consumed.WithLabelValues(rec.Topic).Inc() }

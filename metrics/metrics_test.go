@@ -366,6 +366,10 @@ func TestMetricsProbesAndOutage(t *testing.T) {
 	if m[`cxone_bridge_rebalances_total`] < 1 {
 		t.Errorf("cxone_bridge_rebalances_total = %v, want ≥ 1", m[`cxone_bridge_rebalances_total`])
 	}
+	// The first join counts as one rebalance that stopped the member.
+	if n := m[`cxone_bridge_rebalance_duration_seconds_count`]; n < 1 || m[`cxone_bridge_rebalance_duration_seconds_sum`] <= 0 {
+		t.Errorf("cxone_bridge_rebalance_duration_seconds count %v sum %v, want the first join observed", n, m[`cxone_bridge_rebalance_duration_seconds_sum`])
+	}
 	if st := h.cxone.Stats(); st.Accepted != good {
 		t.Errorf("CXone accepted %d, want %d", st.Accepted, good)
 	}
