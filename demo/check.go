@@ -73,15 +73,15 @@ func (r *runner) checkFinished(rep *Report, e ending, runErr error) {
 	case e.produceErr != nil:
 		rep.add(name, Fail, "producing the sample stream failed: %v", e.produceErr)
 	case e.runEnded:
-		rep.add(name, Fail, "the bridge stopped by itself after %d of %d records: %v", rep.Finished, total, e.runErr)
+		rep.add(name, Fail, "the bridge stopped by itself after %d of %s: %v", rep.Finished, count(total, "record"), e.runErr)
 	case e.interrupted:
-		rep.add(name, Fail, "interrupted after %d of %d records", rep.Finished, total)
+		rep.add(name, Fail, "interrupted after %d of %s", rep.Finished, count(total, "record"))
 	case e.stalled:
 		rep.add(name, Fail, "no record finished for %s; %d of %d finished", r.o.StallTimeout, rep.Finished, total)
 	case runErr != nil:
-		rep.add(name, Fail, "all %d records finished but the bridge did not shut down cleanly: %v", total, runErr)
+		rep.add(name, Fail, "%s finished but the bridge did not shut down cleanly: %v", allOf(total, "record"), runErr)
 	default:
-		rep.add(name, Pass, "all %d records finished, group lag 0, bridge shut down cleanly", total)
+		rep.add(name, Pass, "%s finished, group lag 0, bridge shut down cleanly", allOf(total, "record"))
 	}
 }
 
@@ -133,18 +133,23 @@ func (r *runner) checkServer(rep *Report, valid map[string]*sample) {
 	slices.Sort(twice)
 	const name = "exactly once at CXone"
 	if len(missing)+len(twice)+len(unknown) == 0 && int(stats.Accepted) == len(valid) && len(events) == len(valid) {
-		rep.add(name, Pass, "the %d valid orders were each accepted exactly once (%d events recorded, none missing, none extra)", len(valid), len(events))
+		each := " each"
+		if len(valid) == 1 {
+			each = ""
+		}
+		rep.add(name, Pass, "the %s %s%s accepted exactly once (%s recorded, none missing, none extra)",
+			count(len(valid), "valid order"), wasWere(len(valid)), each, count(len(events), "event"))
 	} else {
-		rep.add(name, Fail, "%d valid orders, %d events accepted; missing %d [%s]; accepted more than once %d [%s]; not a valid order %d [%s]",
-			len(valid), stats.Accepted, len(missing), examples(missing, 5), len(twice), examples(twice, 5), len(unknown), examples(unknown, 5))
+		rep.add(name, Fail, "%s, %s accepted; missing %d [%s]; accepted more than once %d [%s]; not a valid order %d [%s]",
+			count(len(valid), "valid order"), count(stats.Accepted, "event"), len(missing), examples(missing, 5), len(twice), examples(twice, 5), len(unknown), examples(unknown, 5))
 	}
 
 	const dname = "duplicates deduplicated"
 	if int(stats.Duplicates) >= rep.DuplicatesProduced {
-		rep.add(dname, Pass, "%d duplicate records produced; CXone answered %d repeated idempotency keys with the first event's id and recorded no second event",
-			rep.DuplicatesProduced, stats.Duplicates)
+		rep.add(dname, Pass, "%s produced; CXone answered %s with the first event's id and recorded no second event",
+			count(rep.DuplicatesProduced, "duplicate record"), count(stats.Duplicates, "repeated idempotency key"))
 	} else {
-		rep.add(dname, Fail, "%d duplicate records produced but CXone saw only %d repeated idempotency keys", rep.DuplicatesProduced, stats.Duplicates)
+		rep.add(dname, Fail, "%s produced but CXone saw only %s", count(rep.DuplicatesProduced, "duplicate record"), count(stats.Duplicates, "repeated idempotency key"))
 	}
 
 	r.checkKeyOrder(rep, "key order at CXone", "arrived at CXone", valid, actual)
@@ -191,8 +196,12 @@ func (r *runner) checkBridgeView(rep *Report, valid map[string]*sample) {
 	slices.Sort(missing)
 	const name = "exactly once in effect (bridge's view)"
 	if len(missing)+len(unknown)+len(otherID) == 0 {
-		rep.add(name, Pass, "each of the %d valid orders was accepted; the %d repeated publishes got the first event's id (or 409 already ingested)",
-			len(valid), len(pubs)-len(first))
+		accepted := "each of the " + count(len(valid), "valid order") + " was accepted"
+		if len(valid) == 1 {
+			accepted = "the 1 valid order was accepted"
+		}
+		rep.add(name, Pass, "%s; the %s got the first event's id (or 409 already ingested)",
+			accepted, count(len(pubs)-len(first), "repeated publish"))
 	} else {
 		rep.add(name, Fail, "missing %d [%s]; not a valid order %d [%s]; repeated order given a new event id (endpoint did not deduplicate) %d [%s]",
 			len(missing), examples(missing, 5), len(unknown), examples(unknown, 5), len(otherID), examples(otherID, 3))
@@ -235,9 +244,13 @@ func (r *runner) checkKeyOrder(rep *Report, name, verb string, valid map[string]
 	}
 	slices.Sort(bad)
 	if len(bad) == 0 {
-		rep.add(name, Pass, "for each of %d keys the orders %s in offset order", len(expected), verb)
+		keys := "for each of " + count(len(expected), "key")
+		if len(expected) == 1 {
+			keys = "for the 1 key"
+		}
+		rep.add(name, Pass, "%s the orders %s in offset order", keys, verb)
 	} else {
-		rep.add(name, Fail, "%d of %d keys out of order: %s", len(bad), len(expected), examples(bad, 3))
+		rep.add(name, Fail, "%d of %s out of order: %s", len(bad), count(len(expected), "key"), examples(bad, 3))
 	}
 }
 
@@ -305,10 +318,18 @@ func (r *runner) checkDLQ(ctx context.Context, rep *Report, at map[tpo]*sample, 
 		}
 	}
 	if len(problems) == 0 {
-		rep.add(name, Pass, "all %d invalid records are in %s once, class invalid with the expected reason, source topic/partition/offset/timestamp, original key, value and headers; nothing else is",
-			len(invalid), DLQTopic)
+		switch len(invalid) {
+		case 0:
+			rep.add(name, Pass, "no invalid record was produced and %s is empty", DLQTopic)
+		case 1:
+			rep.add(name, Pass, "the 1 invalid record is in %s once, class invalid with the expected reason, source topic/partition/offset/timestamp, original key, value and headers; nothing else is",
+				DLQTopic)
+		default:
+			rep.add(name, Pass, "all %d invalid records are in %s once, class invalid with the expected reason, source topic/partition/offset/timestamp, original key, value and headers; nothing else is",
+				len(invalid), DLQTopic)
+		}
 	} else {
-		rep.add(name, Fail, "%d problem(s): %s", len(problems), examples(problems, 4))
+		rep.add(name, Fail, "%s: %s", count(len(problems), "problem"), examples(problems, 4))
 	}
 }
 
@@ -329,7 +350,7 @@ func (r *runner) checkOffsets(ctx context.Context, rep *Report) {
 		}
 	}
 	if len(bad) == 0 && len(end) == r.o.Partitions {
-		rep.add(name, Pass, "committed == end offsets on all %d partitions (%d records)", len(end), total)
+		rep.add(name, Pass, "committed == end offsets on %s (%s)", allOf(len(end), "partition"), count(total, "record"))
 	} else {
 		rep.add(name, Fail, "%s", examples(bad, 6))
 	}

@@ -1,5 +1,5 @@
-// Package demo runs the bridge's main job end to end on an embedded
-// default: an in-process Kafka (kfake) with an "orders" topic and its DLQ,
+// Package demo runs the bridge's main job end to end on a setup it builds
+// itself: an in-process Kafka (kfake) with an "orders" topic and its DLQ,
 // the CXone-compatible test server (sink/cxonetest) or an external
 // CXone-compatible endpoint, a sample stream of tutorial-shaped orders with
 // invalid records, duplicates and a tombstone, and the real pipeline
@@ -61,8 +61,9 @@ type ExternalCXone struct {
 }
 
 // Options configure a demo run. Zero values of Records, Partitions, Keys,
-// MaxInFlight and Ordering take the defaults of [DefaultOptions]; the shares
-// and latencies are taken as given (zero: none).
+// MaxInFlight, Ordering, Format and StallTimeout take the defaults of
+// [DefaultOptions]; the shares and latencies are taken as given (zero:
+// none). [Options.Check] says which values are out of range.
 type Options struct {
 	Records    int // records produced in all (valid, duplicate, invalid and one tombstone)
 	Partitions int // partitions of the source topic
@@ -141,9 +142,8 @@ func (o *Options) defaults() error {
 	d := DefaultOptions()
 	o.Records, o.Partitions, o.Keys = cmp.Or(o.Records, d.Records), cmp.Or(o.Partitions, d.Partitions), cmp.Or(o.Keys, d.Keys)
 	o.MaxInFlight, o.Ordering = cmp.Or(o.MaxInFlight, d.MaxInFlight), cmp.Or(o.Ordering, d.Ordering)
-	if o.StallTimeout <= 0 {
-		o.StallTimeout = d.StallTimeout
-	}
+	o.StallTimeout = cmp.Or(o.StallTimeout, d.StallTimeout)
+	o.Format = cmp.Or(o.Format, FormatJSON)
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -153,36 +153,99 @@ func (o *Options) defaults() error {
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64() | 1
 	}
-	o.Format = cmp.Or(o.Format, FormatJSON)
-	var errs []error
-	if o.Format != FormatJSON && o.Format != FormatAvro {
-		errs = append(errs, fmt.Errorf("format must be %s or %s, got %q", FormatJSON, FormatAvro, o.Format))
-	}
-	if o.Records < 1 || o.Records > 5_000_000 {
-		errs = append(errs, fmt.Errorf("records must be between 1 and 5000000, got %d", o.Records))
-	}
-	if o.Partitions < 1 || o.Partitions > 1000 {
-		errs = append(errs, fmt.Errorf("partitions must be between 1 and 1000, got %d", o.Partitions))
-	}
-	if o.Keys < 1 {
-		errs = append(errs, fmt.Errorf("keys must be at least 1, got %d", o.Keys))
-	}
-	if o.InvalidShare < 0 || o.DuplicateShare < 0 || o.InvalidShare+o.DuplicateShare > 0.9 {
-		errs = append(errs, fmt.Errorf("invalid and duplicate shares must be at least 0 and add up to at most 0.9, got %v and %v", o.InvalidShare, o.DuplicateShare))
-	}
-	if o.LatencyMin < 0 || o.LatencyMax < 0 {
-		errs = append(errs, errors.New("latency must not be negative"))
+	if err := o.Check(); err != nil {
+		return err
 	}
 	if o.LatencyMax < o.LatencyMin {
 		o.LatencyMax = o.LatencyMin
 	}
+	return nil
+}
+
+// Limits of the options (see [Options.Check]).
+const (
+	MaxRecords     = 5_000_000
+	MaxPartitions  = 1000
+	MaxMaxInFlight = 100_000
+	// MaxBadShare bounds InvalidShare, DuplicateShare and their sum: at
+	// least a tenth of the stream is new valid orders.
+	MaxBadShare = 0.9
+)
+
+// OptionError is one unusable option, named as the flag of `bridge demo`
+// that sets it: records (Options.Records), partitions, keys, invalid
+// (InvalidShare), duplicates (DuplicateShare), latency (LatencyMin),
+// latency-max, max-in-flight, ordering, format, stall-timeout.
+type OptionError struct {
+	// Options are the options at fault: one, or two whose sum is out of
+	// range.
+	Options []string
+	// Problem says what is wrong, e.g. "must be between 1 and 5000000,
+	// got -5".
+	Problem string
+}
+
+func (e *OptionError) Error() string { return e.Message("") }
+
+// Message is the error with each option's name after prefix: "--" names
+// the flags, as in "--records must be between 1 and 5000000, got -5".
+func (e *OptionError) Message(prefix string) string {
+	names := make([]string, len(e.Options))
+	for i, name := range e.Options {
+		names[i] = prefix + name
+	}
+	return strings.Join(names, " plus ") + " " + e.Problem
+}
+
+// Check reports every unusable option, as [OptionError]s joined in an
+// error that wraps [ErrBadOptions]. Unlike [Run], it takes o as it is: a
+// zero count, stall timeout, ordering or format is not replaced with its
+// default but refused, so that `bridge demo --records 0` is an error and
+// not the default run.
+func (o *Options) Check() error {
+	var errs []error
+	bad := func(problem string, options ...string) {
+		errs = append(errs, &OptionError{Options: options, Problem: problem})
+	}
+	between := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			bad(fmt.Sprintf("must be between %d and %d, got %d", lo, hi, v), name)
+		}
+	}
+	between("records", o.Records, 1, MaxRecords)
+	between("partitions", o.Partitions, 1, MaxPartitions)
+	if o.Keys < 1 {
+		bad(fmt.Sprintf("must be at least 1, got %d", o.Keys), "keys")
+	}
+	// Written so that NaN is out of range too.
+	shareOK := func(name string, v float64) bool {
+		if v >= 0 && v <= MaxBadShare {
+			return true
+		}
+		bad(fmt.Sprintf("must be between 0 and %v, got %v", MaxBadShare, v), name)
+		return false
+	}
+	invalidOK, duplicatesOK := shareOK("invalid", o.InvalidShare), shareOK("duplicates", o.DuplicateShare)
+	if invalidOK && duplicatesOK && o.InvalidShare+o.DuplicateShare > MaxBadShare {
+		bad(fmt.Sprintf("must be at most %v, got %v + %v", MaxBadShare, o.InvalidShare, o.DuplicateShare), "invalid", "duplicates")
+	}
+	if o.LatencyMin < 0 {
+		bad(fmt.Sprintf("must not be negative, got %s", o.LatencyMin), "latency")
+	}
+	if o.LatencyMax < 0 {
+		bad(fmt.Sprintf("must not be negative, got %s", o.LatencyMax), "latency-max")
+	}
+	between("max-in-flight", o.MaxInFlight, 1, MaxMaxInFlight)
 	switch o.Ordering {
 	case "key", "partition", "none":
 	default:
-		errs = append(errs, fmt.Errorf("ordering must be key, partition or none, got %q", o.Ordering))
+		bad(fmt.Sprintf("must be key, partition or none, got %q", o.Ordering), "ordering")
 	}
-	if o.MaxInFlight < 1 || o.MaxInFlight > 100000 {
-		errs = append(errs, fmt.Errorf("max in flight must be between 1 and 100000, got %d", o.MaxInFlight))
+	if o.Format != FormatJSON && o.Format != FormatAvro {
+		bad(fmt.Sprintf("must be %s or %s, got %q", FormatJSON, FormatAvro, o.Format), "format")
+	}
+	if o.StallTimeout <= 0 {
+		bad(fmt.Sprintf("must be more than 0, got %s", o.StallTimeout), "stall-timeout")
 	}
 	if o.External != nil {
 		x := o.External
@@ -331,8 +394,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if r.avro != nil {
 		format = "Avro, schemas in the registry at " + r.avro.reg.URL()
 	}
-	setup := fmt.Sprintf("bridge demo: %d records (%d valid orders, %d duplicates, %d invalid, %d tombstone) over %d keys → topic %q (%d partitions, %s; %s)\n  → %s; ordering %s, max_in_flight %d",
-		o.Records, c.valid, c.duplicates, c.invalid, c.tombstones, o.Keys, Topic, o.Partitions, kafkaDesc, format, target, o.Ordering, o.MaxInFlight)
+	setup := fmt.Sprintf("bridge demo: %s (%s, %s, %d invalid, %s) over %s → topic %q (%s, %s; %s)\n  → %s; ordering %s, max_in_flight %d",
+		count(o.Records, "record"), count(c.valid, "valid order"), count(c.duplicates, "duplicate"), c.invalid, count(c.tombstones, "tombstone"),
+		count(o.Keys, "key"), Topic, count(o.Partitions, "partition"), kafkaDesc, format, target, o.Ordering, o.MaxInFlight)
 	fmt.Fprintln(o.Out, setup)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())

@@ -101,26 +101,31 @@ func (r *Report) Print(w io.Writer) {
 // before the progress lines).
 func (r *Report) printBody(w io.Writer) {
 	var b strings.Builder
-	row := func(label string, n any, rest string) {
-		fmt.Fprintf(&b, "  %-22s %8v  %s\n", label, n, rest)
+	// row prints a count under its label, then the counted noun (in the
+	// plural unless the count is 1) and the rest of the line.
+	row := func(label string, n int64, noun, rest string) {
+		if noun != "" {
+			rest = nounFor(n, noun) + rest
+		}
+		fmt.Fprintf(&b, "  %-22s %8d  %s\n", label, n, rest)
 	}
-	row("produced", r.Produced, fmt.Sprintf("records: %d valid orders, %d duplicates, %d invalid, %d tombstone(s)",
-		r.ValidOrders, r.DuplicatesProduced, r.InvalidProduced, r.Tombstones))
-	row("finished", r.Finished, "records finished by the bridge (offsets committable)")
+	row("produced", int64(r.Produced), "record", fmt.Sprintf(": %s, %s, %d invalid, %s",
+		count(r.ValidOrders, "valid order"), count(r.DuplicatesProduced, "duplicate"), r.InvalidProduced, count(r.Tombstones, "tombstone")))
+	row("finished", r.Finished, "record", " finished by the bridge (offsets committable)")
 	if r.External {
-		row("delivered", r.Delivered, "events accepted by CXone (as the bridge saw it)")
-		row("duplicates suppressed", r.DuplicatesSuppressed, "answered with an already-ingested event's id (as the bridge saw it)")
+		row("delivered", int64(r.Delivered), "event", " accepted by CXone (as the bridge saw it)")
+		row("duplicates suppressed", int64(r.DuplicatesSuppressed), "", "answered with an already-ingested event's id (as the bridge saw it)")
 	} else {
-		row("delivered", r.Delivered, "events accepted by CXone (the test server's record)")
-		row("duplicates suppressed", r.DuplicatesSuppressed, "repeated idempotency keys deduplicated by CXone")
+		row("delivered", int64(r.Delivered), "event", " accepted by CXone (the test server's record)")
+		row("duplicates suppressed", int64(r.DuplicatesSuppressed), "repeated idempotency key", " deduplicated by CXone")
 	}
-	row("tombstones skipped", r.SkippedTombstones, "null values: committed, nothing published")
-	row("dead-lettered", r.DLQ, "records in the DLQ topic"+byClass(r.DLQByClass))
+	row("tombstones skipped", int64(r.SkippedTombstones), "null value", ": committed, nothing published")
+	row("dead-lettered", int64(r.DLQ), "record", " in the DLQ topic"+byClass(r.DLQByClass))
 	for _, k := range slices.Sorted(maps.Keys(r.DLQByReason)) {
 		fmt.Fprintf(&b, "  %-22s %8d  %s\n", "", r.DLQByReason[k], k)
 	}
 	if r.Retries > 0 {
-		row("retries", r.Retries, "records tried again after a transient failure")
+		row("retries", r.Retries, "record", " tried again after a transient failure")
 	}
 	to := "arrival at CXone"
 	if r.External {
@@ -128,7 +133,7 @@ func (r *Report) printBody(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "  %-22s p50 %s  p99 %s  (Kafka produce timestamp → %s; includes the wait behind the backlog)\n",
 		"latency", roundDur(r.LatencyP50), roundDur(r.LatencyP99), to)
-	fmt.Fprintf(&b, "  %-22s %.0f records/s  (%d records in %s)\n", "throughput", r.Throughput, r.Finished, roundDur(r.Elapsed))
+	fmt.Fprintf(&b, "  %-22s %.0f records/s  (%s in %s)\n", "throughput", r.Throughput, count(r.Finished, "record"), roundDur(r.Elapsed))
 	verdict := "PASS"
 	if !r.Passed {
 		verdict = "FAIL"

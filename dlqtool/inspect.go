@@ -377,8 +377,20 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 			fmt.Fprintf(&b, " (header \"%s\" ignored: not a count)", e.IgnoredReplayCount)
 		}
 		b.WriteString("\n")
-		if e.CorrelationID != "" || e.IdempotencyKey != "" {
-			fmt.Fprintf(&b, "correlation:  %s  idempotency key: %s\n", e.CorrelationID, e.IdempotencyKey)
+		// The envelope has an idempotency key only when the record became
+		// an event: a rejected record has the key it was sent with; an
+		// invalid one failed before (or while) the key was derived, and a
+		// key the bridge never used would be made up. Each part is printed
+		// only when known.
+		var ids []string
+		if e.CorrelationID != "" {
+			ids = append(ids, "correlation:  "+e.CorrelationID)
+		}
+		if e.IdempotencyKey != "" {
+			ids = append(ids, "idempotency key: "+e.IdempotencyKey)
+		}
+		if len(ids) > 0 {
+			fmt.Fprintf(&b, "%s\n", strings.Join(ids, "  "))
 		}
 		if e.ValueOmitted > 0 {
 			fmt.Fprintf(&b, "value omitted: %d bytes (read it at the source offset)\n", e.ValueOmitted)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ func ParseRecord(line []byte, now time.Time) (*transform.Record, error) {
 			return nil, fmt.Errorf("%q must be a %s, got a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf(`a line must be a JSON object, such as {"topic":"orders","value":{…}}; got a JSON %s`, te.Value)
+		}
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return nil, unknownField(line, field)
 		}
 		return nil, fmt.Errorf("not a record object: %w", err)
 	}
@@ -119,6 +123,42 @@ func ParseRecord(line []byte, now time.Time) (*transform.Record, error) {
 	}
 	return rec, nil
 }
+
+// recordExample is the shape of an input line, for error messages.
+const recordExample = `{"topic":"orders","key":"…","value":{…},"headers":{…}}`
+
+// unknownField explains a line with a field Input does not have (field is
+// quoted, as encoding/json quotes it). A line none of whose fields is a
+// record's is most likely a message value on its own, such as
+// {"orderId":"x"}: it is told where the value goes. Otherwise a field is
+// misspelt: it is told the fields there are.
+func unknownField(line []byte, field string) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) == nil {
+		known := false
+		for name := range fields {
+			if inputFields[name] {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return fmt.Errorf(`not a record object: unknown field %s; each line is one record with the message under "value", such as %s`, field, recordExample)
+		}
+	}
+	return fmt.Errorf(`not a record object: unknown field %s; a record has the fields topic, key (or key_base64), value (or value_base64), headers, partition, offset and timestamp, such as %s`, field, recordExample)
+}
+
+// inputFields are the JSON names of Input's fields.
+var inputFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[Input]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = true
+	}
+	return m
+}()
 
 // Outcomes of a record.
 const (

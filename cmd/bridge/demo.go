@@ -6,14 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cxone-bridge/bridge/demo"
 )
 
-// newDemoCmd returns `bridge demo`: the bridge's main job on an embedded
-// default (package demo), ending with a report and a verdict.
+// newDemoCmd returns `bridge demo`: the bridge's main job, run end to end
+// on a setup the demo builds itself (package demo), ending with a report
+// and a verdict.
 func newDemoCmd() *cobra.Command {
 	o := demo.DefaultOptions()
 	var (
@@ -24,15 +26,16 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the bridge end to end on an in-process Kafka and CXone test server",
-		Long: `demo runs the real pipeline (consumer → transform → sink) on an embedded default,
-with nothing installed but Go:
+		Long: `demo runs the bridge's real pipeline (consumer → transform → sink) end to end
+on a setup it builds itself, with nothing to install but Go:
 
   - an in-process Kafka with the topics "orders" (--partitions) and "orders.dlq",
   - the CXone-compatible test server (latency --latency to --latency-max), or an
     external CXone-compatible endpoint (--cxone-base-url and credentials),
   - a sample stream of --records tutorial-shaped orders over --keys customers
     (the Kafka key), with a share of invalid records (--invalid), duplicates
-    (--duplicates: the same order produced again later) and one tombstone.
+    (--duplicates: the same order produced again later) and, from 2 records
+    on, one tombstone.
 
 It shows live progress, then reports what was delivered, dead-lettered and
 deduplicated, the end-to-end latency and throughput, and a verdict checked
@@ -53,11 +56,10 @@ not run), 2 on bad flags.`,
       --cxone-base-url https://sandbox.example.com --client-id my-app`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A zero would silently mean the default: refuse it.
-			for _, name := range []string{"records", "keys", "partitions", "max-in-flight"} {
-				if f := cmd.Flags().Lookup(name); f != nil && f.Changed && f.Value.String() == "0" {
-					return &exitError{code: 2, err: fmt.Errorf("--%s must be at least 1", name)}
-				}
+			// Checked as given: a zero would silently mean the default
+			// in demo.Run.
+			if err := o.Check(); err != nil {
+				return &exitError{code: 2, err: demoFlagError(err)}
 			}
 			if ext.BaseURL != "" {
 				if ext.ClientID == "" {
@@ -91,26 +93,26 @@ not run), 2 on bad flags.`,
 			}
 			switch {
 			case errors.Is(err, demo.ErrBadOptions):
-				return &exitError{code: 2, err: err}
+				return &exitError{code: 2, err: demoFlagError(err)}
 			case rep == nil:
 				return &exitError{code: 1, err: err}
 			case err != nil:
 				return &exitError{code: 1, err: err}
 			case !rep.Passed:
-				return &exitError{code: 1, err: fmt.Errorf("verdict FAIL: %d check(s) failed", len(rep.Failed()))}
+				return &exitError{code: 1, err: fmt.Errorf("verdict FAIL: %s failed", plural(len(rep.Failed()), "check"))}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Records, "records", o.Records, "records to produce in all (valid, duplicate, invalid, one tombstone)")
-	f.IntVar(&o.Partitions, "partitions", o.Partitions, "partitions of the orders topic")
-	f.IntVar(&o.Keys, "keys", o.Keys, "distinct Kafka keys (customer ids)")
-	f.Float64Var(&o.InvalidShare, "invalid", o.InvalidShare, "share of invalid records (0..0.9)")
-	f.Float64Var(&o.DuplicateShare, "duplicates", o.DuplicateShare, "share of duplicates: an earlier order produced again under the same key")
+	f.IntVar(&o.Records, "records", o.Records, fmt.Sprintf("records to produce in all (valid, duplicate, invalid, one tombstone), 1 to %d", demo.MaxRecords))
+	f.IntVar(&o.Partitions, "partitions", o.Partitions, fmt.Sprintf("partitions of the orders topic, 1 to %d", demo.MaxPartitions))
+	f.IntVar(&o.Keys, "keys", o.Keys, "distinct Kafka keys (customer ids), at least 1")
+	f.Float64Var(&o.InvalidShare, "invalid", o.InvalidShare, "share of invalid records, 0 to 0.9")
+	f.Float64Var(&o.DuplicateShare, "duplicates", o.DuplicateShare, "share of duplicates: an earlier order produced again under the same key; 0 to 0.9, and with --invalid at most 0.9")
 	f.DurationVar(&o.LatencyMin, "latency", o.LatencyMin, "test server latency, lower bound")
 	f.DurationVar(&o.LatencyMax, "latency-max", o.LatencyMax, "test server latency, upper bound (uniform in between)")
-	f.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "consumer.max_in_flight: records in flight at once")
+	f.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, fmt.Sprintf("consumer.max_in_flight: records in flight at once, 1 to %d", demo.MaxMaxInFlight))
 	f.StringVar(&o.Ordering, "ordering", o.Ordering, "consumer.ordering: key, partition or none")
 	f.StringVar(&o.Format, "format", "json", "how the orders are written: json, or avro (schema registry wire format, with an in-process registry)")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the sample stream (0: random)")
@@ -156,4 +158,39 @@ func openDemoLog(path string, stderr io.Writer) (w io.Writer, closeLog func() st
 			return "bridge log: " + f.Name()
 		}, nil
 	}
+}
+
+// demoFlagError words the errors of [demo.Options.Check] as flags: every
+// [demo.OptionError] as "--records must be between 1 and 5000000, got -5",
+// one after the other, with any other problem as it is. An error without
+// an OptionError is returned unchanged.
+func demoFlagError(err error) error {
+	var oe *demo.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	var msgs []string
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case *demo.OptionError:
+			msgs = append(msgs, x.Message("--"))
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		case interface{ Unwrap() error }:
+			if errors.As(e, &oe) {
+				walk(x.Unwrap()) // "demo: …" around the options' errors
+			} else {
+				msgs = append(msgs, e.Error())
+			}
+		default:
+			if e != demo.ErrBadOptions {
+				msgs = append(msgs, e.Error())
+			}
+		}
+	}
+	walk(err)
+	return errors.New(strings.Join(msgs, "; "))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,9 +75,9 @@ input lines.`,
 			case err != nil:
 				return &exitError{code: 2, err: err}
 			case sum.BadInput > 0:
-				return &exitError{code: 2, err: fmt.Errorf("%d bad input lines", sum.BadInput)}
+				return &exitError{code: 2, err: errors.New(plural(sum.BadInput, "bad input line"))}
 			case sum.DLQ > 0 && !allowDLQ:
-				return &exitError{code: 1, err: fmt.Errorf("%d records would go to the DLQ", sum.DLQ)}
+				return &exitError{code: 1, err: fmt.Errorf("%s would go to the DLQ", plural(sum.DLQ, "record"))}
 			}
 			return nil
 		},

@@ -90,9 +90,11 @@ func TestDryRunExitStatus(t *testing.T) {
 	}{
 		{"all good", tutorialLine, nil, 0, "1 publish"},
 		{"tombstone skipped", tomb, nil, 0, "1 skip"},
-		{"dlq fails", tutorialLine + "\n" + bad, nil, 1, "1 records would go to the DLQ"},
+		{"dlq fails", tutorialLine + "\n" + bad, nil, 1, "bridge: 1 record would go to the DLQ\n"},
+		{"dlq fails twice", bad + "\n" + bad, nil, 1, "dry-run: 2 records: 0 publish, 2 dlq, 0 skip, 0 bad input lines\nbridge: 2 records would go to the DLQ\n"},
 		{"dlq allowed", bad, []string{"--allow-dlq"}, 0, "1 dlq"},
-		{"bad input line", "nonsense", nil, 2, "1 bad input lines"},
+		{"bad input line", "nonsense", nil, 2, "dry-run: 1 record: 0 publish, 0 dlq, 0 skip, 1 bad input line\nbridge: 1 bad input line\n"},
+		{"bad input lines", "nonsense\n" + `{"orderId":"x"}`, nil, 2, "bridge: 2 bad input lines\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +104,22 @@ func TestDryRunExitStatus(t *testing.T) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errOut, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestDryRunBareValue: a line that is a message value on its own, not a
+// record object, is told the shape of a line, as a line that is not JSON
+// is.
+func TestDryRunBareValue(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`{"orderId":"x"}`, `not a record object: unknown field "orderId"; each line is one record with the message under "value", such as {"topic":"orders","key":"…","value":{…},"headers":{…}}`},
+		{`{"orderId":"ORD-1234567890","customerId":"CUST-998877","totalAmount":150.75}`, `not a record object: unknown field "orderId"; each line is one record with the message under "value", such as {"topic":"orders","key":"…","value":{…},"headers":{…}}`},
+		{`{"topic":"orders","hedaers":{}}`, `not a record object: unknown field "hedaers"; a record has the fields topic, key (or key_base64), value (or value_base64), headers, partition, offset and timestamp, such as {"topic":"orders","key":"…","value":{…},"headers":{…}}`},
+	} {
+		out, errOut, code := runBridge(t, tc.line+"\n", "dry-run", "-c", "../../bridge.yaml")
+		if code != 2 || !strings.Contains(out, " → bad input line\n"+tc.want+"\n") || !strings.Contains(errOut, "1 bad input line") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.line, code, out, errOut, tc.want)
+		}
 	}
 }
 
