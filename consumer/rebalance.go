@@ -128,7 +128,19 @@ func (c *Consumer) logAssigned(cl *kgo.Client, assigned map[string][]int32) {
 func (c *Consumer) warnDefaultGroup(ctx context.Context, cl *kgo.Client, group string) {
 	self, _ := cl.GroupMetadata()
 	others := 0
-	if described, err := kadm.NewClient(cl).DescribeGroups(ctx, group); err == nil {
+	adm := kadm.NewClient(cl)
+	if c.cfg.GroupProtocol == ProtocolConsumer {
+		// A KIP-848 group is described with its own request.
+		if described, err := adm.DescribeConsumerGroups(ctx, group); err == nil {
+			if g, ok := described[group]; ok && g.Err == nil {
+				for _, m := range g.Members {
+					if m.MemberID != self {
+						others++
+					}
+				}
+			}
+		}
+	} else if described, err := adm.DescribeGroups(ctx, group); err == nil {
 		if g, ok := described[group]; ok && g.Err == nil {
 			for _, m := range g.Members {
 				if m.MemberID != self {

@@ -24,7 +24,7 @@ import (
 // One three-node cluster serves every scenario; each gets its own topic,
 // consumer group and CXone test server.
 func TestE2E(t *testing.T) {
-	k := tc.StartKafka(t, tc.Nodes(3))
+	k := tc.StartKafka(t, append([]tc.Option{tc.Nodes(3)}, nextGenSessionTimeout...)...)
 	bin := tc.BuildBridge(t)
 	scenarios := []struct {
 		name string
@@ -32,7 +32,9 @@ func TestE2E(t *testing.T) {
 	}{
 		{"ThreeReplicas", threeReplicas},
 		{"KillReplica", killReplica},
+		{"KillReplicaNextGen", nextGen(killReplica)},
 		{"ScaleOneThreeOne", scaleOneThreeOne},
+		{"ScaleOneThreeOneNextGen", nextGen(scaleOneThreeOne)},
 		{"KillBroker", killBroker},
 		{"OutageThen429Storm", outageThen429Storm},
 		{"TokenLifetime5s", tokenLifetime},
@@ -61,6 +63,33 @@ const (
 	keys       = 500
 )
 
+// nextGenSessionTimeout gives KIP-848 groups the scenarios' 6 s session
+// timeout: under kafka.group_protocol: consumer the session timeout is the
+// broker's (group.consumer.session.timeout.ms, 45 s by default), not the
+// client's, and a killed replica's partitions wait for it.
+var nextGenSessionTimeout = []tc.Option{
+	tc.BrokerConfig("group.consumer.min.session.timeout.ms", "6000"),
+	tc.BrokerConfig("group.consumer.session.timeout.ms", "6000"),
+	tc.BrokerConfig("group.consumer.min.heartbeat.interval.ms", "1000"),
+	tc.BrokerConfig("group.consumer.heartbeat.interval.ms", "1000"),
+}
+
+// nextGen runs a scenario with kafka.group_protocol: consumer (KIP-848).
+func nextGen(run func(t *testing.T, s *scenario)) func(t *testing.T, s *scenario) {
+	return func(t *testing.T, s *scenario) {
+		s.kafkaYAML = "  group_protocol: consumer\n"
+		run(t, s)
+		for i, p := range s.procs {
+			if !strings.Contains(p.Logs(), `"group_protocol":"consumer"`) {
+				t.Errorf("replica %d did not start with group_protocol consumer", i)
+			}
+			if strings.Contains(p.Logs(), "do not serve kafka.group_protocol: consumer") {
+				t.Errorf("replica %d fell back to the classic protocol", i)
+			}
+		}
+	}
+}
+
 type scenario struct {
 	t      *testing.T
 	k      *tc.Kafka
@@ -73,9 +102,13 @@ type scenario struct {
 	procs  []*tc.Process
 	secret string
 
-	// Set before setup: lines added to the consumer and cxone sections of
-	// the configuration (indented by two spaces, each ending in a newline).
-	consumerYAML, cxoneYAML string
+	// Set before setup: lines added to the kafka, consumer and cxone
+	// sections of the configuration (indented by two spaces, each ending
+	// in a newline).
+	kafkaYAML, consumerYAML, cxoneYAML string
+	// replicas is the topics' replication factor; 0 means 3 (with
+	// min.insync.replicas 2).
+	replicas int16
 	// customer, when set before produce, is the customer (the Kafka key) of
 	// order i; default CUST-<i mod keys>.
 	customer func(i int) string
@@ -95,9 +128,12 @@ func newScenario(t *testing.T, k *tc.Kafka, bin, name string) *scenario {
 func (s *scenario) setup(opts ...cxonetest.Option) {
 	t := s.t
 	two := "2"
-	cfgs := map[string]*string{"min.insync.replicas": &two}
-	s.k.CreateTopic(t, s.topic, partitions, 3, cfgs)
-	s.k.CreateTopic(t, s.topic+".dlq", partitions, 3, cfgs)
+	cfgs, rf := map[string]*string{"min.insync.replicas": &two}, int16(3)
+	if s.replicas != 0 {
+		cfgs, rf = nil, s.replicas
+	}
+	s.k.CreateTopic(t, s.topic, partitions, rf, cfgs)
+	s.k.CreateTopic(t, s.topic+".dlq", partitions, rf, cfgs)
 	s.srv = tc.StartCXone(t, append([]cxonetest.Option{cxonetest.WithRecordLimit(1 << 21)}, opts...)...)
 	dir := t.TempDir()
 	schema, err := os.ReadFile("../schemas/order.json")
@@ -112,7 +148,7 @@ func (s *scenario) setup(opts ...cxonetest.Option) {
   group_id: %s
   session_timeout: 6s
   rebalance_timeout: 30s
-consumer:
+%sconsumer:
   max_in_flight: 64
   commit_interval: 1s
   drain_timeout: 10s
@@ -138,7 +174,7 @@ metrics:
   listen: 127.0.0.1:0 # several replicas share this host
 log:
   level: info
-`, strings.Join(s.k.Brokers(), ", "), s.group, s.consumerYAML, s.srv.URL, cxonetest.DefaultClientID, s.cxoneYAML, s.topic)
+`, strings.Join(s.k.Brokers(), ", "), s.group, s.kafkaYAML, s.consumerYAML, s.srv.URL, cxonetest.DefaultClientID, s.cxoneYAML, s.topic)
 	s.cfg = filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(s.cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -182,9 +218,10 @@ func (s *scenario) produce(n int) {
 	s.n += n
 }
 
-// startReplica starts one more bridge process.
-func (s *scenario) startReplica() *tc.Process {
-	p := tc.StartBridge(s.t, s.bin, s.cfg, []string{"CXONE_CLIENT_SECRET=" + s.secret})
+// startReplica starts one more bridge process, with env added to its
+// environment.
+func (s *scenario) startReplica(env ...string) *tc.Process {
+	p := tc.StartBridge(s.t, s.bin, s.cfg, append([]string{"CXONE_CLIENT_SECRET=" + s.secret}, env...))
 	s.procs = append(s.procs, p)
 	return p
 }
@@ -196,17 +233,35 @@ func (s *scenario) waitAccepted(atLeast int64, d time.Duration) {
 	poll.Until(s.t, d, fmt.Sprintf("%d events accepted", atLeast), func() bool { return s.accepted() >= atLeast })
 }
 
-// lag is the group's total lag per kadm, -1 if unknown.
+// lag is the group's total lag on the scenario's topic (end offsets minus
+// committed offsets), -1 while not every partition has a commit. It reads
+// the offsets themselves rather than kadm's Lag, which describes the group
+// with the classic protocol's request and knows no KIP-848 group.
 func (s *scenario) lag() int64 {
-	lags, err := s.k.Admin().Lag(context.Background(), s.group)
-	if err != nil {
+	ctx := context.Background()
+	adm := s.k.Admin()
+	offs, err := adm.FetchOffsets(ctx, s.group)
+	if err != nil || offs.Error() != nil {
 		return -1
 	}
-	gl, ok := lags[s.group]
-	if !ok || gl.Error() != nil || len(gl.Lag[s.topic]) != partitions {
-		return -1 // not every partition listed yet: unknown, not 0
+	ends, err := adm.ListEndOffsets(ctx, s.topic)
+	if err != nil || ends.Error() != nil {
+		return -1
 	}
-	return gl.Lag.Total()
+	var total int64
+	n := 0
+	for p, end := range ends[s.topic] {
+		o, ok := offs.Lookup(s.topic, p)
+		if !ok || o.At < 0 {
+			return -1 // not every partition committed yet: unknown, not 0
+		}
+		total += end.Offset - o.At
+		n++
+	}
+	if n != partitions {
+		return -1
+	}
+	return total
 }
 
 // finish waits for every record to be delivered and committed, stops the

@@ -136,21 +136,27 @@ func jsonPair(kv string) string {
 
 // TestRunWarnsOnSharedDefaultGroup: a run with the default group id that
 // finds other members in the group says so; one alone in it does not.
+// Under both group protocols (a KIP-848 group is described otherwise).
 func TestRunWarnsOnSharedDefaultGroup(t *testing.T) {
-	e := newEnv(t, 2, "")
-	data, err := os.ReadFile(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(e.cfg, []byte(strings.Replace(string(data), "  group_id: bridge-test\n", "", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	first := e.start()
-	first.WaitLog("partitions assigned", 30*time.Second)
-	second := e.start()
-	second.WaitLog("joined the default consumer group, which is already in use", 30*time.Second)
-	if strings.Contains(first.Logs(), "joined the default consumer group") {
-		t.Errorf("the first member, alone in the group when it joined, warned:\n%s", tail(first.Logs(), 5))
+	for _, protocol := range []string{"classic", "consumer"} {
+		t.Run(protocol, func(t *testing.T) {
+			e := newEnv(t, 2, "")
+			data, err := os.ReadFile(e.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yaml := strings.Replace(string(data), "  group_id: bridge-test\n", "  group_protocol: "+protocol+"\n", 1)
+			if err := os.WriteFile(e.cfg, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			first := e.start()
+			first.WaitLog("partitions assigned", 30*time.Second)
+			second := e.start()
+			second.WaitLog("joined the default consumer group, which is already in use", 30*time.Second)
+			if strings.Contains(first.Logs(), "joined the default consumer group") {
+				t.Errorf("the first member, alone in the group when it joined, warned:\n%s", tail(first.Logs(), 5))
+			}
+		})
 	}
 }
 
