@@ -8,7 +8,7 @@ PKGS := ./...
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /e2e -e /testcontainers)
 FUZZTIME ?= 10s
 
-.PHONY: test check vet fmt unit e2e kafka-jars bench perf fuzz build clean
+.PHONY: test check vet fmt unit e2e kafka-jars bench perf perf-scale fuzz build clean
 
 ## test: everything CI checks: formatting, vet, race-enabled tests, the
 ## real-Kafka end-to-end suite, a short run of every benchmark.
@@ -48,6 +48,12 @@ perf: build
 	bin/bridge bench --sweep --records 40000 --chart docs/perf/sweep.svg --json docs/perf/sweep.json
 	$(GO) test -run '^$$' -bench 'Transform|NaiveBaseline|SinkVsBare' -benchtime 2s -count 3 ./transform ./sink
 	$(GO) test -run '^$$' -bench 'Consumer' -benchtime 50000x -count 3 ./consumer
+
+## perf-scale: what scaling costs and yields on real Apache Kafka (about 15
+## minutes): the stall of each rebalance event under both group protocols,
+## and the throughput of 1, 2 and 3 replicas. Writes docs/perf/scale.{md,json,svg}.
+perf-scale: kafka-jars
+	BRIDGE_PERF_SCALE=1 $(GO) test -p 1 -count=1 -timeout 60m -v -run '^TestScaleReport$$' ./e2e/
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:
