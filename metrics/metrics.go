@@ -60,7 +60,7 @@ func New(version string) *Metrics {
 	m.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "records_consumed_total",
 		Help: "Records fetched from Kafka and handed to the pipeline."}, []string{"topic"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
-		Help: "Records that reached a final outcome: accepted, duplicate (409, already ingested), skipped (tombstone), dead_lettered."}, []string{"outcome"})
+		Help: "Records that reached a final outcome: accepted, duplicate (409, already ingested), skipped (tombstone), filtered (no route's filter took it), dead_lettered."}, []string{"outcome"})
 	m.publishFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "publish_failures_total",
 		Help: "Publish calls that ended in a failure, by class (rejected, transient after retries, systemic)."}, []string{"class"})
 	m.publishDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "publish_duration_seconds",
