@@ -46,11 +46,18 @@ const (
 type rebalanceResult struct {
 	Protocol string `json:"protocol"`
 	Event    string `json:"event"`
-	// StallMS is the longest gap between two accepted events from the
-	// event on; RecoveryMS how long after the event the backlog (produced
-	// minus accepted) stayed above one second of load.
-	StallMS    int64 `json:"stall_ms"`
-	RecoveryMS int64 `json:"recovery_ms"`
+	// StallMS is the longest gap between two accepted events of one
+	// partition from the event on (the worst partition's stop: with
+	// cooperative rebalancing the others flow meanwhile);
+	// PartitionsStalled how many partitions stopped for more than a
+	// second; GlobalGapMS the longest gap between any two accepted events
+	// (all partitions stopped at once). RecoveryMS is how long after the
+	// event the backlog (produced minus accepted) stayed above one second
+	// of load.
+	StallMS           int64 `json:"stall_ms"`
+	PartitionsStalled int   `json:"partitions_stalled"`
+	GlobalGapMS       int64 `json:"global_gap_ms"`
+	RecoveryMS        int64 `json:"recovery_ms"`
 	// MinPerSec is the fewest events accepted in one second after the
 	// event; PerSec every second from scaleBefore before it.
 	MinPerSec  int     `json:"min_per_sec"`
@@ -98,7 +105,8 @@ func TestScaleReport(t *testing.T) {
 			name := protocol + "-" + ev.name
 			t.Run(name, func(t *testing.T) {
 				r := measureRebalance(t, k.For(t), bin, protocol, ev)
-				t.Logf("%s: stall %d ms, recovery %d ms, min %d/s, %d duplicates", name, r.StallMS, r.RecoveryMS, r.MinPerSec, r.Duplicates)
+				t.Logf("%s: partition stop %d ms (%d over 1 s), all stopped %d ms, recovery %d ms, min %d/s, %d duplicates",
+					name, r.StallMS, r.PartitionsStalled, r.GlobalGapMS, r.RecoveryMS, r.MinPerSec, r.Duplicates)
 				results = append(results, r)
 			})
 		}
@@ -166,6 +174,24 @@ var rebalanceEvents = []rebalanceEvent{
 	}},
 }
 
+// longestGap is the longest time in [from, to) without an event of ts
+// (sorted), counted from from.
+func longestGap(ts []time.Time, from, to time.Time) time.Duration {
+	var gap time.Duration
+	last := from
+	for _, t := range ts {
+		if t.Before(from) {
+			continue
+		}
+		if !t.Before(to) {
+			break
+		}
+		gap = max(gap, t.Sub(last))
+		last = t
+	}
+	return max(gap, to.Sub(last))
+}
+
 // measureFor lets a measurement window pass (not a synchronisation: what
 // happens in the window is what is measured).
 func measureFor(d time.Duration) {
@@ -215,7 +241,8 @@ type steadyLoad struct {
 	done chan struct{}
 
 	mu    sync.Mutex
-	acked []loadPoint // cumulative count produced, by time
+	acked []loadPoint       // cumulative count produced, by time
+	part  map[string]int32 // order id → partition
 	err   error
 }
 
@@ -225,7 +252,7 @@ type loadPoint struct {
 }
 
 func startLoad(s *scenario, rate int) *steadyLoad {
-	l := &steadyLoad{s: s, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &steadyLoad{s: s, stop: make(chan struct{}), done: make(chan struct{}), part: map[string]int32{}}
 	cl := s.k.Client(s.t, kgo.DefaultProduceTopic(s.topic), kgo.ProducerLinger(0))
 	go func() {
 		defer close(l.done)
@@ -245,10 +272,14 @@ func startLoad(s *scenario, rate int) *steadyLoad {
 				if len(recs) == 0 {
 					continue
 				}
-				err := cl.ProduceSync(context.Background(), recs...).FirstErr()
+				res := cl.ProduceSync(context.Background(), recs...)
+				err := res.FirstErr()
 				l.mu.Lock()
 				if err != nil && l.err == nil {
 					l.err = err
+				}
+				for _, r := range res {
+					l.part[orderIDOf(r.Record.Value)] = r.Record.Partition
 				}
 				l.acked = append(l.acked, loadPoint{time.Now(), sent})
 				l.mu.Unlock()
@@ -298,8 +329,12 @@ func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebala
 	s.finish(5 * time.Minute)
 	events := s.srv.Events()
 	arrived := make([]time.Time, 0, len(events))
+	byPart := map[int32][]time.Time{}
 	for _, e := range events {
 		arrived = append(arrived, e.ArrivedAt)
+		if p, ok := load.part[orderIDOf(e.Body)]; ok {
+			byPart[p] = append(byPart[p], e.ArrivedAt)
+		}
 	}
 	slices.SortFunc(arrived, func(a, b time.Time) int { return a.Compare(b) })
 	r := rebalanceResult{Protocol: protocol, Event: ev.title, Events: s.n, Duplicates: s.srv.Stats().Duplicates - dupsBefore,
@@ -308,23 +343,21 @@ func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebala
 	secs := int((scaleBefore + scaleAfter) / time.Second)
 	r.PerSec = make([]int, secs)
 	from := t0.Add(-scaleBefore)
-	var prev time.Time
-	r.MinPerSec = math.MaxInt
 	for _, a := range arrived {
 		if i := int(a.Sub(from) / time.Second); i >= 0 && i < secs {
 			r.PerSec[i]++
 		}
-		if a.After(t0) && a.Before(t0.Add(scaleAfter)) {
-			last := prev
-			if last.Before(t0) {
-				last = t0
-			}
-			if gap := a.Sub(last); gap.Milliseconds() > r.StallMS {
-				r.StallMS = gap.Milliseconds()
-			}
-		}
-		prev = a
 	}
+	r.GlobalGapMS = longestGap(arrived, t0, t0.Add(scaleAfter)).Milliseconds()
+	for _, ts := range byPart {
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		g := longestGap(ts, t0, t0.Add(scaleAfter))
+		r.StallMS = max(r.StallMS, g.Milliseconds())
+		if g > time.Second {
+			r.PartitionsStalled++
+		}
+	}
+	r.MinPerSec = math.MaxInt
 	for _, n := range r.PerSec[int(scaleBefore/time.Second):] {
 		r.MinPerSec = min(r.MinPerSec, n)
 	}
@@ -342,6 +375,24 @@ func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebala
 
 // caughtUp reports whether accepted events are within one second of load
 // of what the load had produced.
+// orderIDOf is the orderId of an order's JSON (a record value or an
+// event's attributes).
+func orderIDOf(b []byte) string {
+	var v struct {
+		OrderID    string `json:"orderId"`
+		Attributes struct {
+			OrderID string `json:"orderId"`
+		} `json:"attributes"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return ""
+	}
+	if v.OrderID != "" {
+		return v.OrderID
+	}
+	return v.Attributes.OrderID
+}
+
 func caughtUp(l *steadyLoad, accepted int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -390,9 +441,9 @@ func scaleMarkdown(rs []rebalanceResult, th []throughputResult) string {
 	fmt.Fprintf(&b, "<!-- Written by make perf-scale (e2e TestScaleReport); do not edit. -->\n\n")
 	fmt.Fprintf(&b, "Real Apache Kafka (one broker), 12 partitions, CXone test server at %s, `max_in_flight: %d`, %d events/s produced during the events; session timeout 6 s for both protocols.\n\n",
 		scaleLatency, scaleMaxInFlight, scaleRate)
-	b.WriteString("| event | protocol | stall (longest gap) | backlog over 1 s of load for | fewest events in a second | duplicates | lost |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| event | protocol | longest stop of a partition | partitions stopped > 1 s | all stopped at once | backlog over 1 s of load for | fewest events in a second | duplicates | lost |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %d |\n", r.Event, r.Protocol, ms(r.StallMS), ms(r.RecoveryMS), r.MinPerSec, r.Duplicates, r.Lost)
+		fmt.Fprintf(&b, "| %s | %s | %s | %d of 12 | %s | %s | %d | %d | %d |\n", r.Event, r.Protocol, ms(r.StallMS), r.PartitionsStalled, ms(r.GlobalGapMS), ms(r.RecoveryMS), r.MinPerSec, r.Duplicates, r.Lost)
 	}
 	b.WriteString("\n| replicas | events/s | × one replica | bound n × max_in_flight ÷ latency |\n|---|---|---|---|\n")
 	for _, r := range th {
