@@ -241,7 +241,7 @@ type steadyLoad struct {
 	done chan struct{}
 
 	mu    sync.Mutex
-	acked []loadPoint       // cumulative count produced, by time
+	acked []loadPoint      // cumulative count produced, by time
 	part  map[string]int32 // order id → partition
 	err   error
 }
