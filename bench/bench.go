@@ -190,8 +190,9 @@ type Result struct {
 	// ThroughputEPS is the bridge's throughput: accepted events between the
 	// first and the last accepted answer of the throughput phase.
 	ThroughputEPS float64 `json:"throughput_eps"`
-	// WireCeilingEPS is the bare net/http loop's throughput on the same
-	// requests, server and concurrency: the mean of a run before the bridge
+	// WireCeilingEPS is the bare net/http client's throughput on the same
+	// requests, server and concurrency, run as a process of its own as the
+	// bridge is (wire.go): the mean of a run before the bridge
 	// (WireBeforeEPS) and one after (WireAfterEPS), so that drift in the
 	// machine's load weighs on both sides alike. RatioWire = ThroughputEPS
 	// / WireCeilingEPS.
@@ -199,6 +200,23 @@ type Result struct {
 	WireBeforeEPS  float64 `json:"wire_before_eps"`
 	WireAfterEPS   float64 `json:"wire_after_eps"`
 	RatioWire      float64 `json:"ratio_wire"`
+	// WireInProcessEPS is the same loop run inside this process (the test
+	// server's), as reports before 2026-11-30 measured the ceiling: it
+	// shares the server's scheduler and heap, and costs the server less
+	// per request than a client in another process.
+	WireInProcessEPS       float64 `json:"wire_in_process_eps"`
+	WireInProcessBeforeEPS float64 `json:"wire_in_process_before_eps"`
+	WireInProcessAfterEPS  float64 `json:"wire_in_process_after_eps"`
+	RatioWireInProcess     float64 `json:"ratio_wire_in_process"`
+	// WireClientCPUPer1000 is the bare client process's CPU seconds per
+	// 1,000 events, and WireClientAllocsPerEvent its heap allocations per
+	// event (runtime/metrics), means of its two runs; BridgeAllocsPerEvent
+	// is the bridge process's (go_memstats_mallocs_total of its /metrics
+	// over the throughput phase), RatioAllocs the bridge's ÷ the client's.
+	WireClientCPUPer1000     float64 `json:"wire_client_cpu_s_per_1000,omitempty"`
+	WireClientAllocsPerEvent float64 `json:"wire_client_allocs_per_event,omitempty"`
+	BridgeAllocsPerEvent     float64 `json:"bridge_allocs_per_event,omitempty"`
+	RatioAllocs              float64 `json:"ratio_allocs,omitempty"`
 	// LittleBoundEPS = MaxInFlight / Latency; RatioLittle = ThroughputEPS / it.
 	LittleBoundEPS float64 `json:"little_bound_eps,omitempty"`
 	RatioLittle    float64 `json:"ratio_little,omitempty"`
@@ -284,7 +302,8 @@ func (r *Result) Print(w io.Writer) {
 	row := func(name, value, note string) { fmt.Fprintf(w, "  %-26s %14s  %s\n", name, value, note) }
 	row("bridge throughput", eps(r.ThroughputEPS), "")
 	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 200 ms)", r.MaxInFlight))
-	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire (runs before / after: %.0f / %.0f)", r.RatioWire, r.WireBeforeEPS, r.WireAfterEPS))
+	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire; bare client in its own process (runs before / after: %.0f / %.0f)", r.RatioWire, r.WireBeforeEPS, r.WireAfterEPS))
+	row("  in the server's process", eps(r.WireInProcessEPS), fmt.Sprintf("bridge = %.2f × it (the earlier reports' ceiling; before / after: %.0f / %.0f)", r.RatioWireInProcess, r.WireInProcessBeforeEPS, r.WireInProcessAfterEPS))
 	if r.LittleBoundEPS > 0 {
 		row("Little bound", eps(r.LittleBoundEPS), fmt.Sprintf("bridge = %.2f × Little (%d in flight ÷ %s)", r.RatioLittle, r.MaxInFlight, fmtMs(r.LatencyMs)))
 	} else {
@@ -301,6 +320,12 @@ func (r *Result) Print(w io.Writer) {
 	if r.HarnessCPUPer1000 > 0 {
 		row("  the rest, per 1,000", fmt.Sprintf("%.3f s", r.HarnessCPUPer1000+r.KafkaCPUPer1000),
 			fmt.Sprintf("test server %.3f s + embedded Kafka %.3f s; the wire loop's run: server + loop %.3f s", r.HarnessCPUPer1000, r.KafkaCPUPer1000, r.WireHarnessCPUPer1000))
+	}
+	if r.WireClientCPUPer1000 > 0 {
+		row("  bare client, per 1,000", fmt.Sprintf("%.3f s", r.WireClientCPUPer1000), "the wire ceiling's client process")
+	}
+	if r.BridgeAllocsPerEvent > 0 {
+		row("allocations per event", fmt.Sprintf("%.0f", r.BridgeAllocsPerEvent), fmt.Sprintf("bridge process; the bare client %.0f: %.2f ×", r.WireClientAllocsPerEvent, r.RatioAllocs))
 	}
 	row("peak RSS", fmt.Sprintf("%.1f MB", r.RSSPeakMB), "bridge process (VmHWM)")
 	if r.Format == FormatAvro {

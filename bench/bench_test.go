@@ -53,6 +53,11 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 	}{
 		{"throughput measured", r.ThroughputEPS > 0},
 		{"wire ceiling measured", r.WireCeilingEPS > 0},
+		{"wire ceiling is the mean of its two runs", near(r.WireCeilingEPS, (r.WireBeforeEPS+r.WireAfterEPS)/2)},
+		{"in-process loop measured too", r.WireInProcessEPS > 0 && near(r.RatioWireInProcess, r.ThroughputEPS/r.WireInProcessEPS)},
+		{"the bare client's CPU and allocations measured", r.WireClientCPUPer1000 > 0 && r.WireClientAllocsPerEvent > 0},
+		{"the bridge's allocations measured, and more than the bare client's", r.BridgeAllocsPerEvent > r.WireClientAllocsPerEvent &&
+			near(r.RatioAllocs, r.BridgeAllocsPerEvent/r.WireClientAllocsPerEvent)},
 		{"Little bound is max_in_flight ÷ latency", r.LittleBoundEPS == little},
 		{"bridge at most the Little bound (+5% clock slack)", r.ThroughputEPS <= little*1.05},
 		{"wire loop at most the Little bound (+5%)", r.WireCeilingEPS <= little*1.05},
@@ -85,7 +90,8 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"throughput_eps", "wire_ceiling_eps", "ratio_wire", "little_bound_eps", "ratio_little",
-		"p50_ms", "p99_ms", "p999_ms", "cpu_s_per_1000", "rss_peak_mb", "tutorial_eps", "machine"} {
+		"p50_ms", "p99_ms", "p999_ms", "cpu_s_per_1000", "rss_peak_mb", "tutorial_eps", "machine",
+		"wire_in_process_eps", "wire_client_cpu_s_per_1000", "bridge_allocs_per_event", "wire_client_allocs_per_event"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, b)
 		}

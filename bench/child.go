@@ -319,36 +319,44 @@ func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered fl
 }
 
 func scrapeGauges(ctx context.Context, url string) (inFlight, buffered float64, ok bool) {
+	v, ok := scrapeMetrics(ctx, url, "cxone_bridge_in_flight_records", "cxone_bridge_buffered_records")
+	return v["cxone_bridge_in_flight_records"], v["cxone_bridge_buffered_records"], ok
+}
+
+// mallocs is the child's count of heap allocations so far
+// (go_memstats_mallocs_total of its /metrics).
+func (ch *child) mallocs(ctx context.Context) (float64, bool) {
+	v, ok := scrapeMetrics(ctx, "http://"+ch.addr+"/metrics", "go_memstats_mallocs_total")
+	return v["go_memstats_mallocs_total"], ok
+}
+
+// scrapeMetrics reads the values of the named unlabelled metrics from a
+// Prometheus text page; ok when it found them all.
+func scrapeMetrics(ctx context.Context, url string, names ...string) (map[string]float64, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	defer resp.Body.Close()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	got := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	seen := 0
 	for sc.Scan() {
 		name, val, found := strings.Cut(sc.Text(), " ")
-		if !found {
-			continue
-		}
-		var dst *float64
-		switch name {
-		case "cxone_bridge_in_flight_records":
-			dst = &inFlight
-		case "cxone_bridge_buffered_records":
-			dst = &buffered
-		default:
+		if !found || !want[name] {
 			continue
 		}
 		if v, err := strconv.ParseFloat(val, 64); err == nil {
-			*dst = v
-			seen++
+			got[name] = v
 		}
 	}
-	return inFlight, buffered, seen == 2
+	return got, len(got) == len(names)
 }

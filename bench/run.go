@@ -49,6 +49,7 @@ type env struct {
 	adm       *kadm.Client
 	dir       string
 	binary    string
+	tools     string // the binary serving bench-kafka and bench-wire
 	kafka     string
 	points    int
 	token     string
@@ -83,14 +84,14 @@ func newEnv(ctx context.Context, o *Options) (e *env, err error) {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
+	e.tools = o.KafkaBinary
+	if e.tools == "" {
+		e.tools = e.binary
+	}
 	if len(o.Brokers) > 0 {
 		e.brokers, e.kafka = o.Brokers, "cluster at "+strings.Join(o.Brokers, ",")
 	} else {
-		kb := o.KafkaBinary
-		if kb == "" {
-			kb = e.binary
-		}
-		if e.kafkaProc, e.brokers, err = startKafka(ctx, kb); err != nil {
+		if e.kafkaProc, e.brokers, err = startKafka(ctx, e.tools); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		e.kafka = "embedded (kfake, 1 broker, own process)"
@@ -169,14 +170,22 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 
 	// 1. Wire ceiling, measured before and after the bridge so that drift
-	// in the machine's load is shared evenly.
-	var wireCPU float64 // harness CPU per 1,000 requests, mean of the two runs
-	wire := func(when string) (float64, error) {
-		fmt.Fprintf(o.Out, "wire ceiling (%s): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
+	// in the machine's load is shared evenly: the bare client in a process
+	// of its own, as the bridge is (the ceiling), and in this process (for
+	// continuity with earlier reports; see wire.go).
+	reqFile := filepath.Join(e.dir, fmt.Sprintf("wire-%d.gob", e.points))
+	if err := writeRequests(reqFile, reqs); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.Remove(reqFile)
+	eventsURL := e.srv.URL + cxonetest.EventsPath
+	var wireCPU float64 // harness CPU per 1,000 requests, mean of the two in-process runs
+	wireIn := func(when string) (float64, error) {
+		fmt.Fprintf(o.Out, "wire ceiling (%s, in this process): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
 		e.srv.Reset()
 		ph := e.rec.start(tagThroughput, len(reqs), false)
 		self0, _ := procCPU(os.Getpid())
-		if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs, o.MaxInFlight); err != nil {
+		if err := wireLoop(ctx, eventsURL, e.token, reqs, o.MaxInFlight); err != nil {
 			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
 		}
 		if self1, ok := procCPU(os.Getpid()); ok {
@@ -184,14 +193,32 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		}
 		return ph.rate(), nil
 	}
+	wireOut := func(when string) (float64, error) {
+		fmt.Fprintf(o.Out, "wire ceiling (%s, own process): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
+		var ph *phase
+		e.srv.Reset() // the client's warm-up posts requests already accepted
+		rep, err := wireProcess(ctx, e.tools, eventsURL, e.token, reqFile, o.MaxInFlight, func() {
+			e.srv.Reset()
+			ph = e.rec.start(tagThroughput, len(reqs), false)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
+		}
+		res.WireClientCPUPer1000 += rep.CPUSeconds / float64(rep.Requests) * 1000 / 2
+		res.WireClientAllocsPerEvent += float64(rep.Allocs) / float64(rep.Requests) / 2
+		return ph.rate(), nil
+	}
 	// A short warm-up first: the first run of a fresh process (connection
 	// set-up, heap growth) is otherwise measurably slower than later ones.
 	e.srv.Reset()
 	e.rec.start(tagThroughput, 0, false)
-	if err := wireLoop(ctx, e.srv.URL+cxonetest.EventsPath, e.token, reqs[:min(len(reqs), 2000)], o.MaxInFlight); err != nil {
+	if err := wireLoop(ctx, eventsURL, e.token, reqs[:min(len(reqs), 2000)], o.MaxInFlight); err != nil {
 		return nil, fmt.Errorf("bench: wire warm-up: %w", err)
 	}
-	if res.WireBeforeEPS, err = wire("before"); err != nil {
+	if res.WireInProcessBeforeEPS, err = wireIn("before"); err != nil {
+		return nil, err
+	}
+	if res.WireBeforeEPS, err = wireOut("before"); err != nil {
 		return nil, err
 	}
 	if o.Latency > 0 {
@@ -221,15 +248,21 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	done0 := ph.count.Load() // accepted before the CPU sample (a handful at most)
 	var prof <-chan error
 	if o.CPUProfile != "" && full {
-		secs := max(1, min(10, int(float64(len(recs))/max(res.WireCeilingEPS, 1)/1.5)))
+		// The profile covers most of the phase: its length from the
+		// ceiling measured before it (WireCeilingEPS is not known yet).
+		secs := max(1, min(10, int(float64(len(recs))/max(res.WireBeforeEPS, 1)/1.5)))
 		prof = ch.profile(ctx, o.CPUProfile, secs)
 		res.Profile = o.CPUProfile
 	}
+	mallocs0, mallocsOK := ch.mallocs(ctx)
 	stopGauges := ch.gauges(ctx)
 	if err := ph.wait(ctx, o.StallTimeout, ch); err != nil {
 		return nil, fmt.Errorf("bench: bridge throughput phase: %w", err)
 	}
 	res.MeanInFlight, res.MeanBuffered = stopGauges()
+	if mallocs1, ok := ch.mallocs(ctx); ok && mallocsOK && int64(len(recs)) > done0 {
+		res.BridgeAllocsPerEvent = (mallocs1 - mallocs0) / float64(int64(len(recs))-done0)
+	}
 	if e.reg != nil {
 		res.RegistryRequests = e.reg.requests.Load() - reg0
 	}
@@ -256,11 +289,19 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	res.ThroughputEPS = ph.rate()
 	res.Duplicates = int(e.srv.Stats().Duplicates)
-	if res.WireAfterEPS, err = wire("after"); err != nil { // the bridge idles meanwhile
+	// The bridge idles meanwhile.
+	if res.WireAfterEPS, err = wireOut("after"); err != nil {
+		return nil, err
+	}
+	if res.WireInProcessAfterEPS, err = wireIn("after"); err != nil {
 		return nil, err
 	}
 	res.WireCeilingEPS = (res.WireBeforeEPS + res.WireAfterEPS) / 2
+	res.WireInProcessEPS = (res.WireInProcessBeforeEPS + res.WireInProcessAfterEPS) / 2
 	res.WireHarnessCPUPer1000 = wireCPU
+	if res.WireClientAllocsPerEvent > 0 && res.BridgeAllocsPerEvent > 0 {
+		res.RatioAllocs = res.BridgeAllocsPerEvent / res.WireClientAllocsPerEvent
+	}
 
 	// 3. Latency at a fixed offered rate below saturation.
 	if full && o.LatencyDuration > 0 {
@@ -297,6 +338,9 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	if res.WireCeilingEPS > 0 {
 		res.RatioWire = res.ThroughputEPS / res.WireCeilingEPS
+	}
+	if res.WireInProcessEPS > 0 {
+		res.RatioWireInProcess = res.ThroughputEPS / res.WireInProcessEPS
 	}
 	if res.LittleBoundEPS > 0 {
 		res.RatioLittle = res.ThroughputEPS / res.LittleBoundEPS

@@ -211,3 +211,26 @@ func newBenchKafkaCmd() *cobra.Command {
 		},
 	}
 }
+
+// newBenchWireCmd is `bridge bench-wire`, hidden: the bare client of
+// `bridge bench`'s wire ceiling, run by it as a process of its own
+// (bench/wire.go). The token comes in $BRIDGE_BENCH_WIRE_TOKEN.
+func newBenchWireCmd() *cobra.Command {
+	var o bench.WireOptions
+	cmd := &cobra.Command{
+		Use:    "bench-wire",
+		Short:  "Post pre-built requests as the wire ceiling's bare client (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bench.ServeWire(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), o); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.URL, "url", "", "the events endpoint")
+	cmd.Flags().StringVar(&o.RequestsFile, "requests", "", "the requests file bench wrote")
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 0, "requests at a time")
+	return cmd
+}

@@ -46,6 +46,7 @@ func newRootCmd(sig *signals) *cobra.Command {
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newBenchKafkaCmd())
+	root.AddCommand(newBenchWireCmd())
 	return root
 }
 
