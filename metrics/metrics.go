@@ -12,6 +12,7 @@ package metrics
 import (
 	"errors"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,8 @@ type Metrics struct {
 	tokenFailures     prometheus.Counter
 	breakerChanges    *prometheus.CounterVec
 	rebalanceDuration prometheus.Histogram
+	outcome           map[string]prometheus.Counter // events' children, read-only after New
+	consumedBy        sync.Map                      // topic → consumed's child
 }
 
 // New creates the collectors and registers them, the build info and the Go
@@ -83,8 +86,11 @@ func New(version string) *Metrics {
 		Help: "Always 1; labels carry the build."}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 
+	// The children of the per-event counters, resolved once: WithLabelValues
+	// hashes its labels and looks the child up at every call.
+	m.outcome = map[string]prometheus.Counter{}
 	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeSkipped, OutcomeFiltered, OutcomeDeadLettered} {
-		m.events.WithLabelValues(o)
+		m.outcome[o] = m.events.WithLabelValues(o)
 	}
 	for _, c := range []string{"rejected", "transient", "systemic"} {
 		m.publishFailures.WithLabelValues(c)
@@ -107,10 +113,10 @@ func (m *Metrics) Options() pipeline.Options {
 		OnPublished:  m.published,
 		OnSkipped: func(_ *kgo.Record, reason string) {
 			if reason == transform.ReasonFiltered {
-				m.events.WithLabelValues(OutcomeFiltered).Inc()
+				m.outcome[OutcomeFiltered].Inc()
 				return
 			}
-			m.events.WithLabelValues(OutcomeSkipped).Inc()
+			m.outcome[OutcomeSkipped].Inc()
 		},
 		OnBreakerState: func(_, to sink.BreakerState) { m.breakerChanges.WithLabelValues(to.String()).Inc() },
 	}
@@ -118,9 +124,9 @@ func (m *Metrics) Options() pipeline.Options {
 
 func (m *Metrics) published(_ *kgo.Record, _ *transform.Event, res sink.Result) {
 	if res.Duplicate {
-		m.events.WithLabelValues(OutcomeDuplicate).Inc()
+		m.outcome[OutcomeDuplicate].Inc()
 	} else {
-		m.events.WithLabelValues(OutcomeAccepted).Inc()
+		m.outcome[OutcomeAccepted].Inc()
 	}
 }
 
@@ -131,12 +137,20 @@ func (m *Metrics) Finished(*kgo.Record, bool) {}
 func (m *Metrics) Rebalanced(d time.Duration) { m.rebalanceDuration.Observe(d.Seconds()) }
 
 // Dispatched implements consumer.DispatchObserver.
-func (m *Metrics) Dispatched(rec *kgo.Record) { m.consumed.WithLabelValues(rec.Topic).Inc() }
+func (m *Metrics) Dispatched(rec *kgo.Record) {
+	if c, ok := m.consumedBy.Load(rec.Topic); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.consumed.WithLabelValues(rec.Topic)
+	m.consumedBy.Store(rec.Topic, c)
+	c.Inc()
+}
 
 // DeadLettered implements consumer.DLQObserver.
 func (m *Metrics) DeadLettered(_ *kgo.Record, f *dlq.Failure) {
 	m.dlqWrites.WithLabelValues(string(f.Class)).Inc()
-	m.events.WithLabelValues(OutcomeDeadLettered).Inc()
+	m.outcome[OutcomeDeadLettered].Inc()
 }
 
 // Retrying implements consumer.RetryObserver: a record-level retry.

@@ -68,28 +68,32 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 	if h.registryDown != nil {
 		h.registryDown.Store(errors.Is(err, registry.ErrUnavailable))
 	}
-	var ie *transform.InvalidError
-	var skip *transform.SkipError
-	switch {
-	case errors.As(err, &skip):
-		h.log().Debug("record skipped ("+skip.Reason+")", attrs(rec, skip.CorrelationID)...)
-		if h.OnSkipped != nil {
-			h.OnSkipped(rec, skip.Reason)
+	if err != nil {
+		// errors.As only on this path: its targets would cost two
+		// allocations per record on the good path too.
+		var ie *transform.InvalidError
+		var skip *transform.SkipError
+		switch {
+		case errors.As(err, &skip):
+			h.log().Debug("record skipped ("+skip.Reason+")", attrs(rec, skip.CorrelationID)...)
+			if h.OnSkipped != nil {
+				h.OnSkipped(rec, skip.Reason)
+			}
+			return consumer.Outcome{}, nil
+		case errors.As(err, &ie):
+			return consumer.Outcome{DLQ: &dlq.Failure{
+				Class: dlq.ClassInvalid, Reason: ie.Reason, Message: ie.Detail, CorrelationID: ie.CorrelationID,
+			}}, nil
+		default:
+			return consumer.Outcome{}, fmt.Errorf("transform: %w", err)
 		}
-		return consumer.Outcome{}, nil
-	case errors.As(err, &ie):
-		return consumer.Outcome{DLQ: &dlq.Failure{
-			Class: dlq.ClassInvalid, Reason: ie.Reason, Message: ie.Detail, CorrelationID: ie.CorrelationID,
-		}}, nil
-	case err != nil:
-		return consumer.Outcome{}, fmt.Errorf("transform: %w", err)
 	}
 	if ev.CorrelationNote != "" {
 		h.log().Warn("correlation header not used: "+ev.CorrelationNote, attrs(rec, ev.CorrelationID)...)
 	}
 	res, err := h.Publisher.Publish(ctx, &sink.Event{
 		IdempotencyKey: ev.IdempotencyKey, CorrelationID: ev.CorrelationID, Traceparent: ev.Traceparent, Body: ev.Body,
-		LogAttrs: []any{slog.Any("", (*recordPosition)(rec))},
+		Log: (*recordPosition)(rec),
 	})
 	if err == nil {
 		if h.OnPublished != nil {

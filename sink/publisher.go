@@ -30,9 +30,11 @@ type Event struct {
 	CorrelationID  string // sent as X-Correlation-Id; required
 	Traceparent    string // optional, passed through as the traceparent header
 	Body           []byte // the complete JSON body, sent as is; required
-	// LogAttrs, optional, are added to every log line about this event
-	// (the pipeline puts the record's topic, partition and offset here).
-	LogAttrs []any
+	// Log, optional, is added to every log line about this event, a group
+	// value inlined (the pipeline puts the record's topic, partition and
+	// offset here). A LogValuer is resolved only when a line is written,
+	// so it costs nothing per event that is not logged.
+	Log slog.LogValuer
 }
 
 // Result describes an accepted event.
@@ -47,9 +49,12 @@ type Result struct {
 // share one token cache, one connection pool, one rate limiter, one 429
 // cooldown and one circuit breaker.
 type Publisher struct {
-	cfg       Config
-	log       *slog.Logger
-	hc        *http.Client
+	cfg Config
+	log *slog.Logger
+	hc  *http.Client
+	// rt is hc's transport: events are posted through it directly (see
+	// post), with one deadline per request instead of http.Client's.
+	rt        http.RoundTripper
 	ownClient bool
 	endpoints *endpoints
 	tokens    *tokenCache
@@ -125,6 +130,10 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		}
 		p.hc = hc
 		p.ownClient = true
+	}
+	p.rt = p.hc.Transport
+	if p.rt == nil {
+		p.rt = http.DefaultTransport
 	}
 	p.endpoints = newEndpoints(cfg, p.hc, p.log, p.bg)
 	g := &grantSource{
@@ -416,8 +425,20 @@ func (p *Publisher) tokenError(err error) *Error {
 const drainLimit = 256 << 10
 
 // post sends one request. A nil [*Error] means accepted.
+//
+// It goes to the transport's RoundTrip, not through http.Client.Do: the
+// client would clone the headers, arm a timer of its own for its Timeout
+// and wrap the body to stop it, per request, for nothing this request
+// needs. It follows no redirect either way (a 3xx is an answer: the URL is
+// wrong), and RequestTimeout bounds the whole exchange, the answer's body
+// included, as the client's Timeout did: one context deadline.
 func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token string) (Result, *Error, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, eventsURL, bytes.NewReader(ev.Body))
+	// ctx is the caller's: when it ends, post returns its error. reqCtx
+	// adds the request's own deadline: when that passes, the try failed
+	// (a timeout, transient).
+	reqCtx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, eventsURL, bytes.NewReader(ev.Body))
 	if err != nil {
 		return Result{}, &Error{Class: ClassSystemic, Err: fmt.Errorf("building request: %w", err)}, nil
 	}
@@ -426,17 +447,22 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 	h["Content-Type"] = jsonHeader
 	h["Accept"] = jsonHeader
 	h["User-Agent"] = p.userAgent
-	h["X-Idempotency-Key"] = []string{ev.IdempotencyKey}
-	h["X-Correlation-Id"] = []string{ev.CorrelationID}
+	vals := [...]string{ev.IdempotencyKey, ev.CorrelationID, ev.Traceparent} // one allocation for the three
+	hv := vals[:]
+	h["X-Idempotency-Key"] = hv[0:1:1]
+	h["X-Correlation-Id"] = hv[1:2:2]
 	if ev.Traceparent != "" {
-		h["Traceparent"] = []string{ev.Traceparent}
+		h["Traceparent"] = hv[2:3:3]
 	}
 	req.Header = h
 
-	resp, err := p.hc.Do(req)
+	resp, err := p.rt.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, nil, ctx.Err()
+		}
+		if reqCtx.Err() != nil {
+			err = &timeoutError{err}
 		}
 		return Result{}, transportError(err), nil
 	}
@@ -451,7 +477,7 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		}
 	}()
 	limit := int64(p.cfg.MaxResponseBytes)
-	n, rerr := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	n, rerr := readLimited(buf, resp.Body, limit+1)
 	truncated := n > limit
 	body := buf.Bytes()
 	if truncated {
@@ -507,6 +533,37 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 	}
 	return Result{}, e, nil
 }
+
+// readLimited appends to buf what r holds, at most limit bytes, as
+// buf.ReadFrom(io.LimitReader(r, limit)) would, without allocating the
+// LimitedReader (an allocation per request).
+func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) (int64, error) {
+	var n int64
+	for n < limit {
+		buf.Grow(int(min(limit-n, 512)))
+		b := buf.AvailableBuffer()
+		b = b[:min(int64(cap(b)), limit-n)]
+		m, err := r.Read(b)
+		buf.Write(b[:m]) // b is buf's own free space: this only extends it
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// timeoutError is a request that ran past RequestTimeout: a timeout (as
+// http.Client reports its own Timeout), whatever the transport said.
+type timeoutError struct{ err error }
+
+func (e *timeoutError) Error() string   { return "request timed out: " + e.err.Error() }
+func (e *timeoutError) Unwrap() error   { return e.err }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
 
 // classify maps an HTTP status to a class; ok reports acceptance.
 func classify(status int) (class Class, ok bool) {
@@ -658,8 +715,8 @@ func (p *Publisher) Endpoints(ctx context.Context) (Endpoints, error) {
 
 // logFor returns the logger for lines about ev.
 func (p *Publisher) logFor(ev *Event) *slog.Logger {
-	if len(ev.LogAttrs) == 0 {
+	if ev.Log == nil {
 		return p.log
 	}
-	return p.log.With(ev.LogAttrs...)
+	return p.log.With(slog.Any("", ev.Log))
 }
