@@ -184,6 +184,7 @@ type route struct {
 	Route
 	pattern      *regexp.Regexp
 	schema       *jsonschema.Schema
+	fast         *fastSchema // nil: the schema is outside the fast subset
 	eventField   Pointer
 	businessKey  Pointer
 	tsField      Pointer
@@ -286,6 +287,7 @@ func compileRoute(rt Route, dec Decoder) (*route, error) {
 		if r.schema, err = CompileSchema(rt.SchemaFile); err != nil {
 			return nil, fmt.Errorf("%s.schema: %w", name, err)
 		}
+		r.fast = compileFastSchemaFile(rt.SchemaFile)
 	}
 	return r, nil
 }
@@ -498,8 +500,12 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 		if r.ValidateAttributes {
 			target = obj
 		}
-		if err := r.schema.Validate(target); err != nil {
-			return nil, invalid(ReasonSchema, "%s", schemaErrorText(err))
+		// The fast check first (fastschema.go): when it is sure, the
+		// library would say the same; otherwise the library decides.
+		if r.fast == nil || !r.fast.valid(target) {
+			if err := r.schema.Validate(target); err != nil {
+				return nil, invalid(ReasonSchema, "%s", schemaErrorText(err))
+			}
 		}
 	}
 
