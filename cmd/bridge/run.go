@@ -48,6 +48,7 @@ on a second signal.`,
 				return &exitError{code: 2, err: err}
 			}
 			log := newLogger(cfg.Log, cmd.ErrOrStderr())
+			gc := tuneGC()
 			ctx := cmd.Context()
 			stopWatching := sig.watch(func(s os.Signal, n int) { onSignal(log, s, n) })
 			defer stopWatching()
@@ -66,7 +67,8 @@ on a second signal.`,
 			stopListeners := startListeners(cfg.Metrics, m, b, log)
 			defer stopListeners()
 			log.Info("bridge starting", "group", cfg.Kafka.GroupID, "group_protocol", cfg.Kafka.GroupProtocol, "brokers", cfg.Kafka.Brokers, "topics", b.Topics(), "cxone", cfg.CXone.EventsURL(),
-				"auth", cfg.CXone.Auth.Mode, "token_url", cfg.CXone.Auth.TokenURL, "start_offset", cfg.Kafka.StartOffset)
+				"auth", cfg.CXone.Auth.Mode, "token_url", cfg.CXone.Auth.TokenURL, "start_offset", cfg.Kafka.StartOffset,
+				"gogc", gc.GOGC, "memory_limit", gc.MemoryLimit)
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
 			go watchKafka(wctx, b, cfg.Kafka.Brokers, cfg.Kafka.GroupID, cfg.Kafka.GroupProtocol == string(consumer.ProtocolConsumer), log)
