@@ -130,8 +130,8 @@ func TestFastSchema(t *testing.T) {
 	for _, value := range []string{
 		`{"orderId":"ORD-1234567890","customerId":"CUST-1","totalAmount":0,"currency":"USD","timestamp":"2026-11-27T10:00:00Z"}`, // at the minimum
 		`{"orderId":"ORD-1","customerId":"CUST-1","totalAmount":1,"currency":"USD","timestamp":"2026-11-27T10:00:00Z"}`,          // pattern
-		`{"orderId":"ORD-1234567890","customerId":"CUST-1","totalAmount":1,"currency":"USD"}`,                                   // required
-		`{"orderId":"ORD-1234567890","customerId":"CUST-1","totalAmount":1,"currency":"USD","timestamp":"x","extra":1}`,         // closed
+		`{"orderId":"ORD-1234567890","customerId":"CUST-1","totalAmount":1,"currency":"USD"}`,                                    // required
+		`{"orderId":"ORD-1234567890","customerId":"CUST-1","totalAmount":1,"currency":"USD","timestamp":"x","extra":1}`,          // closed
 	} {
 		v, err := decodeJSON([]byte(value))
 		if err != nil {
