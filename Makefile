@@ -39,7 +39,7 @@ e2e: kafka-jars
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
 
-## perf: the measurements of docs/performance.md (about 6 minutes; run it on
+## perf: the measurements of docs/performance.md (about 10 minutes; run it on
 ## a quiet machine). Writes docs/perf/*.json and docs/perf/sweep.svg.
 perf: build
 	mkdir -p docs/perf
