@@ -126,6 +126,44 @@ func TestFilterMatch(t *testing.T) {
 	}
 }
 
+// TestDecideKeepsCorrelationID: a replayed record carries the correlation
+// id its envelope names in the first configured header that is not
+// traceparent, so that the bridge gives it the same id; one that carries
+// it there already is left as it is, and a header the bridge did not take
+// is replaced.
+func TestDecideKeepsCorrelationID(t *testing.T) {
+	routes := testRoutes(t, "{topic}.dlq", config.Route{Topic: "orders"})
+	o := ReplayOptions{MaxReplays: 3, Topic: "orders.dlq", Routes: routes, CorrelationHeaders: []string{"traceparent", "X-Correlation-Id", "correlation-id"}}
+	for _, tc := range []struct {
+		name    string
+		headers []kgo.RecordHeader
+		want    []string // key=value of the replayed record's headers, the replay count left out
+	}{
+		{"no header", nil, []string{"X-Correlation-Id=c-1"}},
+		{"already there, other case", []kgo.RecordHeader{{Key: "x-correlation-id", Value: []byte("c-1")}}, []string{"x-correlation-id=c-1"}},
+		{"refused value replaced", []kgo.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "x-correlation-id", Value: []byte("bad\x01")}}, []string{"a=1", "X-Correlation-Id=c-1"}},
+	} {
+		src := &kgo.Record{Topic: "orders", Partition: 1, Offset: 9, Key: []byte("k"), Value: []byte("v"), Timestamp: time.Now(), Headers: tc.headers}
+		d := dlq.NewRecord(src, "orders.dlq", &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema", CorrelationID: "c-1"}, time.Now())
+		got := o.decide(d)
+		var kv []string
+		for _, h := range got.out.Headers {
+			if h.Key != dlq.HeaderReplayCount {
+				kv = append(kv, h.Key+"="+string(h.Value))
+			}
+		}
+		if strings.Join(kv, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: headers %v, want %v", tc.name, kv, tc.want)
+		}
+	}
+	o.CorrelationHeaders = []string{"traceparent"}
+	src := &kgo.Record{Topic: "orders", Key: []byte("k"), Value: []byte("v"), Timestamp: time.Now()}
+	d := dlq.NewRecord(src, "orders.dlq", &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema", CorrelationID: "c-1"}, time.Now())
+	if got := o.decide(d); len(got.out.Headers) != 1 {
+		t.Errorf("traceparent only: headers %v, want the replay count alone", got.out.Headers)
+	}
+}
+
 // TestDecide: what a replayed record carries, and what is refused.
 func TestDecide(t *testing.T) {
 	src := &kgo.Record{Topic: "orders", Partition: 1, Offset: 9, Key: []byte("k"), Value: []byte("v"), Timestamp: time.Now(),

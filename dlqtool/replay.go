@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,14 @@ type ReplayOptions struct {
 	// dead-letter topic: Routes.CheckTo); otherwise each goes to the
 	// source topic of its envelope, if Routes accepts it (Routes.Check).
 	To string
+	// CorrelationHeaders are the configuration's correlation.headers. A
+	// record whose envelope names a correlation id is replayed with that id
+	// in the first of them that is not traceparent (unless it already
+	// carries it there), so that the bridge gives it the same id again: a
+	// record without a correlation header was given one derived from its
+	// topic, partition and offset, which its replay does not share. Nil:
+	// no header added.
+	CorrelationHeaders []string
 	// Routes are the configuration's routes (NewRoutes). Without To, a
 	// record whose source topic they do not route, or that is a
 	// dead-letter topic, is refused; with Routes nil, every record is.
@@ -172,8 +181,9 @@ func (o *ReplayOptions) decide(r *kgo.Record) decision {
 		d.kind, d.why = outRefuse, fmt.Sprintf("value of %d bytes was left out of the DLQ; read it at %s partition %d offset %d", env.ValueOmitted, env.Topic, env.Partition, env.Offset)
 	default:
 		d.kind = outReplay
-		hs := make([]kgo.RecordHeader, 0, len(orig)+1)
+		hs := make([]kgo.RecordHeader, 0, len(orig)+2)
 		hs = append(hs, orig...)
+		hs = o.keepCorrelation(hs, env.CorrelationID)
 		hs = append(hs, kgo.RecordHeader{Key: dlq.HeaderReplayCount, Value: []byte(strconv.Itoa(env.ReplayCount + 1))})
 		// No partition and no timestamp: the default partitioner places
 		// the record by its key, as at the source, and the timestamp is
@@ -182,6 +192,38 @@ func (o *ReplayOptions) decide(r *kgo.Record) decision {
 		d.out = &kgo.Record{Topic: dest, Key: r.Key, Value: r.Value, Headers: hs}
 	}
 	return d
+}
+
+// keepCorrelation puts id, the correlation id the record had when it
+// failed, in the first of o.CorrelationHeaders that is not traceparent,
+// replacing any value it had there (one the bridge did not take: too long,
+// not printable), unless it holds id already.
+func (o *ReplayOptions) keepCorrelation(hs []kgo.RecordHeader, id string) []kgo.RecordHeader {
+	if id == "" {
+		return hs
+	}
+	name := ""
+	for _, h := range o.CorrelationHeaders {
+		if !strings.EqualFold(h, "traceparent") {
+			name = h
+			break
+		}
+	}
+	if name == "" {
+		return hs
+	}
+	for _, h := range hs {
+		if strings.EqualFold(h.Key, name) && string(h.Value) == id {
+			return hs // already there, as the bridge read it
+		}
+	}
+	out := make([]kgo.RecordHeader, 0, len(hs)+1)
+	for _, h := range hs {
+		if !strings.EqualFold(h.Key, name) {
+			out = append(out, h)
+		}
+	}
+	return append(out, kgo.RecordHeader{Key: name, Value: []byte(id)})
 }
 
 // tally is the outcome counts of a batch, merged into the summary when the

@@ -232,6 +232,7 @@ what would be replayed, with samples; it writes and commits nothing.
 				return bad(fmt.Errorf("the configuration names %d DLQ topics %v: choose one with --topic", len(topics), topics))
 			}
 			o.Topic = topics[0]
+			o.CorrelationHeaders = cfg.TransformConfig().Correlation.WithDefaults().Headers
 			if o.Routes, err = dlqtool.NewRoutes(cfg); err != nil {
 				return bad(err)
 			}

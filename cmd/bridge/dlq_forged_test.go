@@ -398,3 +398,33 @@ func TestDLQSecurityWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestDLQReplayKeepsCorrelationID: a dead letter whose source record had
+// no correlation header (its id was derived from topic, partition and
+// offset, and named in the envelope) is replayed with that id in
+// x-correlation-id, the first configured header, so that the bridge, its
+// logs and CXone name the same id before and after the replay.
+func TestDLQReplayKeepsCorrelationID(t *testing.T) {
+	e := newForgedEnv(t, "", nil)
+	e.produce(forgedDLQRecord(0, "orders", map[string]string{dlq.HeaderCorrelationID: "6bedf297-derived"}),
+		forgedDLQRecord(1, "orders", nil))
+	out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress", "--output", "json")
+	var sum dlqtool.ReplaySummary
+	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || sum.Replayed != 2 {
+		t.Fatalf("replay: exit %d\n%s\n%s", code, out, errOut)
+	}
+	ids := map[string]string{}
+	for _, r := range e.records("orders") {
+		for _, h := range r.Headers {
+			if h.Key == "x-correlation-id" {
+				ids[string(r.Key)] = string(h.Value)
+			}
+		}
+	}
+	if ids["k-0"] != "6bedf297-derived" {
+		t.Errorf("replayed record k-0 has correlation header %q, want the envelope's id", ids["k-0"])
+	}
+	if _, ok := ids["k-1"]; ok {
+		t.Errorf("record k-1, whose envelope names no correlation id, got one: %q", ids["k-1"])
+	}
+}
