@@ -58,7 +58,8 @@ type ReplayOptions struct {
 	// DryRun reads from the group's position without joining it and
 	// reports what a replay would do; it writes and commits nothing.
 	DryRun bool
-	// Samples is how many records a dry run shows (default 5).
+	// Samples is how many records a dry run shows (default 5; NoSamples:
+	// none).
 	Samples int
 	// Rate bounds the records produced per second (0: no bound).
 	Rate float64
@@ -147,6 +148,9 @@ const (
 	outMalformed
 	outControl
 )
+
+// NoSamples as [ReplayOptions.Samples] shows no record in a dry run.
+const NoSamples = -1
 
 // decision is what happens to one DLQ record.
 type decision struct {
@@ -313,6 +317,9 @@ func Replay(ctx context.Context, o ReplayOptions) (*ReplaySummary, error) {
 	o.SessionTimeout = cmp.Or(o.SessionTimeout, 10*time.Second)
 	o.BatchSize = cmp.Or(o.BatchSize, 500)
 	o.Samples = cmp.Or(o.Samples, 5)
+	if o.Samples < 0 {
+		o.Samples = 0
+	}
 	if err := o.Filter.Validate(); err != nil {
 		return nil, err
 	}

@@ -220,6 +220,9 @@ what would be replayed, with samples; it writes and commits nothing.
 			if o.Rate < 0 || o.Max < 0 || o.MaxReplays < 1 || o.MaxReplays > dlq.MaxReplayCount || o.Samples < 0 {
 				return bad(fmt.Errorf("--rate, --max and --samples must not be negative, --max-replays from 1 to %d", dlq.MaxReplayCount))
 			}
+			if o.Samples == 0 {
+				o.Samples = dlqtool.NoSamples // --samples 0: none, not the default
+			}
 			var topics []string
 			if topic != "" {
 				topics = []string{topic}

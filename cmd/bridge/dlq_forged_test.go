@@ -428,3 +428,30 @@ func TestDLQReplayKeepsCorrelationID(t *testing.T) {
 		t.Errorf("record k-1, whose envelope names no correlation id, got one: %q", ids["k-1"])
 	}
 }
+
+// TestDLQDryRunSamples: --samples N shows N records of a dry run, and
+// --samples 0 none (it used to mean the default 5).
+func TestDLQDryRunSamples(t *testing.T) {
+	e := newForgedEnv(t, "", nil)
+	for i := range 7 {
+		e.produce(forgedDLQRecord(i, "orders", nil))
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 5},
+		{[]string{"--samples", "2"}, 2},
+		{[]string{"--samples", "0"}, 0},
+	} {
+		args := append([]string{"dlq", "replay", "-c", e.cfg, "--dry-run", "--no-progress", "--output", "json"}, tc.args...)
+		out, errOut, code := runBridge(t, "", args...)
+		var sum dlqtool.ReplaySummary
+		if code != 0 || json.Unmarshal([]byte(out), &sum) != nil {
+			t.Fatalf("%v: exit %d\n%s\n%s", tc.args, code, out, errOut)
+		}
+		if len(sum.Samples) != tc.want {
+			t.Errorf("%v: %d samples, want %d", tc.args, len(sum.Samples), tc.want)
+		}
+	}
+}
