@@ -18,16 +18,24 @@ import (
 	"github.com/cxone-bridge/bridge/termsafe"
 )
 
-const dlqExitStatus = `
+// dlqNotes is what inspect and replay have in common in their help.
+const dlqNotes = `
 Like run and check, it warns on standard error about
 kafka.tls.insecure_skip_verify and about SASL PLAIN or OAUTHBEARER without
 TLS. Text read from records is printed with control characters escaped
 (\xNN, \uNNNN).
+`
 
-Exit status: 0 when every record read was fine (inspect) or replayed or
-skipped by a filter (replay); 1 when records were refused or malformed
-(missing or garbled envelope), or when the command failed or was
+const inspectExitStatus = dlqNotes + `
+Exit status: 0 when every record read was fine; 1 when records were
+malformed (missing or garbled envelope), or when the command failed or was
 interrupted (the message says which); 2 on bad flags or configuration.`
+
+const replayExitStatus = dlqNotes + `
+Exit status: 0 when every record read was replayed or skipped by a filter;
+1 when records were refused or malformed (missing or garbled envelope), or
+when the command failed or was interrupted (the message says which); 2 on
+bad flags or configuration.`
 
 func newDLQCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -88,7 +96,7 @@ counted and listed as malformed.
 
 The DLQ topics are those of the configuration's routes (dlq.topic), or
 --topic.
-` + dlqExitStatus,
+` + inspectExitStatus,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -210,7 +218,7 @@ needs another --group.
 
 --dry-run reads from the group's position without joining it and prints
 what would be replayed, with samples; it writes and commits nothing.
-` + dlqExitStatus,
+` + replayExitStatus,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {

@@ -455,3 +455,15 @@ func TestDLQDryRunSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQHelpExitStatus: each command's help states its own exit status.
+func TestDLQHelpExitStatus(t *testing.T) {
+	inspect, _, _ := runBridge(t, "", "dlq", "inspect", "--help")
+	replay, _, _ := runBridge(t, "", "dlq", "replay", "--help")
+	if !strings.Contains(inspect, "Exit status: 0 when every record read was fine;") || strings.Contains(inspect, "replayed") {
+		t.Errorf("inspect --help:\n%s", inspect)
+	}
+	if !strings.Contains(replay, "Exit status: 0 when every record read was replayed or skipped by a filter;") {
+		t.Errorf("replay --help:\n%s", replay)
+	}
+}
