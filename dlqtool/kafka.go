@@ -28,10 +28,12 @@ package dlqtool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
@@ -128,6 +130,9 @@ func topicBounds(ctx context.Context, adm *kadm.Client, topic, group string) (bo
 		resp, err := adm.FetchOffsets(ctx, group)
 		if err == nil {
 			err = resp.Error()
+		}
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			err, resp = nil, nil // a group that never committed: from the start
 		}
 		if err != nil {
 			return bounds{}, fmt.Errorf("fetch offsets of group %s: %w", group, err)

@@ -118,6 +118,10 @@ type ReplaySummary struct {
 	Problems []Problem `json:"problems,omitempty"`
 	// Samples are the first records a dry run would replay.
 	Samples []ShownRecord `json:"samples,omitempty"`
+	// PastByGroup is how many offsets of the DLQ the group's position was
+	// already past when the run started (records an earlier replay, with
+	// the same group, read): they are not read again.
+	PastByGroup int64 `json:"past_by_group"`
 	// Remaining is how many offsets of the DLQ (as of the start) are left
 	// for a next run: after Max, or an interruption.
 	Remaining    int64   `json:"remaining"`
@@ -349,6 +353,9 @@ func Replay(ctx context.Context, o ReplayOptions) (*ReplaySummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if whole, err := topicBounds(ctx, adm, o.Topic, ""); err == nil {
+		sum.PastByGroup = max(0, whole.pending()-b.pending())
+	}
 	dests := &destinations{adm: adm, known: map[string]error{}}
 	if o.To != "" {
 		if err := dests.check(ctx, o.To); err != nil {
@@ -560,6 +567,13 @@ func (s *ReplaySummary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "filter: %s; refusing records replayed %d times or more\n", safe(s.Filter), s.MaxReplays)
 	fmt.Fprintf(tw, "read %d records in %.1fs: %s %d (%.1f/s), skipped by filter %d, refused %d, malformed %d\n",
 		s.Read, s.Seconds, verb, s.Replayed, s.PerSecond, s.SkippedByFilter, s.Refused, s.Malformed)
+	switch {
+	case s.Read == 0 && s.PastByGroup > 0:
+		fmt.Fprintf(tw, "nothing to replay: group %s is already past all %s offsets of %s (an earlier replay with this group read them); to read them again, use another --group\n",
+			safe(s.Group), itoa(s.PastByGroup), safe(s.Topic))
+	case s.PastByGroup > 0:
+		fmt.Fprintf(tw, "group %s was already past %s offsets of %s: not read again (another --group reads them)\n", safe(s.Group), itoa(s.PastByGroup), safe(s.Topic))
+	}
 	switch {
 	case s.Interrupted:
 		fmt.Fprintf(tw, "INTERRUPTED with %d offsets left: run the same command again to resume\n", s.Remaining)

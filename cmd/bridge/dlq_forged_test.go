@@ -467,3 +467,24 @@ func TestDLQHelpExitStatus(t *testing.T) {
 		t.Errorf("replay --help:\n%s", replay)
 	}
 }
+
+// TestDLQReplayExplainsNothingLeft: after a replay, a dry run (or a second
+// replay) with the same group says why there is nothing to replay and how
+// to read the records again.
+func TestDLQReplayExplainsNothingLeft(t *testing.T) {
+	e := newForgedEnv(t, "", nil)
+	e.produce(forgedDLQRecord(0, "orders", nil), forgedDLQRecord(1, "orders", nil), forgedDLQRecord(2, "orders", nil))
+	if out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress"); code != 0 || strings.Contains(out, "already past") {
+		t.Fatalf("first replay: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress", "--dry-run")
+	want := "nothing to replay: group orders.dlq.replay is already past all 3 offsets of orders.dlq (an earlier replay with this group read them); to read them again, use another --group"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("dry run after the replay: exit %d, want %q in\n%s\n%s", code, want, out, errOut)
+	}
+	out, errOut, _ = runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress", "--dry-run", "--group", "fresh", "--output", "json")
+	var sum dlqtool.ReplaySummary
+	if json.Unmarshal([]byte(out), &sum) != nil || sum.Replayed != 3 || sum.PastByGroup != 0 {
+		t.Errorf("another group: %s\n%s", out, errOut)
+	}
+}
