@@ -38,13 +38,17 @@ func (p *replayProgress) start() (stop func()) {
 	if p.out == nil || p.total == 0 {
 		return func() {}
 	}
-	meter := progress.NewMeter(10*time.Second, time.Now(), 0)
+	read := progress.NewMeter(10*time.Second, time.Now(), 0)
+	replayed := progress.NewMeter(10*time.Second, time.Now(), 0)
 	return progress.Start(p.out, p.interval, func(f progress.Frame) string {
-		return p.line(f, meter.Rate(f.Now, p.offsets.Load()))
+		return p.line(f, read.Rate(f.Now, p.offsets.Load()), replayed.Rate(f.Now, p.replayed.Load()))
 	})
 }
 
-func (p *replayProgress) line(f progress.Frame, perSec float64) string {
+// line shows the offsets read of the total (the ETA follows them) and the
+// records replayed with their own rate, the one the summary gives: with a
+// filter or --rate the two differ.
+func (p *replayProgress) line(f progress.Frame, perSec, replayedPerSec float64) string {
 	n := p.offsets.Load()
 	eta := "--"
 	if perSec > 0 && n < p.total {
@@ -58,7 +62,7 @@ func (p *replayProgress) line(f progress.Frame, perSec float64) string {
 		verb = "would replay"
 	}
 	pct := float64(n) * 100 / float64(p.total)
-	stats := fmt.Sprintf("%3.0f%% %d/%d  %s %d  %.1f/s  ETA %s", min(pct, 100), n, p.total, verb, p.replayed.Load(), perSec, eta)
+	stats := fmt.Sprintf("%3.0f%% %d/%d read (%.1f/s)  %s %d (%.1f/s)  ETA %s", min(pct, 100), n, p.total, perSec, verb, p.replayed.Load(), replayedPerSec, eta)
 	if !f.TTY {
 		return "progress: " + stats
 	}

@@ -565,8 +565,12 @@ func (s *ReplaySummary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "replay of %s (group %s, transactional id %s)\n", safe(s.Topic), safe(s.Group), safe(s.TransactionalID))
 	}
 	fmt.Fprintf(tw, "filter: %s; refusing records replayed %d times or more\n", safe(s.Filter), s.MaxReplays)
-	fmt.Fprintf(tw, "read %d records in %.1fs: %s %d (%.1f/s), skipped by filter %d, refused %d, malformed %d\n",
-		s.Read, s.Seconds, verb, s.Replayed, s.PerSecond, s.SkippedByFilter, s.Refused, s.Malformed)
+	rate := "" // a dry run writes nothing: its pace says nothing of a replay's
+	if !s.DryRun {
+		rate = fmt.Sprintf(" (%.1f/s)", s.PerSecond)
+	}
+	fmt.Fprintf(tw, "read %d records in %.1fs: %s %d%s, skipped by filter %d, refused %d, malformed %d\n",
+		s.Read, s.Seconds, verb, s.Replayed, rate, s.SkippedByFilter, s.Refused, s.Malformed)
 	switch {
 	case s.Read == 0 && s.PastByGroup > 0:
 		fmt.Fprintf(tw, "nothing to replay: group %s is already past all %s offsets of %s (an earlier replay with this group read them); to read them again, use another --group\n",

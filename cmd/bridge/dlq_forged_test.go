@@ -197,7 +197,7 @@ func TestDLQReplayRefusesUnroutedSource(t *testing.T) {
 	e.produce(forgedDLQRecord(0, "orders", nil), forgedDLQRecord(1, "payments", nil), forgedDLQRecord(2, "orders.dlq", nil))
 
 	out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--dry-run", "--no-progress")
-	if code != 1 || !strings.Contains(out, "would replay 1 ") || !strings.Contains(out, "refused 2") {
+	if code != 1 || !strings.Contains(out, "would replay 1, ") || !strings.Contains(out, "refused 2") {
 		t.Errorf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress")
