@@ -21,6 +21,7 @@ type replayProgress struct {
 
 	offsets  atomic.Int64 // DLQ offsets handled (committed batches)
 	replayed atomic.Int64
+	refused  atomic.Int64 // refused and malformed
 }
 
 func newProgress(out io.Writer, interval time.Duration, total int64, dry bool) *replayProgress {
@@ -30,6 +31,7 @@ func newProgress(out io.Writer, interval time.Duration, total int64, dry bool) *
 func (p *replayProgress) add(t *tally) {
 	p.offsets.Add(t.offsets)
 	p.replayed.Add(t.replayed)
+	p.refused.Add(t.refused + t.malformed)
 }
 
 // start prints until the returned stop is called, which prints the last
@@ -62,7 +64,11 @@ func (p *replayProgress) line(f progress.Frame, perSec, replayedPerSec float64) 
 		verb = "would replay"
 	}
 	pct := float64(n) * 100 / float64(p.total)
-	stats := fmt.Sprintf("%3.0f%% %d/%d read (%.1f/s)  %s %d (%.1f/s)  ETA %s", min(pct, 100), n, p.total, perSec, verb, p.replayed.Load(), replayedPerSec, eta)
+	refused := ""
+	if r := p.refused.Load(); r > 0 {
+		refused = fmt.Sprintf("  not replayed %d", r)
+	}
+	stats := fmt.Sprintf("%3.0f%% %d/%d read (%.1f/s)  %s %d (%.1f/s)%s  ETA %s", min(pct, 100), n, p.total, perSec, verb, p.replayed.Load(), replayedPerSec, refused, eta)
 	if !f.TTY {
 		return "progress: " + stats
 	}

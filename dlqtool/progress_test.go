@@ -17,6 +17,11 @@ func TestProgressLine(t *testing.T) {
 	if want := "progress:  50% 50/100 read (25.0/s)  replayed 10 (2.5/s)  ETA 2s"; got != want {
 		t.Errorf("line\n got %q\nwant %q", got, want)
 	}
+	p.refused.Store(3)
+	if got := p.line(progress.Frame{}, 25, 2.5); got != "progress:  50% 50/100 read (25.0/s)  replayed 10 (2.5/s)  not replayed 3  ETA 2s" {
+		t.Errorf("with refused records: %q", got)
+	}
+	p.refused.Store(0)
 	p.dry = true
 	if got := p.line(progress.Frame{}, 25, 2.5); got != "progress:  50% 50/100 read (25.0/s)  would replay 10 (2.5/s)  ETA 2s" {
 		t.Errorf("dry run line %q", got)

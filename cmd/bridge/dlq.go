@@ -281,7 +281,8 @@ what would be replayed, with samples; it writes and commits nothing.
 				o.Progress = cmd.ErrOrStderr()
 				o.ProgressInterval = progressEvery
 			}
-			o.Report = cmd.ErrOrStderr()
+			// Refused and malformed records are listed once, in the summary
+			// (the progress line counts them meanwhile); not also on stderr.
 			sum, runErr := dlqtool.Replay(cmd.Context(), o)
 			if sum != nil {
 				out := cmd.OutOrStdout()
