@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
@@ -369,6 +370,10 @@ func Replay(ctx context.Context, o ReplayOptions) (*ReplaySummary, error) {
 		err = o.dryRun(ctx, b, sum, prog)
 	} else {
 		err = o.replay(ctx, b, sum, prog, dests)
+		if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) {
+			err = fmt.Errorf("another replay with transactional id %s took over (a second replay of %s with the same --group or --transactional-id?): this one stopped; its committed batches stand and the other goes on from them: %w",
+				o.TransactionalID, o.Topic, err)
+		}
 	}
 	stopProg()
 	sum.Remaining = max(0, total-prog.offsets.Load())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/dlqtool"
+	"github.com/cxone-bridge/bridge/poll"
 	tc "github.com/cxone-bridge/bridge/testcontainers"
 )
 
@@ -488,5 +489,40 @@ func TestDLQReplayExplainsNothingLeft(t *testing.T) {
 	var sum dlqtool.ReplaySummary
 	if json.Unmarshal([]byte(out), &sum) != nil || sum.Replayed != 3 || sum.PastByGroup != 0 {
 		t.Errorf("another group: %s\n%s", out, errOut)
+	}
+}
+
+// TestDLQSecondReplayTakesOver: a second replay of the same DLQ with the
+// same group fences the first, which stops with a message saying so, not
+// Kafka's INVALID_PRODUCER_EPOCH alone; between them every record is
+// replayed once.
+func TestDLQSecondReplayTakesOver(t *testing.T) {
+	e := newForgedEnv(t, "", nil)
+	for i := range 30 {
+		e.produce(forgedDLQRecord(i, "orders", nil))
+	}
+	first := tc.StartProcess(t, bridgeBin, []string{"dlq", "replay", "-c", e.cfg, "--rate", "3", "--progress-interval", "100ms"}, nil)
+	poll.Until(t, 20*time.Second, "the first replay under way", func() bool { return len(e.records("orders")) >= 2 })
+	out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress", "--output", "json")
+	if code != 0 {
+		t.Fatalf("second replay: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if c := first.Wait(30 * time.Second); c != 1 {
+		t.Errorf("first replay exit %d, want 1\n%s", c, tail(first.Logs(), 10))
+	}
+	if !strings.Contains(first.Logs(), "another replay with transactional id orders.dlq.replay took over") {
+		t.Errorf("the first replay does not say why it stopped:\n%s", tail(first.Logs(), 10))
+	}
+	seen := map[string]int{}
+	for _, r := range e.records("orders") {
+		seen[string(r.Key)]++
+	}
+	if len(seen) != 30 {
+		t.Errorf("%d distinct records replayed, want 30", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s replayed %d times", k, n)
+		}
 	}
 }
