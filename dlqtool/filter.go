@@ -14,14 +14,15 @@ import (
 
 // Filter selects the DLQ records a replay acts on. The zero Filter selects
 // every record. All set criteria must hold (they are ANDed); within
-// Classes, SourceTopics and Offsets any one entry is enough (ORed).
+// Classes, Reasons, SourceTopics and Offsets any one entry is enough
+// (ORed): --reason schema --reason http_422 selects both.
 type Filter struct {
 	// Classes are error classes (dlq.ClassInvalid, dlq.ClassRejected).
 	Classes []string
-	// Reason is a case-insensitive substring of the reason code
+	// Reasons are case-insensitive substrings of the reason code
 	// (cxone-bridge.error.reason) or of the message
 	// (cxone-bridge.error.message).
-	Reason string
+	Reasons []string
 	// SourceTopics are the topics named in the envelope.
 	SourceTopics []string
 	// FailedFrom and FailedUntil bound the failure time
@@ -33,7 +34,7 @@ type Filter struct {
 
 // Empty reports whether f selects every record.
 func (f *Filter) Empty() bool {
-	return len(f.Classes) == 0 && f.Reason == "" && len(f.SourceTopics) == 0 &&
+	return len(f.Classes) == 0 && len(f.Reasons) == 0 && len(f.SourceTopics) == 0 &&
 		f.FailedFrom.IsZero() && f.FailedUntil.IsZero() && len(f.Offsets) == 0
 }
 
@@ -58,9 +59,12 @@ func (f *Filter) Match(r *kgo.Record, env *dlq.Envelope) bool {
 	if len(f.Classes) > 0 && !slices.Contains(f.Classes, env.Class) {
 		return false
 	}
-	if f.Reason != "" {
-		s := strings.ToLower(f.Reason)
-		if !strings.Contains(strings.ToLower(env.Reason), s) && !strings.Contains(strings.ToLower(env.Message), s) {
+	if len(f.Reasons) > 0 {
+		reason, msg := strings.ToLower(env.Reason), strings.ToLower(env.Message)
+		if !slices.ContainsFunc(f.Reasons, func(want string) bool {
+			s := strings.ToLower(want)
+			return strings.Contains(reason, s) || strings.Contains(msg, s)
+		}) {
 			return false
 		}
 	}
@@ -85,8 +89,12 @@ func (f *Filter) String() string {
 	if len(f.Classes) > 0 {
 		parts = append(parts, "class in "+strings.Join(f.Classes, ","))
 	}
-	if f.Reason != "" {
-		parts = append(parts, fmt.Sprintf("reason/message contains %q", f.Reason))
+	if len(f.Reasons) > 0 {
+		var qs []string
+		for _, r := range f.Reasons {
+			qs = append(qs, strconv.Quote(r))
+		}
+		parts = append(parts, "reason/message contains "+strings.Join(qs, " or "))
 	}
 	if len(f.SourceTopics) > 0 {
 		parts = append(parts, "source topic in "+strings.Join(f.SourceTopics, ","))

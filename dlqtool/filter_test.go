@@ -100,9 +100,11 @@ func TestFilterMatch(t *testing.T) {
 		{"empty", Filter{}, true},
 		{"class", Filter{Classes: []string{"invalid", "rejected"}}, true},
 		{"other class", Filter{Classes: []string{"invalid"}}, false},
-		{"reason code", Filter{Reason: "422"}, true},
-		{"reason in message, any case", Filter{Reason: "CURRENCY"}, true},
-		{"reason no", Filter{Reason: "schema"}, false},
+		{"reason code", Filter{Reasons: []string{"422"}}, true},
+		{"reason in message, any case", Filter{Reasons: []string{"CURRENCY"}}, true},
+		{"reason no", Filter{Reasons: []string{"schema"}}, false},
+		{"reasons, any of them", Filter{Reasons: []string{"schema", "http_4"}}, true},
+		{"reasons, none of them", Filter{Reasons: []string{"schema", "timeout"}}, false},
 		{"source", Filter{SourceTopics: []string{"a", "orders"}}, true},
 		{"source no", Filter{SourceTopics: []string{"a"}}, false},
 		{"from inclusive", Filter{FailedFrom: at}, true},
@@ -111,7 +113,7 @@ func TestFilterMatch(t *testing.T) {
 		{"offsets", Filter{Offsets: []OffsetRange{{1, 0, -1}, {2, 40, 50}}}, true},
 		{"offsets other partition", Filter{Offsets: []OffsetRange{{1, 0, -1}}}, false},
 		{"offsets any partition", Filter{Offsets: []OffsetRange{{-1, 51, -1}}}, false},
-		{"all", Filter{Classes: []string{"rejected"}, Reason: "http", SourceTopics: []string{"orders"}, FailedFrom: at, Offsets: []OffsetRange{{-1, 50, 50}}}, true},
+		{"all", Filter{Classes: []string{"rejected"}, Reasons: []string{"http"}, SourceTopics: []string{"orders"}, FailedFrom: at, Offsets: []OffsetRange{{-1, 50, 50}}}, true},
 	}
 	for _, tc := range tests {
 		if got := tc.f.Match(rec, env); got != tc.want {

@@ -310,7 +310,7 @@ what would be replayed, with samples; it writes and commits nothing.
 	f.StringVar(&topic, "topic", "", "DLQ topic to replay (default: the DLQ topic of the configuration's route)")
 	f.StringVar(&o.To, "to", "", "produce every record to this topic instead of its source topic (not a DLQ topic)")
 	f.StringSliceVar(&o.Filter.Classes, "class", nil, "only records of this error class: invalid, rejected (repeatable)")
-	f.StringVar(&o.Filter.Reason, "reason", "", "only records whose reason code or message contains this (case-insensitive)")
+	f.StringArrayVar(&o.Filter.Reasons, "reason", nil, "only records whose reason code or message contains this (case-insensitive; repeatable: any of them)")
 	f.StringSliceVar(&o.Filter.SourceTopics, "source-topic", nil, "only records from this source topic (repeatable)")
 	f.StringVar(&since, "since", "", "only records that failed at or after this time (RFC 3339, date, or age like 2h)")
 	f.StringVar(&until, "until", "", "only records that failed before this time (RFC 3339, date, or age like 30m)")

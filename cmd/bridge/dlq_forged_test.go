@@ -526,3 +526,20 @@ func TestDLQSecondReplayTakesOver(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQReplayReasonsORed: --reason given twice selects the records of
+// either reason in one run (one group), not neither.
+func TestDLQReplayReasonsORed(t *testing.T) {
+	e := newForgedEnv(t, "", nil)
+	e.produce(forgedDLQRecord(0, "orders", map[string]string{dlq.HeaderReason: "schema"}),
+		forgedDLQRecord(1, "orders", map[string]string{dlq.HeaderReason: "http_422"}),
+		forgedDLQRecord(2, "orders", map[string]string{dlq.HeaderReason: "not_json", dlq.HeaderMessage: "bad"}))
+	out, errOut, code := runBridge(t, "", "dlq", "replay", "-c", e.cfg, "--no-progress", "--output", "json", "--reason", "schema", "--reason", "HTTP_4")
+	var sum dlqtool.ReplaySummary
+	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || sum.Replayed != 2 || sum.SkippedByFilter != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(sum.Filter, `reason/message contains "schema" or "HTTP_4"`) {
+		t.Errorf("filter %q", sum.Filter)
+	}
+}
