@@ -82,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, rec *kgo.Record) (consumer.Outcome
 			return consumer.Outcome{}, nil
 		case errors.As(err, &ie):
 			return consumer.Outcome{DLQ: &dlq.Failure{
-				Class: dlq.ClassInvalid, Reason: ie.Reason, Message: ie.Detail, CorrelationID: ie.CorrelationID,
+				Class: dlq.ClassInvalid, Reason: ie.Reason, Message: ie.Detail, CorrelationID: ie.CorrelationID, IdempotencyKey: ie.IdempotencyKey,
 			}}, nil
 		default:
 			return consumer.Outcome{}, fmt.Errorf("transform: %w", err)

@@ -57,6 +57,12 @@ type InvalidError struct {
 	// CorrelationID is the record's correlation id, so that the DLQ entry
 	// and the log line of an invalid record can still be traced.
 	CorrelationID string
+	// IdempotencyKey is the key the record's event would have had, when
+	// it could be made despite the fault (a schema violation or a bad
+	// timestamp, with the event type and the business key found; routes
+	// without expressions); "" when not: then the event type or the
+	// business key is what is missing, or the value is not JSON.
+	IdempotencyKey string
 }
 
 func (e *InvalidError) Error() string {

@@ -504,7 +504,9 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 		// library would say the same; otherwise the library decides.
 		if r.fast == nil || !r.fast.valid(target) {
 			if err := r.schema.Validate(target); err != nil {
-				return nil, invalid(ReasonSchema, "%s", schemaErrorText(err))
+				ie := invalid(ReasonSchema, "%s", schemaErrorText(err))
+				ie.IdempotencyKey = r.keyIfKnown(rec, doc)
+				return nil, ie
 			}
 		}
 	}
@@ -545,6 +547,7 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 			return nil, ierr
 		}
 	} else if ev.Timestamp, ierr = r.timestamp(rec, doc); ierr != nil {
+		ierr.IdempotencyKey = r.keyIfKnown(rec, doc)
 		return nil, ierr
 	}
 	var name [256]byte
@@ -570,6 +573,29 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 	}
 	ev.Body = buildBody(make([]byte, 0, len(v)+len(ev.EventType)+len(corrID)+len(ev.Timestamp)+128), r, ev, v, spaced)
 	return ev, nil
+}
+
+// keyIfKnown is the idempotency key of rec's event when its event type
+// and business key can be found in doc without expressions, "" otherwise:
+// the key an invalid record would have had, for its dead letter.
+func (r *route) keyIfKnown(rec *Record, doc any) string {
+	if r.x.eventType != nil || r.x.businessKey != nil || doc == nil {
+		return ""
+	}
+	et, ierr := r.eventType(rec, doc)
+	if ierr != nil {
+		return ""
+	}
+	bk, ok := r.businessKey.Lookup(doc)
+	if s, isStr := bk.(string); !ok || !isStr || s == "" {
+		return ""
+	}
+	var name [256]byte
+	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), et, bk.(string), rec, doc)
+	if ierr != nil {
+		return ""
+	}
+	return uuidV5(keyText)
 }
 
 func (r *route) eventType(rec *Record, doc any) (string, *InvalidError) {

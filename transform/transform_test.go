@@ -472,3 +472,40 @@ func TestSchemaFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidKeepsIdempotencyKey: a record dead-lettered for its schema or
+// its timestamp carries the idempotency key its event would have had (the
+// tutorial's for the tutorial order), so that its dead letter, its replay
+// and CXone name the same event; one without a business key has none.
+func TestInvalidKeepsIdempotencyKey(t *testing.T) {
+	tr := newTransformer(t)
+	withField := func(field, value string) string {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(tutorialOrder), &m)
+		if value == "" {
+			delete(m, field)
+		} else {
+			m[field] = json.RawMessage(value)
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, value, reason, key string
+	}{
+		{"schema", withField("totalAmount", "-5"), transform.ReasonSchema, "8bb2fd79-b926-5d35-b05d-6c664ce6f258"},
+		{"no business key", withField("orderId", ""), transform.ReasonSchema, ""},
+		{"not JSON", "hello", transform.ReasonNotJSON, ""},
+	} {
+		_, err := tr.Transform(rec(tc.value))
+		var ie *transform.InvalidError
+		if !errors.As(err, &ie) || ie.Reason != tc.reason || ie.IdempotencyKey != tc.key {
+			t.Errorf("%s: err %v, key %q; want reason %s, key %q", tc.name, err, func() string {
+				if ie != nil {
+					return ie.IdempotencyKey
+				}
+				return ""
+			}(), tc.reason, tc.key)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -541,5 +542,33 @@ func TestDLQReplayReasonsORed(t *testing.T) {
 	}
 	if !strings.Contains(sum.Filter, `reason/message contains "schema" or "HTTP_4"`) {
 		t.Errorf("filter %q", sum.Filter)
+	}
+}
+
+// TestInvalidDeadLetterHasIdempotencyKey: `bridge run` dead-letters an
+// order that breaks the schema with the idempotency key its event would
+// have had (the tutorial's key for the tutorial's order), and inspect
+// shows it.
+func TestInvalidDeadLetterHasIdempotencyKey(t *testing.T) {
+	e := newEnv(t, 1, "")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	bad := strings.Replace(tutorialOrderValue, `"totalAmount":150.75`, `"totalAmount":-5`, 1)
+	if bad == tutorialOrderValue {
+		t.Fatal("the tutorial order changed shape")
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("ORD-1234567890"), Value: []byte(bad)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start()
+	poll.Until(t, 20*time.Second, "the order dead-lettered", func() bool { _, n := e.lag(); return n == 1 })
+	p.Signal(syscall.SIGTERM)
+	p.Wait(20 * time.Second)
+	out, errOut, code := runBridge(t, "", "dlq", "inspect", "-c", e.cfg, "--show", "1", "--output", "json")
+	if code != 0 || !strings.Contains(out, `"idempotency_key": "8bb2fd79-b926-5d35-b05d-6c664ce6f258"`) {
+		t.Errorf("inspect: exit %d, want the tutorial's key in the envelope\n%s\n%s", code, out, errOut)
 	}
 }
