@@ -1,11 +1,9 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/poll"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestTopicRecreatedLogsBounded: a topic deleted and created again while the
 // consumer runs fails every fetch of its old partitions at once
@@ -46,7 +28,7 @@ func TestTopicRecreatedLogsBounded(t *testing.T) {
 	t.Cleanup(kc.Close)
 	brokers := kc.ListenAddrs()
 	produce(t, brokers, 10, 5, func(i int) []byte { return []byte(`{}`) })
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	rec := newRecorder()
 	c := newConsumer(t, brokers, "grec", consumer.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rec)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,8 +39,25 @@ const (
 	scaleLatency     = 20 * time.Millisecond
 	scaleMaxInFlight = 32
 	scaleRate        = 400 // events/s produced during the rebalance events
-	scaleBefore      = 5 * time.Second
-	scaleAfter       = 25 * time.Second
+)
+
+// scalePlan is what TestScaleReport measures: the full report (make
+// perf-scale), or the short run CI makes of the same code.
+type scalePlan struct {
+	before, after time.Duration // the window around each event
+	protocols     []string
+	events        []rebalanceEvent
+	replicas      []int // the throughput runs
+	backlog       int   // events each throughput run works off
+}
+
+var (
+	fullPlan = scalePlan{before: 5 * time.Second, after: 25 * time.Second, protocols: []string{"classic", "consumer"},
+		events: rebalanceEvents, replicas: []int{1, 2, 3}, backlog: 30000}
+	// smokePlan proves the measurement in CI: one event, two replica
+	// counts, short windows.
+	smokePlan = scalePlan{before: 2 * time.Second, after: 6 * time.Second, protocols: []string{"classic"},
+		events: rebalanceEvents[:1], replicas: []int{1, 2}, backlog: 10000}
 )
 
 // rebalanceResult is what one rebalance event cost under one protocol.
@@ -59,7 +77,7 @@ type rebalanceResult struct {
 	GlobalGapMS       int64 `json:"global_gap_ms"`
 	RecoveryMS        int64 `json:"recovery_ms"`
 	// MinPerSec is the fewest events accepted in one second after the
-	// event; PerSec every second from scaleBefore before it.
+	// event; PerSec every second from the plan's window before it.
 	MinPerSec  int     `json:"min_per_sec"`
 	PerSec     []int   `json:"per_sec"`
 	Duplicates int64   `json:"duplicates"` // publishes beyond the distinct events
@@ -88,32 +106,32 @@ type throughputResult struct {
 // three), and the throughput of 1, 2 and 3 replicas. Every run ends with
 // every event delivered and committed, none lost (finish and verify). It
 // writes scale.md, scale.json and scale.svg; run it with make perf-scale.
+// Without BRIDGE_PERF_SCALE (in CI) it runs the same code on a short plan
+// (one event, one and two replicas, into a temporary folder), checking that
+// it measures and that a second replica adds throughput.
 func TestScaleReport(t *testing.T) {
-	if os.Getenv(EnvPerfScale) == "" {
-		t.Skip("a measurement of several minutes: make perf-scale (" + EnvPerfScale + "=1)")
-	}
-	out := os.Getenv(EnvPerfOut)
-	if out == "" {
-		out = filepath.Join("..", "docs", "perf")
+	plan, out := smokePlan, t.TempDir()
+	if os.Getenv(EnvPerfScale) != "" {
+		plan, out = fullPlan, cmp.Or(os.Getenv(EnvPerfOut), filepath.Join("..", "docs", "perf"))
 	}
 	k := tc.StartKafka(t, nextGenSessionTimeout...)
 	bin := tc.BuildBridge(t)
 	var results []rebalanceResult
 	var through []throughputResult
-	for _, protocol := range []string{"classic", "consumer"} {
-		for _, ev := range rebalanceEvents {
+	for _, protocol := range plan.protocols {
+		for _, ev := range plan.events {
 			name := protocol + "-" + ev.name
 			t.Run(name, func(t *testing.T) {
-				r := measureRebalance(t, k.For(t), bin, protocol, ev)
+				r := measureRebalance(t, k.For(t), bin, plan, protocol, ev)
 				t.Logf("%s: partition stop %d ms (%d over 1 s), all stopped %d ms, recovery %d ms, min %d/s, %d duplicates",
 					name, r.StallMS, r.PartitionsStalled, r.GlobalGapMS, r.RecoveryMS, r.MinPerSec, r.Duplicates)
 				results = append(results, r)
 			})
 		}
 	}
-	for n := 1; n <= 3; n++ {
+	for _, n := range plan.replicas {
 		t.Run(fmt.Sprintf("throughput-%d", n), func(t *testing.T) {
-			r := measureThroughput(t, k.For(t), bin, n)
+			r := measureThroughput(t, k.For(t), bin, plan.backlog, n)
 			through = append(through, r)
 			t.Logf("%d replica(s): %.0f events/s", n, r.PerSec)
 		})
@@ -131,13 +149,37 @@ func TestScaleReport(t *testing.T) {
 	for name, content := range map[string][]byte{
 		"scale.json": append(data, '\n'),
 		"scale.md":   []byte(scaleMarkdown(results, through)),
-		"scale.svg":  []byte(scaleSVG(results)),
+		"scale.svg":  []byte(scaleSVG(plan, results)),
 	} {
 		if err := os.WriteFile(filepath.Join(out, name), content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Logf("wrote %s/scale.{md,json,svg}", out)
+	checkScaleReport(t, plan, results, through)
+}
+
+// checkScaleReport fails the test when the measurement did not measure:
+// a window per second for each event, events accepted around it, and
+// replicas that add throughput (the full plan's 1.99× and 2.96× measured;
+// more than 1.4× from a second replica asked here, on CI's shared cores).
+func checkScaleReport(t *testing.T, plan scalePlan, rs []rebalanceResult, th []throughputResult) {
+	t.Helper()
+	if len(rs) != len(plan.protocols)*len(plan.events) || len(th) != len(plan.replicas) {
+		t.Fatalf("%d rebalance results and %d throughput results, want %d and %d", len(rs), len(th), len(plan.protocols)*len(plan.events), len(plan.replicas))
+	}
+	for _, r := range rs {
+		total := 0
+		for _, n := range r.PerSec {
+			total += n
+		}
+		if len(r.PerSec) != int((plan.before+plan.after)/time.Second) || total == 0 || r.MinPerSec <= 0 {
+			t.Errorf("%s %s: per-second counts %v, fewest %d: nothing measured", r.Protocol, r.Event, r.PerSec, r.MinPerSec)
+		}
+	}
+	if len(th) >= 2 && th[1].Ratio < 1.4 {
+		t.Errorf("%d replicas deliver %.2f × one replica's events/s, want more than 1.4", th[1].Replicas, th[1].Ratio)
+	}
 }
 
 // rebalanceEvent is one change of the group's membership under load.
@@ -304,7 +346,7 @@ func (l *steadyLoad) end(t *testing.T) []loadPoint {
 	return l.acked
 }
 
-func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebalanceEvent) rebalanceResult {
+func measureRebalance(t *testing.T, k *tc.Kafka, bin string, plan scalePlan, protocol string, ev rebalanceEvent) rebalanceResult {
 	s := newScaleScenario(t, k, bin, "scale-"+protocol+"-"+ev.name, protocol, ev.static)
 	for i := range ev.initial {
 		var env []string
@@ -315,16 +357,16 @@ func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebala
 		p.WaitLog("partitions assigned", time.Minute)
 	}
 	load := startLoad(s, scaleRate)
-	// Steady: the replicas keep up with the load for scaleBefore.
+	// Steady: the replicas keep up with the load for plan.before.
 	poll.Until(t, time.Minute, "the replicas keep up with the load", func() bool {
 		n := len(s.srv.Events())
 		return n > scaleRate && caughtUp(load, n)
 	})
-	measureFor(scaleBefore) // steady before the event
+	measureFor(plan.before) // steady before the event
 	dupsBefore := s.srv.Stats().Duplicates
 	t0 := time.Now()
 	ev.do(t, s)
-	measureFor(scaleAfter - time.Since(t0)) // the rest of the window after the event
+	measureFor(plan.after - time.Since(t0)) // the rest of the window after the event
 	produced := load.end(t)
 	s.finish(5 * time.Minute)
 	events := s.srv.Events()
@@ -339,31 +381,31 @@ func measureRebalance(t *testing.T, k *tc.Kafka, bin, protocol string, ev rebala
 	slices.SortFunc(arrived, func(a, b time.Time) int { return a.Compare(b) })
 	r := rebalanceResult{Protocol: protocol, Event: ev.title, Events: s.n, Duplicates: s.srv.Stats().Duplicates - dupsBefore,
 		RateIn: scaleRate, Replicas: fmt.Sprint(ev.initial)}
-	// Per second, from scaleBefore before the event to scaleAfter after.
-	secs := int((scaleBefore + scaleAfter) / time.Second)
+	// Per second, from plan.before before the event to plan.after after.
+	secs := int((plan.before + plan.after) / time.Second)
 	r.PerSec = make([]int, secs)
-	from := t0.Add(-scaleBefore)
+	from := t0.Add(-plan.before)
 	for _, a := range arrived {
 		if i := int(a.Sub(from) / time.Second); i >= 0 && i < secs {
 			r.PerSec[i]++
 		}
 	}
-	r.GlobalGapMS = longestGap(arrived, t0, t0.Add(scaleAfter)).Milliseconds()
+	r.GlobalGapMS = longestGap(arrived, t0, t0.Add(plan.after)).Milliseconds()
 	for _, ts := range byPart {
 		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-		g := longestGap(ts, t0, t0.Add(scaleAfter))
+		g := longestGap(ts, t0, t0.Add(plan.after))
 		r.StallMS = max(r.StallMS, g.Milliseconds())
 		if g > time.Second {
 			r.PartitionsStalled++
 		}
 	}
 	r.MinPerSec = math.MaxInt
-	for _, n := range r.PerSec[int(scaleBefore/time.Second):] {
+	for _, n := range r.PerSec[int(plan.before/time.Second):] {
 		r.MinPerSec = min(r.MinPerSec, n)
 	}
 	// Recovery: the last moment in the window when the backlog exceeded
 	// one second of load.
-	for at := t0; at.Before(t0.Add(scaleAfter)); at = at.Add(100 * time.Millisecond) {
+	for at := t0; at.Before(t0.Add(plan.after)); at = at.Add(100 * time.Millisecond) {
 		p := producedBy(produced, at)
 		a, _ := slices.BinarySearchFunc(arrived, at, func(x, y time.Time) int { return x.Compare(y) })
 		if p-a > scaleRate {
@@ -416,9 +458,8 @@ func producedBy(points []loadPoint, at time.Time) int {
 // measureThroughput has n replicas work off a backlog and measures their
 // rate between a fifth and four fifths of it (the start and the tail,
 // where some partitions are done before others, left out).
-func measureThroughput(t *testing.T, k *tc.Kafka, bin string, n int) throughputResult {
+func measureThroughput(t *testing.T, k *tc.Kafka, bin string, backlog, n int) throughputResult {
 	s := newScaleScenario(t, k, bin, fmt.Sprintf("throughput-%d", n), "classic", false)
-	const backlog = 30000
 	s.produce(backlog)
 	for range n {
 		s.startReplica()
@@ -461,7 +502,7 @@ func ms(v int64) string {
 
 // scaleSVG draws, for each event, the events accepted per second around it
 // (one line per protocol; the event at the dashed line).
-func scaleSVG(rs []rebalanceResult) string {
+func scaleSVG(plan scalePlan, rs []rebalanceResult) string {
 	const pw, ph, pad, cols = 300, 150, 34, 3
 	var titles []string
 	byTitle := map[string][]rebalanceResult{}
@@ -489,9 +530,9 @@ func scaleSVG(rs []rebalanceResult) string {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%d</text>`+"\n", x0-3, y0+10, peak)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">0</text>`+"\n", x0-3, y0+ph)
 		secs := len(byTitle[title][0].PerSec)
-		ex := x0 + pw*int(scaleBefore/time.Second)/secs
+		ex := x0 + pw*int(plan.before/time.Second)/secs
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555" stroke-dasharray="4 3"/>`+"\n", ex, y0, ex, y0+ph)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">−%ds … +%ds</text>`+"\n", x0, y0+ph+13, int(scaleBefore/time.Second), int(scaleAfter/time.Second))
+		fmt.Fprintf(&b, `<text x="%d" y="%d">−%ds … +%ds</text>`+"\n", x0, y0+ph+13, int(plan.before/time.Second), int(plan.after/time.Second))
 		for _, r := range byTitle[title] {
 			var pts []string
 			for j, n := range r.PerSec {

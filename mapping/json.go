@@ -159,15 +159,25 @@ func (w *jsonWriter) appendMap(dst []byte, m traits.Mapper, depth int) ([]byte, 
 	// Any other map (a google.protobuf.Struct, a concatenation...): through
 	// its iterator.
 	start := len(w.keys)
-	defer func() { w.keys = w.keys[:start] }()
 	for it := m.Iterator(); it.HasNext() == types.True; {
 		k := it.Next()
 		ks, ok := k.(types.String)
 		if !ok {
+			w.keys = w.keys[:start]
 			return dst, jsonErrorf("map key %s is a %s, want a string", truncate(fmt.Sprint(k.Value()), 64), typeName(k))
 		}
 		w.keys = append(w.keys, string(ks))
 	}
+	return w.appendKeyed(dst, start, func(dst []byte, k string) ([]byte, error) {
+		return w.appendVal(dst, m.Get(types.String(k)), depth+1)
+	})
+}
+
+// appendKeyed appends a JSON object of the keys w.keys[start:], sorted,
+// each with the value that value appends, and drops them from w.keys. An
+// error of a value names its key.
+func (w *jsonWriter) appendKeyed(dst []byte, start int, value func(dst []byte, k string) ([]byte, error)) ([]byte, error) {
+	defer func() { w.keys = w.keys[:start] }()
 	slices.Sort(w.keys[start:])
 	dst = append(dst, '{')
 	for i := start; i < len(w.keys); i++ {
@@ -179,7 +189,7 @@ func (w *jsonWriter) appendMap(dst []byte, m traits.Mapper, depth int) ([]byte, 
 		if dst, err = appendKey(dst, k); err != nil {
 			return dst, err
 		}
-		if dst, err = w.appendVal(dst, m.Get(types.String(k)), depth+1); err != nil {
+		if dst, err = value(dst, k); err != nil {
 			return dst, in(err, k)
 		}
 	}
@@ -190,41 +200,28 @@ func (w *jsonWriter) appendMap(dst []byte, m traits.Mapper, depth int) ([]byte, 
 // a JSON object, keys sorted.
 func appendStringMap[V string | []string](w *jsonWriter, dst []byte, m map[string]V, depth int) ([]byte, error) {
 	start := len(w.keys)
-	defer func() { w.keys = w.keys[:start] }()
 	for k := range m {
 		w.keys = append(w.keys, k)
 	}
-	slices.Sort(w.keys[start:])
-	dst = append(dst, '{')
-	for i := start; i < len(w.keys); i++ {
-		k := w.keys[i]
-		if i > start {
-			dst = append(dst, ',')
-		}
-		var err error
-		if dst, err = appendKey(dst, k); err != nil {
-			return dst, err
-		}
+	return w.appendKeyed(dst, start, func(dst []byte, k string) ([]byte, error) {
 		switch v := any(m[k]).(type) {
 		case string:
-			dst, err = appendString(dst, v)
+			return appendString(dst, v)
 		case []string:
 			dst = append(dst, '[')
 			for j, s := range v {
 				if j > 0 {
 					dst = append(dst, ',')
 				}
+				var err error
 				if dst, err = appendString(dst, s); err != nil {
-					break
+					return dst, err
 				}
 			}
-			dst = append(dst, ']')
+			return append(dst, ']'), nil
 		}
-		if err != nil {
-			return dst, in(err, k)
-		}
-	}
-	return append(dst, '}'), nil
+		return dst, nil
+	})
 }
 
 // appendList appends the CEL list l as a JSON array.
@@ -306,26 +303,12 @@ func (w *jsonWriter) appendNative(dst []byte, v any, depth int) ([]byte, error) 
 // appendNativeMap appends m as a JSON object, keys sorted.
 func (w *jsonWriter) appendNativeMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	start := len(w.keys)
-	defer func() { w.keys = w.keys[:start] }()
 	for k := range m {
 		w.keys = append(w.keys, k)
 	}
-	slices.Sort(w.keys[start:])
-	dst = append(dst, '{')
-	for i := start; i < len(w.keys); i++ {
-		k := w.keys[i]
-		if i > start {
-			dst = append(dst, ',')
-		}
-		var err error
-		if dst, err = appendKey(dst, k); err != nil {
-			return dst, err
-		}
-		if dst, err = w.appendNative(dst, m[k], depth+1); err != nil {
-			return dst, in(err, k)
-		}
-	}
-	return append(dst, '}'), nil
+	return w.appendKeyed(dst, start, func(dst []byte, k string) ([]byte, error) {
+		return w.appendNative(dst, m[k], depth+1)
+	})
 }
 
 // appendNativeList appends l as a JSON array.

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,35 +21,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/metrics"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
-
-// syncBuffer is a log sink safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type harness struct {
 	t       *testing.T
 	cluster *kfake.Cluster
 	cxone   *cxonetest.Server
 	http    *httptest.Server
-	logs    *syncBuffer
+	logs    *logbuf.Buffer
 	prod    *kgo.Client
 	done    chan error
 	cancel  context.CancelFunc
@@ -93,7 +75,7 @@ routes: [{topic: orders, event_type: OrderCreated, schema: order.json, business_
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, cluster: c, cxone: srv, logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{t: t, cluster: c, cxone: srv, logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New("test")
 	b, err := pipeline.New(cfg, log, m.Options())

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
-
-// rigLogBuffer is a log sink safe for the bridge's goroutines.
-type rigLogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *rigLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *rigLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // accessKeyRig is a running bridge in real CXone's setup: access keys in
 // secret files, token endpoint and API base discovered over HTTPS from the
@@ -46,7 +28,7 @@ type accessKeyRig struct {
 	producer         *kgo.Client
 	adm              *kadm.Client
 	appFile, keyFile string
-	logs             *rigLogBuffer
+	logs             *logbuf.Buffer
 	stop             func()
 }
 
@@ -80,7 +62,7 @@ func startAccessKeyRig(t *testing.T) *accessKeyRig {
 			t.Fatal(err)
 		}
 	}
-	r := &accessKeyRig{srv: srv, appFile: filepath.Join(dir, "app.secret"), keyFile: filepath.Join(dir, "key.secret"), logs: &rigLogBuffer{}}
+	r := &accessKeyRig{srv: srv, appFile: filepath.Join(dir, "app.secret"), keyFile: filepath.Join(dir, "key.secret"), logs: &logbuf.Buffer{}}
 	replaceSecretFile(t, r.appFile, cxonetest.DefaultAppSecret)
 	replaceSecretFile(t, r.keyFile, cxonetest.DefaultAccessKeySecret)
 	yaml := fmt.Sprintf(`kafka: {brokers: [%s], group_id: g}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
@@ -38,7 +39,7 @@ type rig struct {
 	cfgYAML  string
 	producer *kgo.Client
 	adm      *kadm.Client
-	logs     *rigLogBuffer
+	logs     *logbuf.Buffer
 	n        int
 
 	mu          sync.Mutex
@@ -63,7 +64,7 @@ func newRig(t *testing.T, extra string, opts ...cxonetest.Option) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	r := &rig{t: t, kc: kc, srv: srv, producer: cl, adm: kadm.NewClient(cl), logs: &rigLogBuffer{}}
+	r := &rig{t: t, kc: kc, srv: srv, producer: cl, adm: kadm.NewClient(cl), logs: &logbuf.Buffer{}}
 	r.cfgYAML = fmt.Sprintf(`kafka: {brokers: [%s], group_id: g, session_timeout: 6s, rebalance_timeout: 10s}
 cxone:
   base_url: %s

@@ -1,38 +1,19 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/pipeline"
 	"github.com/cxone-bridge/bridge/secret"
 	"github.com/cxone-bridge/bridge/transform"
 )
-
-// syncBuffer is a bytes.Buffer safe for the goroutines that log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // unreachable is a configuration whose Kafka and CXone refuse every
 // connection: the bridge starts, fails to fetch a token (and logs it), and
@@ -55,7 +36,7 @@ func unreachable(t *testing.T) *config.Config {
 // its components alike (not slog's default logger, and no panic on the
 // first line logged: here the failed token request).
 func TestNilLoggerDiscards(t *testing.T) {
-	var def syncBuffer
+	var def logbuf.Buffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&def, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	defer slog.SetDefault(old)

@@ -1,36 +1,18 @@
 package progress_test
 
 import (
-	"bytes"
 	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/progress"
 )
 
-// syncBuffer is a bytes.Buffer safe for the printer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestPlainLines(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	var mu sync.Mutex
 	calls := 0
 	frames := make(chan progress.Frame, 100)

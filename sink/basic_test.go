@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -73,7 +74,7 @@ func TestBasicEncodingAgainstServer(t *testing.T) {
 				srv := newServer(t, opts...)
 				cfg := basicConfig(srv.URL, mode, tc.sink)
 				never := forbidden(cfg.ClientID, basicSecret, basicKeySecret)
-				logs := &logBuffer{}
+				logs := &logbuf.Buffer{}
 				cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				p := newPublisher(t, cfg)
 				err := p.FetchToken(context.Background())

@@ -2,7 +2,6 @@ package sink_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/sink"
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -73,23 +73,6 @@ func assertLines(t *testing.T, logs string, max int) {
 			t.Errorf("log line of %d bytes (max %d): %.300s…", n, max, sc.Text())
 		}
 	}
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type tokenErrors struct {
@@ -154,7 +137,7 @@ func TestTokenEndpointEchoScrubbed(t *testing.T) {
 						cxonetest.WithApp(hostileAppID, hostileAppSecret), cxonetest.WithAccessKey(hostileKeyID, hostileKeySecret),
 						cxonetest.WithBasicEncoding(form))
 					// The credentials work: a token first.
-					logs := &logBuffer{}
+					logs := &logbuf.Buffer{}
 					obs := &tokenErrors{}
 					cfg := m.cfg(srv)
 					cfg.BasicEncoding = sink.BasicEncoding(form)

@@ -136,17 +136,6 @@ func TestIdempotencyKeyVectors(t *testing.T) {
 func TestInvalid(t *testing.T) {
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	big := `{"orderId":"` + strings.Repeat("x", 10<<20) + `"}`
-	withOrder := func(field, value string) string {
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal([]byte(tutorialOrder), &m)
-		if value == "" {
-			delete(m, field)
-		} else {
-			m[field] = json.RawMessage(value)
-		}
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
 	noSchema := orderRoute()
 	noSchema.SchemaFile = ""
 	tests := []struct {
@@ -479,22 +468,11 @@ func TestSchemaFeatures(t *testing.T) {
 // and CXone name the same event; one without a business key has none.
 func TestInvalidKeepsIdempotencyKey(t *testing.T) {
 	tr := newTransformer(t)
-	withField := func(field, value string) string {
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal([]byte(tutorialOrder), &m)
-		if value == "" {
-			delete(m, field)
-		} else {
-			m[field] = json.RawMessage(value)
-		}
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
 	for _, tc := range []struct {
 		name, value, reason, key string
 	}{
-		{"schema", withField("totalAmount", "-5"), transform.ReasonSchema, "8bb2fd79-b926-5d35-b05d-6c664ce6f258"},
-		{"no business key", withField("orderId", ""), transform.ReasonSchema, ""},
+		{"schema", withOrder("totalAmount", "-5"), transform.ReasonSchema, "8bb2fd79-b926-5d35-b05d-6c664ce6f258"},
+		{"no business key", withOrder("orderId", ""), transform.ReasonSchema, ""},
 		{"not JSON", "hello", transform.ReasonNotJSON, ""},
 	} {
 		_, err := tr.Transform(rec(tc.value))
@@ -508,4 +486,18 @@ func TestInvalidKeepsIdempotencyKey(t *testing.T) {
 			}(), tc.reason, tc.key)
 		}
 	}
+}
+
+// withOrder is the tutorial order with field set to the JSON value, or
+// removed when value is "".
+func withOrder(field, value string) string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(tutorialOrder), &m)
+	if value == "" {
+		delete(m, field)
+	} else {
+		m[field] = json.RawMessage(value)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

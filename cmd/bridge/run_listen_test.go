@@ -6,11 +6,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cxone-bridge/bridge/config"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/metrics"
 )
 
@@ -20,22 +20,11 @@ func (okProbes) Live(time.Duration) (bool, string) { return true, "ok" }
 func (okProbes) Ready() (bool, string)             { return true, "ok" }
 
 // logLines is a JSON log sink whose records tests can look up by message.
-type logLines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logLines struct{ logbuf.Buffer }
 
 // find returns the first record with message msg.
 func (l *logLines) find(msg string) (map[string]any, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
 			return rec, true
