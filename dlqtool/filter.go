@@ -2,6 +2,7 @@ package dlqtool
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,10 +13,11 @@ import (
 	"github.com/cxone-bridge/bridge/dlq"
 )
 
-// Filter selects the DLQ records a replay acts on. The zero Filter selects
-// every record. All set criteria must hold (they are ANDed); within
-// Classes, Reasons, SourceTopics and Offsets any one entry is enough
-// (ORed): --reason schema --reason http_422 selects both.
+// Filter selects the DLQ records a replay acts on, and those inspect
+// counts and shows. The zero Filter selects every record. All set criteria
+// must hold (they are ANDed); within Classes, Reasons, SourceTopics and
+// Offsets any one entry is enough (ORed): --reason schema --reason
+// http_422 selects both.
 type Filter struct {
 	// Classes are error classes (dlq.ClassInvalid, dlq.ClassRejected).
 	Classes []string
@@ -25,6 +27,10 @@ type Filter struct {
 	Reasons []string
 	// SourceTopics are the topics named in the envelope.
 	SourceTopics []string
+	// Message, when set, must match the message
+	// (cxone-bridge.error.message): an unanchored regular expression, as
+	// regexp.MatchString reads it.
+	Message *regexp.Regexp
 	// FailedFrom and FailedUntil bound the failure time
 	// (cxone-bridge.failed.at): FailedFrom <= t < FailedUntil. Zero: open.
 	FailedFrom, FailedUntil time.Time
@@ -34,7 +40,7 @@ type Filter struct {
 
 // Empty reports whether f selects every record.
 func (f *Filter) Empty() bool {
-	return len(f.Classes) == 0 && len(f.Reasons) == 0 && len(f.SourceTopics) == 0 &&
+	return len(f.Classes) == 0 && len(f.Reasons) == 0 && len(f.SourceTopics) == 0 && f.Message == nil &&
 		f.FailedFrom.IsZero() && f.FailedUntil.IsZero() && len(f.Offsets) == 0
 }
 
@@ -71,6 +77,9 @@ func (f *Filter) Match(r *kgo.Record, env *dlq.Envelope) bool {
 	if len(f.SourceTopics) > 0 && !slices.Contains(f.SourceTopics, env.Topic) {
 		return false
 	}
+	if f.Message != nil && !f.Message.MatchString(env.Message) {
+		return false
+	}
 	if !f.FailedFrom.IsZero() && env.FailedAt.Before(f.FailedFrom) {
 		return false
 	}
@@ -98,6 +107,9 @@ func (f *Filter) String() string {
 	}
 	if len(f.SourceTopics) > 0 {
 		parts = append(parts, "source topic in "+strings.Join(f.SourceTopics, ","))
+	}
+	if f.Message != nil {
+		parts = append(parts, "message matches "+strconv.Quote(f.Message.String()))
 	}
 	if !f.FailedFrom.IsZero() {
 		parts = append(parts, "failed at or after "+f.FailedFrom.Format(time.RFC3339Nano))

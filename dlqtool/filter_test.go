@@ -1,6 +1,7 @@
 package dlqtool
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,18 +108,28 @@ func TestFilterMatch(t *testing.T) {
 		{"reasons, none of them", Filter{Reasons: []string{"schema", "timeout"}}, false},
 		{"source", Filter{SourceTopics: []string{"a", "orders"}}, true},
 		{"source no", Filter{SourceTopics: []string{"a"}}, false},
+		{"message matches", Filter{Message: regexp.MustCompile(`^/currency: `)}, true},
+		{"message is case-sensitive", Filter{Message: regexp.MustCompile(`CURRENCY`)}, false},
+		{"message, (?i)", Filter{Message: regexp.MustCompile(`(?i)CURRENCY`)}, true},
+		{"message and class", Filter{Message: regexp.MustCompile(`bad$`), Classes: []string{"invalid"}}, false},
 		{"from inclusive", Filter{FailedFrom: at}, true},
 		{"until exclusive", Filter{FailedUntil: at}, false},
 		{"inside", Filter{FailedFrom: at.Add(-time.Minute), FailedUntil: at.Add(time.Minute)}, true},
 		{"offsets", Filter{Offsets: []OffsetRange{{1, 0, -1}, {2, 40, 50}}}, true},
 		{"offsets other partition", Filter{Offsets: []OffsetRange{{1, 0, -1}}}, false},
 		{"offsets any partition", Filter{Offsets: []OffsetRange{{-1, 51, -1}}}, false},
-		{"all", Filter{Classes: []string{"rejected"}, Reasons: []string{"http"}, SourceTopics: []string{"orders"}, FailedFrom: at, Offsets: []OffsetRange{{-1, 50, 50}}}, true},
+		{"all", Filter{Classes: []string{"rejected"}, Reasons: []string{"http"}, SourceTopics: []string{"orders"}, Message: regexp.MustCompile("bad"), FailedFrom: at, Offsets: []OffsetRange{{-1, 50, 50}}}, true},
 	}
 	for _, tc := range tests {
 		if got := tc.f.Match(rec, env); got != tc.want {
 			t.Errorf("%s: Match = %v, want %v (%s)", tc.name, got, tc.want, tc.f.String())
 		}
+		if tc.f.Empty() != (tc.name == "empty") {
+			t.Errorf("%s: Empty = %v", tc.name, tc.f.Empty())
+		}
+	}
+	if got := (&Filter{Message: regexp.MustCompile(`a"b`)}).String(); got != `message matches "a\"b"` {
+		t.Errorf("String = %s", got)
 	}
 	if err := (&Filter{Classes: []string{"transient"}}).Validate(); err == nil {
 		t.Error("unknown class accepted")

@@ -154,7 +154,7 @@ func TestTextEscapes(t *testing.T) {
 	malformed := showRecord(rec, nil, nil, errString(evil), 256)
 	rep := &InspectReport{Topic: evil, Records: 2, Malformed: 1, ReplayCountIgnored: 1,
 		ByClass: map[string]int64{evil: 1}, BySourceTopic: map[string]int64{evil: 1}, ByReplayCount: map[int]int64{0: 1},
-		ByReason:         []ReasonCount{{Class: evil, Reason: evil, Records: 1, Example: shown.Envelope.Message}},
+		ByReason:         []ReasonCount{{Class: evil, Reason: evil, Records: 1, Example: evil, Messages: []MessageCount{{Message: evil, Records: 1}}, Distinct: 1}},
 		MalformedRecords: []Problem{{Error: evil}}, Shown: []ShownRecord{shown, malformed}}
 	sum := &ReplaySummary{Topic: evil, Group: evil, TransactionalID: evil, Filter: evil, Refused: 1, DryRun: true,
 		ByClass: map[string]*ClassCounts{evil: {Refused: 1}}, ByDestination: map[string]int64{evil: 1},

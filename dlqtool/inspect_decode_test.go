@@ -13,7 +13,6 @@ import (
 
 	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/registry"
-	"github.com/cxone-bridge/bridge/termsafe"
 )
 
 // TestInspectShowsDecodedValues: inspect --show prints a dead letter
@@ -68,13 +67,13 @@ func TestInspectShowsDecodedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byValue := map[string]ShownRecord{} // by the value as shown
+	byValue := map[string]ShownRecord{} // by the value's bytes
 	for _, s := range rep.Shown {
-		byValue[*s.ValueExcerpt] = s
+		byValue[string(raw(s.Value, s.ValueBase64))] = s
 	}
-	shown := func(v []byte) ShownRecord { return byValue[termsafe.Bytes(v, 256)] }
+	shown := func(v []byte) ShownRecord { return byValue[string(v)] }
 	g := shown(good)
-	if g.ValueDecoded == nil || *g.ValueDecoded != `{"orderId":"ORD-1","totalAmount":12.5}` || g.ValueExcerpt == nil || !strings.HasPrefix(*g.ValueExcerpt, `\x00\x00\x00\x00`) {
+	if g.ValueDecoded == nil || *g.ValueDecoded != `{"orderId":"ORD-1","totalAmount":12.5}` || string(raw(g.Value, g.ValueBase64)) != string(good) {
 		t.Errorf("decodable record: %+v", g)
 	}
 	if u := shown(unknown); u.ValueDecoded != nil || !strings.Contains(u.DecodeError, "unknown_schema") {
@@ -87,7 +86,7 @@ func TestInspectShowsDecodedValues(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), `decoded:      {"orderId":"ORD-1","totalAmount":12.5}`) || !strings.Contains(text.String(), "decoded:      (cannot decode: registry: unknown_schema") {
+	if !strings.Contains(text.String(), `value:        \x00\x00\x00\x00`) || !strings.Contains(text.String(), `decoded:      {"orderId":"ORD-1","totalAmount":12.5}`) || !strings.Contains(text.String(), "decoded:      (cannot decode: registry: unknown_schema") {
 		t.Errorf("text output:\n%s", text.String())
 	}
 }
