@@ -3,6 +3,7 @@ package transform
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -45,25 +46,44 @@ const (
 // derivedNamespace is the UUID namespace of derived correlation ids.
 var derivedNamespace = uuid.MustParse("6ba7b811-9dad-11d1-80b4-00c04fd430c8") // RFC 4122 URL namespace
 
+// correlation is the correlation of one record, as correlate found it.
+// id (when idView) and traceparent are views of the record's header
+// bytes, valid while the record is unchanged: what outlives the transform
+// is copied (into the Event's buffer, or with strings.Clone).
+type correlation struct {
+	id, source, traceparent, note string
+	idView                        bool
+}
+
+// ownedID is the correlation id as a string of its own.
+func (c *correlation) ownedID() string {
+	if c.idView {
+		return strings.Clone(c.id)
+	}
+	return c.id
+}
+
 // correlate picks the correlation id of rec. It never returns a value that
 // could not travel in an HTTP header: header values with bytes outside
 // printable ASCII (CR, LF, NUL, UTF-8 ...), or longer than MaxLength, are
 // passed over, and the reason is returned in note for the log. When no
 // header qualifies the id is derived from topic, partition and offset, so
 // that retries and redeliveries of the record keep it.
-func (c *Correlation) correlate(rec *Record) (id, source, traceparent, note string) {
+func (c *Correlation) correlate(rec *Record) correlation {
+	var out correlation
 	tp, hasTP := rec.header("traceparent")
 	if hasTP && !validTraceparent(tp) {
-		note = "traceparent header is malformed; not passed on"
+		out.note = "traceparent header is malformed; not passed on"
 		hasTP = false
 	}
 	if hasTP {
-		traceparent = string(tp)
+		out.traceparent = view(tp)
 	}
 	for _, name := range c.Headers {
 		if name == "traceparent" {
 			if hasTP {
-				return string(tp[3:35]), "traceparent", traceparent, note
+				out.id, out.idView, out.source = view(tp[3:35]), true, "traceparent"
+				return out
 			}
 			continue
 		}
@@ -73,21 +93,33 @@ func (c *Correlation) correlate(rec *Record) (id, source, traceparent, note stri
 		}
 		s, why := sanitize(v, c.MaxLength)
 		if why != "" {
-			if note == "" {
-				note = name + " header " + why + "; not used"
+			if out.note == "" {
+				out.note = name + " header " + why + "; not used"
 			}
 			continue
 		}
-		return s, name, traceparent, note
+		out.id, out.idView, out.source = s, true, name
+		return out
 	}
-	id = uuid.NewSHA1(derivedNamespace, []byte(rec.Topic+"/"+strconv.FormatInt(int64(rec.Partition), 10)+"/"+strconv.FormatInt(rec.Offset, 10))).String()
-	return id, SourceDerived, traceparent, note
+	var name [128]byte
+	b := append(name[:0], derivedNamespace[:]...)
+	b = append(b, rec.Topic...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(rec.Partition), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, rec.Offset, 10)
+	out.id, out.source = uuidV5(b), SourceDerived
+	return out
 }
+
+// view is b as a string without copying: valid while b is unchanged.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // sanitize accepts v as a correlation id when, after trimming spaces, it is
 // 1..max bytes of printable ASCII (0x20-0x7E). Otherwise it says why not.
+// The id is a view of v.
 func sanitize(v []byte, max int) (string, string) {
-	s := strings.TrimSpace(string(v))
+	s := strings.TrimSpace(view(v))
 	switch {
 	case s == "":
 		return "", "is empty"

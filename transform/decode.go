@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,25 +55,6 @@ func firstBadUTF8(b []byte) int {
 		i += size
 	}
 	return -1
-}
-
-// jsonTypeName names the JSON type of a value decoded into any.
-func jsonTypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64, json.Number:
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // excerpt bounds s to n bytes (on a rune boundary) for messages.

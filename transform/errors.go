@@ -58,10 +58,13 @@ type InvalidError struct {
 	// and the log line of an invalid record can still be traced.
 	CorrelationID string
 	// IdempotencyKey is the key the record's event would have had, when
-	// it could be made despite the fault (a schema violation or a bad
-	// timestamp, with the event type and the business key found; routes
-	// without expressions); "" when not: then the event type or the
-	// business key is what is missing, or the value is not JSON.
+	// it could be made despite the fault: a schema violation or a bad
+	// timestamp (field or expression), with the event type and the
+	// business key found by the route's pointer, header or CEL
+	// expression, evaluated over the decoded record. "" when not: the
+	// event type or the business key is missing (or its expression fails
+	// on the record), a value the key template needs is missing, or the
+	// value is not JSON.
 	IdempotencyKey string
 }
 

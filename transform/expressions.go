@@ -78,10 +78,11 @@ func (e *ExprError) Unwrap() error { return e.Err }
 // of its key and header strings and of its JSON writer.
 var activations = sync.Pool{New: func() any { return new(mapping.Activation) }}
 
-// activation fills act for rec and its decoded value doc; the headers only
-// when an expression of the route reads them. Its buffers stay.
-func activation(act *mapping.Activation, rec *Record, doc any, headers bool) {
-	act.Value, act.Key, act.Topic, act.Partition, act.Offset, act.Timestamp = doc, rec.Key, rec.Topic, rec.Partition, rec.Offset, rec.Timestamp
+// activation fills act for rec and its decoded value (the tree of the
+// route's jsonDoc); the headers only when an expression of the route
+// reads them. Its buffers stay.
+func activation(act *mapping.Activation, rec *Record, value any, headers bool) {
+	act.Value, act.Key, act.Topic, act.Partition, act.Offset, act.Timestamp = value, rec.Key, rec.Topic, rec.Partition, rec.Offset, rec.Timestamp
 	act.Headers = act.Headers[:0]
 	if headers {
 		for _, h := range rec.Headers {
@@ -110,18 +111,18 @@ func evalString(x *mapping.Expr, act *mapping.Activation, route, key string) (st
 	return s, nil
 }
 
-// evalTimestamp evaluates a timestamp expression into the body's
-// timestamp text.
-func evalTimestamp(x *mapping.Expr, act *mapping.Activation, route string) (string, *InvalidError) {
+// evalTimestamp evaluates a timestamp expression: the instant the body's
+// timestamp names.
+func evalTimestamp(x *mapping.Expr, act *mapping.Activation, route string) (time.Time, *InvalidError) {
 	v, err := x.Eval(act)
 	if err != nil {
-		return "", mappingError(route, "timestamp_expr", err)
+		return time.Time{}, mappingError(route, "timestamp_expr", err)
 	}
 	ts, ok := v.(time.Time)
 	if !ok {
-		return "", invalid(ReasonMapping, "%s.timestamp_expr: not a timestamp", route)
+		return time.Time{}, invalid(ReasonMapping, "%s.timestamp_expr: not a timestamp", route)
 	}
-	return formatISO(ts), nil
+	return ts, nil
 }
 
 // filterHolds evaluates the route's filter; a route without one matches
@@ -158,6 +159,8 @@ func (t *Transformer) Explain(ctx context.Context, rec *Record) []Explanation {
 		return nil
 	}
 	act := new(mapping.Activation)
+	doc := getDoc()
+	defer doc.release()
 	for _, r := range t.routesFor(rec.Topic) {
 		in := rec
 		if r.format != registry.FormatJSON || r.keyFormat != registry.FormatJSON {
@@ -167,11 +170,11 @@ func (t *Transformer) Explain(ctx context.Context, rec *Record) []Explanation {
 			}
 			in = decoded
 		}
-		p, ierr := r.prepare(in)
+		p, ierr := r.prepare(in, doc)
 		if ierr != nil {
 			return out
 		}
-		activation(act, in, p.doc, r.x.headers)
+		activation(act, in, p.doc.value(0), r.x.headers)
 		explain := func(key string, x *mapping.Expr) (any, bool) {
 			if x == nil {
 				return nil, false

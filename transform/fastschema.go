@@ -212,36 +212,37 @@ func fastBoundOf(raw json.RawMessage) (*fastBound, error) {
 	return &fastBound{v}, nil
 }
 
-// valid reports whether v (a value of decodeJSON) is valid for certain; see
+// valid reports whether the value doc holds is valid for certain; see
 // fastSchema.
-func (f *fastSchema) valid(v any) bool {
-	obj, ok := v.(map[string]any)
-	if !ok {
+func (f *fastSchema) valid(doc *jsonDoc) bool {
+	if !doc.isObject() {
 		return false
 	}
 	for _, name := range f.required {
-		if _, ok := obj[name]; !ok {
+		if doc.member(0, name) < 0 {
 			return false
 		}
 	}
-	for name, val := range obj {
-		p, ok := f.props[name]
+	for j := 1; j < doc.nodes[0].end; j = doc.nodes[j].end {
+		n := &doc.nodes[j]
+		p, ok := f.props[n.key]
 		if !ok {
 			if f.closed {
 				return false
 			}
 			continue
 		}
-		if !p.valid(val) {
+		if !p.valid(n) {
 			return false
 		}
 	}
 	return true
 }
 
-func (p *fastProp) valid(v any) bool {
-	switch x := v.(type) {
-	case string:
+func (p *fastProp) valid(n *jsonNode) bool {
+	switch n.kind {
+	case kindString:
+		x := n.str
 		if p.types != 0 && p.types&fastString == 0 {
 			return false
 		}
@@ -266,7 +267,8 @@ func (p *fastProp) valid(v any) bool {
 			return false
 		}
 		return true
-	case float64:
+	case kindNumber:
+		x := n.num
 		integer := x == math.Trunc(x) && math.Abs(x) < 1<<53
 		if p.types != 0 && p.types&fastNumber == 0 && !(p.types&fastInteger != 0 && integer) {
 			return false
@@ -278,13 +280,13 @@ func (p *fastProp) valid(v any) bool {
 			return false
 		}
 		return p.enum == nil
-	case bool:
+	case kindTrue, kindFalse:
 		return (p.types == 0 || p.types&fastBoolean != 0) && p.enum == nil
-	case nil:
+	case kindNull:
 		return (p.types == 0 || p.types&fastNull != 0) && p.enum == nil
-	case map[string]any:
+	case kindObject:
 		return (p.types == 0 || p.types&fastObject != 0) && p.enum == nil
-	case []any:
+	case kindArray:
 		return (p.types == 0 || p.types&fastArray != 0) && p.enum == nil
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,6 +52,86 @@ func FuzzDecodeJSON(f *testing.F) {
 			var se *syntaxError
 			if !errors.As(err, &se) || se.Offset < 0 || se.Offset > len(in) {
 				t.Fatalf("%q: error %v has no sane offset", in, err)
+			}
+		}
+	})
+}
+
+// FuzzJSONDocMatchesReference checks the flat jsonDoc of the transform
+// against the decoder it replaced (refDecodeJSON, into map[string]any):
+// the same inputs accepted, the same errors (text, offset, repeated
+// member), the same tree; each pointer finds what Lookup finds in that
+// tree; and the fast schema check decides as it did on the tree. So every
+// record is judged as before, with the same messages.
+func FuzzJSONDocMatchesReference(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	many := func(dupAt int) string {
+		var b strings.Builder
+		b.WriteString(`{"a":[1,"x",{"b":true}],"o":{"x/y":"z","a~b":2}`)
+		for i := range 40 {
+			fmt.Fprintf(&b, `,"m%d":%d`, i, i)
+		}
+		if dupAt >= 0 {
+			fmt.Fprintf(&b, `,"m%d":"again"`, dupAt)
+		}
+		return b.String() + "}"
+	}
+	for _, s := range []string{many(-1), many(3), many(20), many(39),
+		`{"orderId":"ORD-1234567890","customerId":"CUST-998877","totalAmount":150.75,"currency":"USD","timestamp":"2026-11-27T10:00:00.000Z","metadata":{"source":"checkout-api","version":"2.1"}}`,
+		`{"n":10.5,"s":"é","x":0.1,"b":true,"o":{},"a":[]}`, `{"t":"2016-12-31T23:59:60Z","p":"ab","m":0.1}`,
+		`{"a":{"b":1},"a\u0000":2,"\u0061":3}`, `[{"a":1},{"a":1}]`, `{"":{"":[]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	var pointers []Pointer
+	for _, s := range []string{"/orderId", "/a", "/a/0", "/a/1", "/a/2/b", "/a/+1", "/a/-0", "/a/01", "/a/3", "/o/x~1y", "/o/a~0b",
+		"/", "//", "/metadata/source", "/m3", "/m39", "/0", "/n", "/s"} {
+		p, err := ParsePointer(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pointers = append(pointers, p)
+	}
+	fast := make([]*fastSchema, len(fastSchemas))
+	for i := range fastSchemas {
+		fast[i] = compileFastSchema(schemaDoc(f, i))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, deep := checkShape(in, 200); !utf8.Valid(in) || deep != nil {
+			return // the transform refuses both before decoding
+		}
+		want, wantErr := refDecodeJSON(in)
+		doc := getDoc()
+		defer doc.release()
+		err := doc.parse(in)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%q: jsonDoc err = %v, reference err = %v", in, err, wantErr)
+		}
+		if err != nil {
+			got, ref := err.(*syntaxError), wantErr.(*syntaxError)
+			if *got != *ref {
+				t.Fatalf("%q: jsonDoc err = %+v, reference err = %+v", in, *got, *ref)
+			}
+			return
+		}
+		if got := doc.value(0); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: jsonDoc = %#v, reference = %#v", in, got, want)
+		}
+		for _, p := range pointers {
+			i := p.find(doc)
+			v, ok := p.Lookup(want)
+			if (i >= 0) != ok {
+				t.Fatalf("%q: %s: find = %d, Lookup found %v", in, p, i, ok)
+			}
+			if ok && (!reflect.DeepEqual(doc.value(i), v) || doc.typeName(i) != refTypeName(v)) {
+				t.Fatalf("%q: %s: find gives %#v (%s), Lookup %#v", in, p, doc.value(i), doc.typeName(i), v)
+			}
+		}
+		for i, fs := range fast {
+			if got, ref := fs.valid(doc), fs.refValid(want); got != ref {
+				t.Fatalf("%q: fast schema %d: %v, was %v", in, i, got, ref)
 			}
 		}
 	})

@@ -95,8 +95,9 @@ func ParseKeyTemplate(s string) (KeyTemplate, error) {
 // String returns the template as written.
 func (t KeyTemplate) String() string { return t.text }
 
-// render appends the template's text for one record to dst.
-func (t KeyTemplate) render(dst []byte, eventType, businessKey string, rec *Record, doc any) ([]byte, *InvalidError) {
+// render appends the template's text for one record, its value decoded
+// in doc, to dst.
+func (t KeyTemplate) render(dst []byte, eventType, businessKey string, rec *Record, doc *jsonDoc) ([]byte, *InvalidError) {
 	for _, p := range t.parts {
 		switch p.kind {
 		case partLiteral:
@@ -113,17 +114,17 @@ func (t KeyTemplate) render(dst []byte, eventType, businessKey string, rec *Reco
 			}
 			dst = append(dst, rec.Key...)
 		case partField:
-			v, ok := p.ptr.Lookup(doc)
-			if !ok {
+			i := p.ptr.find(doc)
+			if i < 0 {
 				return nil, invalid(ReasonKeyTemplate, "%s: missing (the idempotency key template needs it)", p.ptr)
 			}
-			switch x := v.(type) {
-			case string:
-				dst = append(dst, x...)
-			case float64:
-				dst = strconv.AppendFloat(dst, x, 'f', -1, 64)
+			switch n := &doc.nodes[i]; n.kind {
+			case kindString:
+				dst = append(dst, n.str...)
+			case kindNumber:
+				dst = strconv.AppendFloat(dst, n.num, 'f', -1, 64)
 			default:
-				return nil, invalid(ReasonKeyTemplate, "%s: want a string or number for the idempotency key, got %s", p.ptr, jsonTypeName(v))
+				return nil, invalid(ReasonKeyTemplate, "%s: want a string or number for the idempotency key, got %s", p.ptr, doc.typeName(i))
 			}
 		}
 	}

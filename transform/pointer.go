@@ -10,6 +10,7 @@ import (
 type Pointer struct {
 	text   string
 	tokens []string
+	index  []int // each token as an array index, -1 where it is none
 }
 
 // ParsePointer parses a non-empty JSON pointer. The root pointer "" is not
@@ -27,7 +28,21 @@ func ParsePointer(s string) (Pointer, error) {
 		}
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
 	}
-	return Pointer{text: s, tokens: parts}, nil
+	index := make([]int, len(parts))
+	for i, tok := range parts {
+		index[i] = arrayIndex(tok)
+	}
+	return Pointer{text: s, tokens: parts, index: index}, nil
+}
+
+// arrayIndex is tok as an index into an array, as Lookup reads it; -1
+// when tok is none (a leading zero, a negative or not a number).
+func arrayIndex(tok string) int {
+	i, err := strconv.Atoi(tok)
+	if err != nil || i < 0 || (len(tok) > 1 && tok[0] == '0') {
+		return -1
+	}
+	return i
 }
 
 // String returns the pointer as written.
@@ -48,8 +63,8 @@ func (p Pointer) Lookup(doc any) (any, bool) {
 			}
 			cur = next
 		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(v) || (len(tok) > 1 && tok[0] == '0') {
+			i := arrayIndex(tok)
+			if i < 0 || i >= len(v) {
 				return nil, false
 			}
 			cur = v[i]
@@ -58,4 +73,24 @@ func (p Pointer) Lookup(doc any) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// find resolves p in doc as Lookup does in doc's tree: the node it names,
+// -1 when there is none.
+func (p Pointer) find(doc *jsonDoc) int {
+	cur := 0
+	for k, tok := range p.tokens {
+		switch doc.nodes[cur].kind {
+		case kindObject:
+			cur = doc.member(cur, tok)
+		case kindArray:
+			cur = doc.element(cur, p.index[k])
+		default:
+			return -1
+		}
+		if cur < 0 {
+			return -1
+		}
+	}
+	return cur
 }

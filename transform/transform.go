@@ -371,26 +371,26 @@ func (t *Transformer) Transform(rec *Record) (*Event, error) {
 // it. It never panics on any input and reads no more of the value than
 // the route's size limit allows.
 func (t *Transformer) TransformContext(ctx context.Context, rec *Record) (*Event, error) {
-	corrID, source, traceparent, note := t.corr.correlate(rec)
-	ev, ierr, err := t.transform(ctx, rec, corrID)
+	corr := t.corr.correlate(rec)
+	ev, ierr, err := t.transform(ctx, rec, &corr)
 	if err != nil {
 		return nil, err
 	}
 	if ierr != nil && ierr.Reason == ReasonFiltered {
-		return nil, &SkipError{CorrelationID: corrID, Reason: ReasonFiltered}
+		return nil, &SkipError{CorrelationID: corr.ownedID(), Reason: ReasonFiltered}
 	}
 	if ierr != nil {
-		ierr.CorrelationID = corrID
+		ierr.CorrelationID = corr.ownedID()
 		return nil, ierr
 	}
 	if ev == nil {
-		return nil, &SkipError{CorrelationID: corrID, Reason: ReasonTombstone}
+		return nil, &SkipError{CorrelationID: corr.ownedID(), Reason: ReasonTombstone}
 	}
-	ev.CorrelationSource, ev.CorrelationNote, ev.Traceparent = source, note, traceparent
+	ev.CorrelationSource, ev.CorrelationNote = corr.source, corr.note
 	return ev, nil
 }
 
-func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string) (*Event, *InvalidError, error) {
+func (t *Transformer) transform(ctx context.Context, rec *Record, corr *correlation) (*Event, *InvalidError, error) {
 	rs := t.routesFor(rec.Topic)
 	if len(rs) == 0 {
 		return nil, invalid(ReasonNoRoute, "no route matches topic %q", rec.Topic), nil
@@ -402,11 +402,18 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 		}
 		return nil, nil, nil
 	}
+	// The decoded value's strings are views of the record's value (or of
+	// its decoded form): what the Event keeps, finish copies.
+	doc := getDoc()
 	var act *mapping.Activation // only for routes with expressions
 	defer func() {
 		if act != nil {
+			// No views of this record stay in the pool.
+			clear(act.Headers)
+			act.Value, act.Key, act.Headers = nil, nil, act.Headers[:0]
 			activations.Put(act)
 		}
+		doc.release()
 	}()
 	for _, r := range rs {
 		in := rec
@@ -417,7 +424,7 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 			}
 			in = decoded
 		}
-		p, ierr := r.prepare(in)
+		p, ierr := r.prepare(in, doc)
 		if ierr != nil {
 			return nil, ierr, nil
 		}
@@ -425,7 +432,7 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 			if act == nil {
 				act = activations.Get().(*mapping.Activation)
 			}
-			activation(act, in, p.doc, r.x.headers)
+			activation(act, in, p.doc.value(0), r.x.headers)
 		}
 		ok, ierr := r.filterHolds(act)
 		if ierr != nil {
@@ -434,7 +441,7 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 		if !ok {
 			continue
 		}
-		ev, ierr := t.finish(r, in, p, act, corrID)
+		ev, ierr := t.finish(r, in, p, act, corr)
 		return ev, ierr, nil
 	}
 	return nil, &InvalidError{Reason: ReasonFiltered}, nil // turned into a SkipError by the caller
@@ -444,12 +451,12 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corrID string)
 type prepared struct {
 	v      []byte
 	spaced bool
-	doc    any
-	obj    map[string]any
+	doc    *jsonDoc // v decoded, an object; its strings are views of v
 }
 
-// prepare checks the value against the route's limits and decodes it.
-func (r *route) prepare(rec *Record) (prepared, *InvalidError) {
+// prepare checks the value against the route's limits and decodes it
+// into doc.
+func (r *route) prepare(rec *Record, doc *jsonDoc) (prepared, *InvalidError) {
 	v := rec.Value
 	if len(v) > r.maxValue {
 		return prepared{}, invalid(ReasonTooLarge, "value is %d bytes, over the limit of %d", len(v), r.maxValue)
@@ -461,24 +468,22 @@ func (r *route) prepare(rec *Record) (prepared, *InvalidError) {
 	if ierr != nil {
 		return prepared{}, ierr
 	}
-	doc, err := decodeJSON(v)
-	var se *syntaxError
-	switch {
-	case errors.As(err, &se) && se.Duplicate != "":
-		return prepared{}, invalid(ReasonDuplicateMember, "value is ambiguous: %v; JSON readers differ on which value counts", err)
-	case err != nil:
+	if err := doc.parse(v); err != nil {
+		if se, ok := err.(*syntaxError); ok && se.Duplicate != "" {
+			return prepared{}, invalid(ReasonDuplicateMember, "value is ambiguous: %v; JSON readers differ on which value counts", err)
+		}
 		return prepared{}, invalid(ReasonNotJSON, "value is not JSON: %v", err)
 	}
-	obj, ok := doc.(map[string]any)
-	if !ok {
-		return prepared{}, invalid(ReasonNotObject, "value is a JSON %s, want an object", jsonTypeName(doc))
+	if !doc.isObject() {
+		return prepared{}, invalid(ReasonNotObject, "value is a JSON %s, want an object", doc.typeName(0))
 	}
-	return prepared{v: v, spaced: spaced, doc: doc, obj: obj}, nil
+	return prepared{v: v, spaced: spaced, doc: doc}, nil
 }
 
 // finish makes the event of a record the route took.
-func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Activation, corrID string) (*Event, *InvalidError) {
-	doc, obj, v, spaced := p.doc, p.obj, p.v, p.spaced
+func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Activation, corr *correlation) (*Event, *InvalidError) {
+	doc, v, spaced := p.doc, p.v, p.spaced
+	obj := doc // the attributes decoded, nil when they are not
 	if r.x.attributes != nil {
 		b, err := r.x.attributes.AppendJSON(make([]byte, 0, len(v)), act)
 		if err != nil {
@@ -488,11 +493,15 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 		// The attributes are decoded only when something reads them: the
 		// schema, or the overwriting of the bridge's own members.
 		if r.ValidateAttributes || bytes.Contains(b, []byte(`"_correlationId"`)) || bytes.Contains(b, []byte(`"_publishedAt"`)) {
-			a, err := decodeJSON(b)
-			if err != nil { // cannot happen: mapping writes JSON
+			a := getDoc()
+			defer a.release()
+			if err := a.parse(b); err != nil { // cannot happen: mapping writes JSON
 				return nil, mappingError(r.name, "attributes", err)
 			}
-			obj = a.(map[string]any)
+			if !a.isObject() { // cannot happen either: a map expression
+				return nil, mappingError(r.name, "attributes", fmt.Errorf("a JSON %s, not an object", a.typeName(0)))
+			}
+			obj = a
 		}
 	}
 	if r.schema != nil {
@@ -503,102 +512,189 @@ func (t *Transformer) finish(r *route, rec *Record, p prepared, act *mapping.Act
 		// The fast check first (fastschema.go): when it is sure, the
 		// library would say the same; otherwise the library decides.
 		if r.fast == nil || !r.fast.valid(target) {
-			if err := r.schema.Validate(target); err != nil {
+			if err := r.schema.Validate(target.value(0)); err != nil {
 				ie := invalid(ReasonSchema, "%s", schemaErrorText(err))
-				ie.IdempotencyKey = r.keyIfKnown(rec, doc)
+				ie.IdempotencyKey = r.keyIfKnown(rec, doc, act)
 				return nil, ie
 			}
 		}
 	}
 
-	// Strings in doc are views into the decoder's private copy of the value,
-	// which nothing writes after decoding: the Event may keep them.
-	ev := &Event{Route: r.Name, CorrelationID: corrID}
+	// Strings found in doc (or by expressions over its tree) may be views
+	// of the value: the Event gets copies, in its one buffer (below).
+	var eventType, businessKey string
 	var ierr *InvalidError
 	if r.x.eventType != nil {
-		if ev.EventType, ierr = evalString(r.x.eventType, act, r.name, "event_type_expr"); ierr != nil {
+		if eventType, ierr = evalString(r.x.eventType, act, r.name, "event_type_expr"); ierr != nil {
 			return nil, ierr
 		}
-		if !validEventType(ev.EventType) {
-			return nil, invalid(ReasonMapping, "%s.event_type_expr: %q is not 1 to 128 of A-Z a-z 0-9 _ . : -", r.name, excerpt(ev.EventType, 64))
+		if !validEventType(eventType) {
+			return nil, invalid(ReasonMapping, "%s.event_type_expr: %q is not 1 to 128 of A-Z a-z 0-9 _ . : -", r.name, excerpt(eventType, 64))
 		}
-	} else if ev.EventType, ierr = r.eventType(rec, doc); ierr != nil {
+	} else if eventType, ierr = r.eventType(rec, doc); ierr != nil {
 		return nil, ierr
 	}
 	if r.x.businessKey != nil {
-		if ev.BusinessKey, ierr = evalString(r.x.businessKey, act, r.name, "business_key_expr"); ierr != nil {
+		if businessKey, ierr = evalString(r.x.businessKey, act, r.name, "business_key_expr"); ierr != nil {
 			return nil, ierr
 		}
 	} else {
-		bk, ok := r.businessKey.Lookup(doc)
-		switch s, isStr := bk.(string); {
-		case !ok:
+		i := r.businessKey.find(doc)
+		switch {
+		case i < 0:
 			return nil, invalid(ReasonBusinessKey, "%s: business key missing", r.businessKey)
-		case !isStr:
-			return nil, invalid(ReasonBusinessKey, "%s: business key must be a string, got %s", r.businessKey, jsonTypeName(bk))
-		case s == "":
+		case doc.nodes[i].kind != kindString:
+			return nil, invalid(ReasonBusinessKey, "%s: business key must be a string, got %s", r.businessKey, doc.typeName(i))
+		case doc.nodes[i].str == "":
 			return nil, invalid(ReasonBusinessKey, "%s: business key is empty", r.businessKey)
 		default:
-			ev.BusinessKey = s
+			businessKey = doc.nodes[i].str
 		}
 	}
+	var timestamp string // the timestamp's text, or "": the instant at
+	var at time.Time
 	if r.x.timestamp != nil {
-		if ev.Timestamp, ierr = evalTimestamp(r.x.timestamp, act, r.name); ierr != nil {
+		if at, ierr = evalTimestamp(r.x.timestamp, act, r.name); ierr != nil {
+			ierr.IdempotencyKey = r.key(eventType, businessKey, rec, doc)
 			return nil, ierr
 		}
-	} else if ev.Timestamp, ierr = r.timestamp(rec, doc); ierr != nil {
-		ierr.IdempotencyKey = r.keyIfKnown(rec, doc)
+	} else if timestamp, at, ierr = r.timestamp(rec, doc); ierr != nil {
+		ierr.IdempotencyKey = r.key(eventType, businessKey, rec, doc)
 		return nil, ierr
 	}
 	var name [256]byte
-	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), ev.EventType, ev.BusinessKey, rec, doc)
+	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), eventType, businessKey, rec, doc)
 	if ierr != nil {
 		return nil, ierr
 	}
-	ev.IdempotencyKey = uuidV5(keyText)
-	ev.PublishedAt = t.now().UTC()
 
 	// The bridge sets _correlationId and _publishedAt; attributes that
 	// carry them are overwritten, as the reference producer does. That
 	// needs a re-encoding, the slow path; everything else keeps the bytes
 	// as sent.
-	_, hasCorr := obj["_correlationId"]
-	_, hasPub := obj["_publishedAt"]
-	if hasCorr || hasPub {
-		delete(obj, "_correlationId")
-		delete(obj, "_publishedAt")
-		if b, err := json.Marshal(obj); err == nil {
+	if obj != nil && (obj.member(0, "_correlationId") >= 0 || obj.member(0, "_publishedAt") >= 0) {
+		m := obj.value(0).(map[string]any)
+		delete(m, "_correlationId")
+		delete(m, "_publishedAt")
+		if b, err := json.Marshal(m); err == nil {
 			v, spaced = b, false
 		}
 	}
-	ev.Body = buildBody(make([]byte, 0, len(v)+len(ev.EventType)+len(corrID)+len(ev.Timestamp)+128), r, ev, v, spaced)
+
+	// The Event's strings are copied into two buffers. The strings of its
+	// headers (key, correlation id, traceparent: at most 36 + max_length
+	// + 256 bytes) get their own, small one, because they outlive the
+	// event (the sink keys a failing event's streak on its idempotency
+	// key, errors carry the correlation id): they must not keep the body
+	// alive. The strings found in the value go before the body, in its
+	// buffer, as they kept the value's copy alive before.
+	ev := &Event{Route: r.Name, PublishedAt: t.now().UTC()}
+	hdr := make([]byte, 0, 36+len(corr.id)+len(corr.traceparent))
+	n := len(hdr)
+	hdr = appendUUIDv5(hdr, keyText)
+	ev.IdempotencyKey = view(hdr[n:])
+	hdr, ev.CorrelationID = keep(hdr, corr.id)
+	_, ev.Traceparent = keep(hdr, corr.traceparent)
+
+	tsLen := len(timestamp)
+	if timestamp == "" {
+		tsLen = len("2006-01-02T15:04:05.000Z")
+	}
+	buf := make([]byte, 0, len(eventType)+len(businessKey)+tsLen+
+		len(v)+quotedLen(eventType)+quotedLen(corr.id)+tsLen+2+128)
+	if r.x.eventType == nil && r.EventType != "" {
+		ev.EventType = r.EventType // the route's own string
+	} else {
+		buf, ev.EventType = keep(buf, eventType)
+	}
+	buf, ev.BusinessKey = keep(buf, businessKey)
+	if timestamp == "" {
+		n := len(buf)
+		buf = appendISOMillis(buf, at)
+		ev.Timestamp = view(buf[n:])
+	} else {
+		buf, ev.Timestamp = keep(buf, timestamp)
+	}
+	n = len(buf)
+	buf = buildBody(buf, r, ev, v, spaced)
+	ev.Body = buf[n:len(buf):len(buf)]
 	return ev, nil
 }
 
+// keep appends s to buf and returns it as a view of buf's new bytes,
+// which nothing writes again: buf only grows (when append moves it, the
+// view keeps the old array).
+func keep(buf []byte, s string) ([]byte, string) {
+	n := len(buf)
+	buf = append(buf, s...)
+	return buf, view(buf[n:])
+}
+
+// quotedLen is the length of s written by jsontext.AppendString.
+func quotedLen(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			n++
+		case c < 0x20:
+			n += 5
+		}
+	}
+	return n
+}
+
 // keyIfKnown is the idempotency key of rec's event when its event type
-// and business key can be found in doc without expressions, "" otherwise:
-// the key an invalid record would have had, for its dead letter.
-func (r *route) keyIfKnown(rec *Record, doc any) string {
-	if r.x.eventType != nil || r.x.businessKey != nil || doc == nil {
+// and business key can still be found in doc, by the route's pointers,
+// header or expressions (evaluated over act), "" otherwise: the key an
+// invalid record would have had, for its dead letter.
+func (r *route) keyIfKnown(rec *Record, doc *jsonDoc, act *mapping.Activation) string {
+	if doc == nil {
 		return ""
 	}
-	et, ierr := r.eventType(rec, doc)
-	if ierr != nil {
+	var et, bk string
+	var ierr *InvalidError
+	if r.x.eventType != nil {
+		if act == nil {
+			return ""
+		}
+		if et, ierr = evalString(r.x.eventType, act, r.name, "event_type_expr"); ierr != nil || !validEventType(et) {
+			return ""
+		}
+	} else if et, ierr = r.eventType(rec, doc); ierr != nil {
 		return ""
 	}
-	bk, ok := r.businessKey.Lookup(doc)
-	if s, isStr := bk.(string); !ok || !isStr || s == "" {
-		return ""
+	if r.x.businessKey != nil {
+		if act == nil {
+			return ""
+		}
+		if bk, ierr = evalString(r.x.businessKey, act, r.name, "business_key_expr"); ierr != nil {
+			return ""
+		}
+	} else {
+		i := r.businessKey.find(doc)
+		if i < 0 || doc.nodes[i].kind != kindString || doc.nodes[i].str == "" {
+			return ""
+		}
+		bk = doc.nodes[i].str
 	}
+	return r.key(et, bk, rec, doc)
+}
+
+// key is the idempotency key of an event of type et and business key bk,
+// "" when the template needs what rec or doc does not have.
+func (r *route) key(et, bk string, rec *Record, doc *jsonDoc) string {
 	var name [256]byte
-	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), et, bk.(string), rec, doc)
+	keyText, ierr := r.keyTemplate.render(append(name[:0], uuid.NameSpaceDNS[:]...), et, bk, rec, doc)
 	if ierr != nil {
 		return ""
 	}
 	return uuidV5(keyText)
 }
 
-func (r *route) eventType(rec *Record, doc any) (string, *InvalidError) {
+// eventType finds the event type of a route without an expression for
+// it. The string may be a view of rec's header or of doc.
+func (r *route) eventType(rec *Record, doc *jsonDoc) (string, *InvalidError) {
 	switch {
 	case r.EventType != "":
 		return r.EventType, nil
@@ -607,17 +703,16 @@ func (r *route) eventType(rec *Record, doc any) (string, *InvalidError) {
 		if !ok {
 			return "", invalid(ReasonEventType, "event type header %q missing", r.EventTypeHeader)
 		}
-		if !validEventType(string(h)) {
+		if !validEventType(view(h)) {
 			return "", invalid(ReasonEventType, "event type header %q: want 1 to 128 of A-Z a-z 0-9 _ . : -", r.EventTypeHeader)
 		}
-		return string(h), nil
+		return view(h), nil
 	default:
-		v, ok := r.eventField.Lookup(doc)
-		s, isStr := v.(string)
-		if !ok || !isStr || !validEventType(s) {
+		i := r.eventField.find(doc)
+		if i < 0 || doc.nodes[i].kind != kindString || !validEventType(doc.nodes[i].str) {
 			return "", invalid(ReasonEventType, "%s: event type missing or not a string of 1 to 128 of A-Z a-z 0-9 _ . : -", r.eventField)
 		}
-		return s, nil
+		return doc.nodes[i].str, nil
 	}
 }
 
@@ -635,37 +730,50 @@ func validEventType(s string) bool {
 }
 
 // timestamp returns the event's timestamp: the route's timestamp field when
-// the value has it (it must then be RFC 3339), else the record's timestamp.
-func (r *route) timestamp(rec *Record, doc any) (string, *InvalidError) {
+// the value has it (it must then be RFC 3339; the string is a view of
+// doc), else "" and the record's timestamp, at.
+func (r *route) timestamp(rec *Record, doc *jsonDoc) (s string, at time.Time, _ *InvalidError) {
 	if !r.tsField.IsZero() {
-		if v, ok := r.tsField.Lookup(doc); ok {
-			s, isStr := v.(string)
-			if !isStr {
-				return "", invalid(ReasonTimestamp, "%s: want an RFC 3339 date-time string, got %s", r.tsField, jsonTypeName(v))
+		if i := r.tsField.find(doc); i >= 0 {
+			if doc.nodes[i].kind != kindString {
+				return "", time.Time{}, invalid(ReasonTimestamp, "%s: want an RFC 3339 date-time string, got %s", r.tsField, doc.typeName(i))
 			}
+			s := doc.nodes[i].str
 			if !validDateTime(s) {
-				return "", invalid(ReasonTimestamp, "%s: not an RFC 3339 date-time: %s", r.tsField, excerpt(s, 64))
+				return "", time.Time{}, invalid(ReasonTimestamp, "%s: not an RFC 3339 date-time: %s", r.tsField, excerpt(s, 64))
 			}
-			return s, nil
+			return s, time.Time{}, nil
 		}
 	}
 	ts := rec.Timestamp
 	if ts.IsZero() {
 		ts = time.Unix(0, 0)
 	}
-	return formatISO(ts), nil
+	return "", ts, nil
 }
 
 // uuidV5 returns the RFC 9562 version-5 UUID of nsAndName, which holds the
 // 16 namespace bytes followed by the name, as github.com/google/uuid's
 // NewSHA1 would, without its allocations.
 func uuidV5(nsAndName []byte) string {
+	var b [36]byte
+	return string(appendUUIDv5(b[:0], nsAndName))
+}
+
+// appendUUIDv5 appends uuidV5(nsAndName) to dst, in uuid.UUID.String's
+// form.
+func appendUUIDv5(dst, nsAndName []byte) []byte {
+	const hex = "0123456789abcdef"
 	sum := sha1.Sum(nsAndName)
-	var u uuid.UUID
-	copy(u[:], sum[:16])
-	u[6] = (u[6] & 0x0f) | 0x50 // version 5
-	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
-	return u.String()
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	for i, c := range sum[:16] {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hex[c>>4], hex[c&0xf])
+	}
+	return dst
 }
 
 // formatISO formats t as JavaScript's Date.prototype.toISOString does:
@@ -723,7 +831,7 @@ func buildBody(dst []byte, r *route, ev *Event, value []byte, spaced bool) []byt
 	dst = append(dst, `,"attributes":`...)
 	if spaced {
 		buf := bytes.NewBuffer(dst)
-		_ = json.Compact(buf, value) // value was validated by decodeJSON above
+		_ = json.Compact(buf, value) // value was decoded (validated as JSON) by prepare
 		dst = buf.Bytes()
 	} else {
 		dst = append(dst, value...)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cxone-bridge/bridge/transform"
 )
@@ -500,4 +502,238 @@ func withOrder(field, value string) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// orderWith is the tutorial order with member field set to the JSON text
+// value, or removed when value is "".
+func orderWith(field, value string) string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(tutorialOrder), &m)
+	if value == "" {
+		delete(m, field)
+	} else {
+		m[field] = json.RawMessage(value)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// TestInvalidKeyFromExpressions: on a route whose event type or business
+// key comes from a CEL expression, a record dead-lettered for its schema
+// or its timestamp carries the key its event would have had, the
+// expressions evaluated over the decoded record; when an expression
+// cannot be evaluated (a missing field, an error, an empty or invalid
+// result) or the template lacks a value, the key is empty, as when a
+// pointer finds nothing.
+func TestInvalidKeyFromExpressions(t *testing.T) {
+	const tutorialKey = "8bb2fd79-b926-5d35-b05d-6c664ce6f258" // OrderCreated:ORD-1234567890
+	route := func(edit func(r *transform.Route)) transform.Route {
+		r := orderRoute()
+		r.EventType, r.EventTypeExpr = "", `"Order" + "Created"`
+		r.BusinessKey, r.BusinessKeyExpr = "", `value.orderId`
+		if edit != nil {
+			edit(&r)
+		}
+		return r
+	}
+	noSchema := func(r *transform.Route) { r.SchemaFile = "" }
+	badAmount := orderWith("totalAmount", "-5")
+	for _, tc := range []struct {
+		name    string
+		route   transform.Route
+		value   string
+		headers []string
+		reason  string
+		key     string
+	}{
+		{"schema; both by expression", route(nil), badAmount, nil, transform.ReasonSchema, tutorialKey},
+		{"schema; business key by expression, event type constant", route(func(r *transform.Route) {
+			r.EventType, r.EventTypeExpr = "OrderCreated", ""
+			r.BusinessKeyExpr = `value.customerId + "/" + value.currency`
+		}), badAmount, nil, transform.ReasonSchema, uuidV5DNS("OrderCreated:CUST-998877/USD")},
+		{"schema; event type by expression over a header, business key by pointer", route(func(r *transform.Route) {
+			r.EventTypeExpr = `headers["event-type"]`
+			r.BusinessKey, r.BusinessKeyExpr = "/orderId", ""
+		}), badAmount, []string{"event-type", "OrderShipped"}, transform.ReasonSchema, uuidV5DNS("OrderShipped:ORD-1234567890")},
+		{"schema; template with a pointer and the record key", route(func(r *transform.Route) {
+			r.IdempotencyKey = "{eventType}:{businessKey}:{/metadata/version}:{key}"
+		}), badAmount, nil, transform.ReasonSchema, uuidV5DNS("OrderCreated:ORD-1234567890:2.1:CUST-998877")},
+		{"schema of the attributes", route(func(r *transform.Route) {
+			r.Attributes = `{"orderId": value.orderId}`
+			r.ValidateAttributes = true
+		}), tutorialOrder, nil, transform.ReasonSchema, tutorialKey},
+		{"schema, after a filter", route(func(r *transform.Route) {
+			r.Filter = `value.currency == "USD"`
+		}), badAmount, nil, transform.ReasonSchema, tutorialKey},
+		{"timestamp field", route(noSchema), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonTimestamp, tutorialKey},
+		{"timestamp expression", route(func(r *transform.Route) {
+			noSchema(r)
+			r.TimestampField, r.TimestampExpr = "", `timestamp(value.timestamp)`
+		}), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonMapping, tutorialKey},
+
+		{"business key expression on a missing field", route(nil), orderWith("orderId", ""), nil, transform.ReasonSchema, ""},
+		{"business key expression on a field of another type", route(func(r *transform.Route) {
+			r.BusinessKeyExpr = `value.totalAmount`
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"business key expression gives an empty string", route(func(r *transform.Route) {
+			r.BusinessKeyExpr = `value.orderId.substring(0, 0)`
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"event type expression fails at run time", route(func(r *transform.Route) {
+			r.EventTypeExpr = `string(int(value.totalAmount) / 0)`
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"event type expression gives an invalid name", route(func(r *transform.Route) {
+			r.EventTypeExpr = `"Order Created!"`
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"event type expression over a missing header", route(func(r *transform.Route) {
+			r.EventTypeExpr = `headers["event-type"]`
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"template pointer missing", route(func(r *transform.Route) {
+			r.IdempotencyKey = "{businessKey}:{/nothing}"
+		}), badAmount, nil, transform.ReasonSchema, ""},
+		{"event type expression fails, timestamp field bad", route(func(r *transform.Route) {
+			noSchema(r)
+			r.EventTypeExpr = `value.kind`
+		}), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonMapping, ""},
+		{"not an object", route(nil), `[1,2]`, nil, transform.ReasonNotObject, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTransformer(t, tc.route)
+			r := rec(tc.value, tc.headers...)
+			r.Key = []byte("CUST-998877")
+			_, err := tr.Transform(r)
+			var ie *transform.InvalidError
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want an InvalidError", err)
+			}
+			if ie.Reason != tc.reason || ie.IdempotencyKey != tc.key {
+				t.Errorf("reason %s, key %q (%v); want %s, key %q", ie.Reason, ie.IdempotencyKey, err, tc.reason, tc.key)
+			}
+			if tc.key == "" {
+				return
+			}
+			// The key is the one the event gets once the fault is fixed.
+			fixed := strings.NewReplacer(`"totalAmount":-5`, `"totalAmount":150.75`, `"yesterday"`, `"2026-11-27T10:00:00.000Z"`).Replace(tc.value)
+			r.Value = []byte(fixed)
+			fr := tc.route
+			fr.ValidateAttributes = false
+			ev, err := newTransformer(t, fr).Transform(r)
+			if err != nil {
+				t.Fatalf("fixed record: %v", err)
+			}
+			if ev.IdempotencyKey != tc.key {
+				t.Errorf("fixed record's key %s, dead letter's %s", ev.IdempotencyKey, tc.key)
+			}
+		})
+	}
+}
+
+// TestEventOwnsItsMemory: the Event, and the InvalidError and SkipError,
+// keep nothing of the record's bytes (value, headers), which a Kafka
+// client may reuse: the transform reads the value in place, so whatever
+// it keeps it must copy.
+func TestEventOwnsItsMemory(t *testing.T) {
+	plain := orderRoute()
+	plain.EventType, plain.EventTypeField = "", "/type"
+	plain.SchemaFile = ""
+	header := orderRoute()
+	header.EventType, header.EventTypeHeader = "", "event-type"
+	header.TimestampField = ""
+	exprs := orderRoute()
+	exprs.EventType, exprs.EventTypeExpr = "", `value.type`
+	exprs.BusinessKey, exprs.BusinessKeyExpr = "", `value.orderId`
+	exprs.TimestampField, exprs.TimestampExpr = "", `timestamp(value.timestamp)`
+	exprs.SchemaFile = ""
+	value := strings.Replace(tutorialOrder, `{"orderId"`, `{"type":"OrderCreated", "orderId"`, 1)
+	for _, tc := range []struct {
+		name  string
+		route transform.Route
+		value string
+	}{
+		{"pointers", plain, value},
+		{"re-encoded", plain, strings.Replace(value, `"type"`, `"_publishedAt":"x","type"`, 1)},
+		{"header", header, tutorialOrder},
+		{"expressions", exprs, value},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTransformer(t, tc.route)
+			in := rec(tc.value, "x-correlation-id", " trace-abc-123-xyz ", "event-type", "OrderCreated",
+				"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+			ev, err := tr.Transform(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := *ev
+			want.Body = bytes.Clone(ev.Body)
+			for _, s := range []*string{&want.EventType, &want.BusinessKey, &want.IdempotencyKey, &want.CorrelationID, &want.Traceparent, &want.Timestamp} {
+				*s = strings.Clone(*s)
+			}
+			scribble(in)
+			if !reflect.DeepEqual(*ev, want) {
+				t.Errorf("the event changed with the record's bytes:\n%+v\nwant\n%+v", *ev, want)
+			}
+			if want.CorrelationID != "trace-abc-123-xyz" || want.EventType != "OrderCreated" || want.BusinessKey != "ORD-1234567890" ||
+				want.Traceparent == "" || want.Timestamp == "" {
+				t.Errorf("event %+v", want)
+			}
+		})
+	}
+	t.Run("errors", func(t *testing.T) {
+		filtered := orderRoute()
+		filtered.Filter = "false"
+		for _, tr := range []*transform.Transformer{newTransformer(t), newTransformer(t, filtered)} {
+			in := rec(`{"orderId":"ORD-1"}`, "x-correlation-id", "trace-abc-123-xyz")
+			_, err := tr.Transform(in)
+			scribble(in)
+			var ie *transform.InvalidError
+			var se *transform.SkipError
+			switch {
+			case errors.As(err, &ie) && ie.CorrelationID == "trace-abc-123-xyz":
+			case errors.As(err, &se) && se.CorrelationID == "trace-abc-123-xyz":
+			default:
+				t.Errorf("error %#v lost its correlation id with the record's bytes", err)
+			}
+		}
+	})
+}
+
+// scribble overwrites the record's value and header bytes, as a client
+// reusing its buffers would.
+func scribble(r *transform.Record) {
+	for i := range r.Value {
+		r.Value[i] = '#'
+	}
+	for _, h := range r.Headers {
+		for i := range h.Value {
+			h.Value[i] = '#'
+		}
+	}
+}
+
+// TestHeaderStringsDoNotPinTheBody: the idempotency key, correlation id
+// and traceparent, which outlive the event (the sink keys failure streaks
+// on the key for up to 15 minutes), do not share the body's buffer, so
+// keeping them does not keep the body in memory.
+func TestHeaderStringsDoNotPinTheBody(t *testing.T) {
+	tr := newTransformer(t)
+	ev, err := tr.Transform(rec(tutorialOrder, "x-correlation-id", "trace-abc-123-xyz",
+		"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := func(s string) uintptr { return uintptr(unsafe.Pointer(unsafe.StringData(s))) }
+	// The three live in one small buffer of their own, one after another.
+	if addr(ev.CorrelationID) != addr(ev.IdempotencyKey)+uintptr(len(ev.IdempotencyKey)) ||
+		addr(ev.Traceparent) != addr(ev.CorrelationID)+uintptr(len(ev.CorrelationID)) {
+		t.Fatalf("the idempotency key, correlation id and traceparent are not one buffer")
+	}
+	hdrLo, hdrHi := addr(ev.IdempotencyKey), addr(ev.Traceparent)+uintptr(len(ev.Traceparent))
+	// The body's buffer: the strings found in the value, then the body.
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(ev.Body)))
+	hi := lo + uintptr(cap(ev.Body))
+	for _, s := range []string{ev.BusinessKey, ev.Timestamp} {
+		lo = min(lo, addr(s))
+	}
+	if hdrLo < hi && hdrHi > lo || hdrHi == lo || hdrLo == hi {
+		t.Errorf("the header strings [%#x,%#x) touch the body's buffer [%#x,%#x)", hdrLo, hdrHi, lo, hi)
+	}
 }
