@@ -408,7 +408,9 @@ func (t *Transformer) transform(ctx context.Context, rec *Record, corr *correlat
 	var act *mapping.Activation // only for routes with expressions
 	defer func() {
 		if act != nil {
-			// No views of this record stay in the pool.
+			// The activation's own references to the record go; its JSON
+			// writer's scratch may keep stale views until reused, which only
+			// keeps one record's buffer alive a little longer (never read).
 			clear(act.Headers)
 			act.Value, act.Key, act.Headers = nil, nil, act.Headers[:0]
 			activations.Put(act)
