@@ -23,6 +23,7 @@ func (c *Config) ConsumerConfig() consumer.Config {
 	var cc consumer.Config
 	toComponent(&cc, c.Kafka)
 	toComponent(&cc, c.Consumer)
+	toComponent(&cc, c.DLQ)
 	cc.Topics, cc.Regex = c.consumeTopics()
 	cc.DLQTopic = c.DLQTopic
 	return cc

@@ -223,6 +223,9 @@ type DLQ struct {
 	// secrets, bounded) in the envelope of rejected records; off by
 	// default: an answer may echo the request.
 	IncludeResponse bool `yaml:"include_response"`
+	// Delivery is exactly_once (a dead letter and the commit of its
+	// record's offset in one Kafka transaction) or at_least_once.
+	Delivery string `yaml:"delivery" map:"DLQDelivery"`
 }
 
 // Route maps the records of one topic (or of every topic matching a pattern)
@@ -333,6 +336,7 @@ func (c *Config) applyDefaults() {
 	cc := c.ConsumerConfig().WithDefaults()
 	fillDefaults(k, cc)
 	fillDefaults(&c.Consumer, cc)
+	fillDefaults(&c.DLQ, cc)
 	fillDefaults(&c.CXone, c.SinkConfig().WithDefaults())
 	rc, _ := c.RegistryConfig()
 	fillDefaults(&c.SchemaRegistry, rc.WithDefaults())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cxone-bridge/bridge/cafile"
+	"github.com/cxone-bridge/bridge/consumer"
 	"github.com/cxone-bridge/bridge/mapping"
 	"github.com/cxone-bridge/bridge/secret"
 	"github.com/cxone-bridge/bridge/sink"
@@ -106,6 +107,9 @@ func (c *Config) validate(w *walker) {
 
 func (c *Config) validateKafka(w *walker) {
 	k, cs := &c.Kafka, &c.Consumer
+	if d := c.DLQ.Delivery; d != string(consumer.DLQExactlyOnce) && d != string(consumer.DLQAtLeastOnce) {
+		w.add("dlq.delivery", "must be exactly_once or at_least_once; got %s", w.quote("dlq.delivery", d))
+	}
 	if k.GroupProtocol != "classic" && k.GroupProtocol != "consumer" {
 		w.add("kafka.group_protocol", "must be classic or consumer; got %s", w.quote("kafka.group_protocol", k.GroupProtocol))
 	}

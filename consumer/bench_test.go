@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/consumer"
+	"github.com/cxone-bridge/bridge/dlq"
 )
 
 type countObserver struct {
@@ -113,5 +114,75 @@ func BenchmarkConsumer(b *testing.B) {
 			b.ReportMetric(float64(n)/el.Seconds(), "records/s")
 			b.ReportMetric(float64(el.Nanoseconds())/float64(n), "ns/record")
 		})
+	}
+}
+
+// BenchmarkConsumerDeadLetters measures dead-lettering at full speed:
+// every record (one in 50 with mix) goes to the DLQ, over an in-process
+// broker, with exactly-once dead letters (transactions, written at the
+// partitions' heads) and at-least-once ones (written as judged), in the
+// same run. The in-process broker's transactions cost no disk and no
+// replication; the cost on real Kafka is measured by the e2e suite
+// (docs/performance.md#exactly-once-dead-letters).
+func BenchmarkConsumerDeadLetters(b *testing.B) {
+	for _, every := range []int{1, 50} {
+		for _, delivery := range []consumer.DLQDelivery{consumer.DLQExactlyOnce, consumer.DLQAtLeastOnce} {
+			b.Run(fmt.Sprintf("dead=1of%d/%s", every, delivery), func(b *testing.B) {
+				n := max(b.N, 2000)
+				c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				brokers := c.ListenAddrs()
+				pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(n+1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					pcl.Produce(context.Background(), &kgo.Record{Key: []byte("k" + strconv.Itoa(i%500)), Value: []byte(strconv.Itoa(i))}, nil)
+				}
+				if err := pcl.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				pcl.Close()
+				obs := &countObserver{want: int64(n), done: make(chan struct{})}
+				h := consumer.HandlerFunc(func(_ context.Context, r *kgo.Record) (consumer.Outcome, error) {
+					if i, _ := strconv.Atoi(string(r.Value)); i%every == 0 {
+						return consumer.Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema", Message: "bad"}}, nil
+					}
+					return consumer.Outcome{}, nil
+				})
+				cfg := consumer.Config{
+					Topics: []string{topic}, DLQTopic: func(s string) string { return s + ".dlq" },
+					MaxInFlight: 256, CommitInterval: 100 * time.Millisecond, Observer: obs, DLQDelivery: delivery,
+				}
+				cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				runDone := make(chan error, 1)
+				b.ResetTimer()
+				start := time.Now()
+				go func() { runDone <- cons.Run(ctx) }()
+				select {
+				case <-obs.done:
+				case err := <-runDone:
+					b.Fatalf("consumer stopped early: %v", err)
+				case <-time.After(5 * time.Minute):
+					b.Fatalf("only %d of %d records finished", obs.n.Load(), n)
+				}
+				el := time.Since(start)
+				b.StopTimer()
+				cancel()
+				if err := <-runDone; err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+				b.ReportMetric(float64(cons.Stats().Commits), "commits")
+			})
+		}
 	}
 }

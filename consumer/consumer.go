@@ -224,8 +224,12 @@ type Config struct {
 	// [DefaultRetryBackoffMax].
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
-	// DLQWriteTimeout bounds one DLQ write; default [DefaultDLQWriteTimeout].
+	// DLQWriteTimeout bounds one DLQ write (with [DLQExactlyOnce], one
+	// transaction); default [DefaultDLQWriteTimeout].
 	DLQWriteTimeout time.Duration
+	// DLQDelivery says how dead letters are written; default
+	// [DefaultDLQDelivery]. See [DLQDelivery].
+	DLQDelivery DLQDelivery
 
 	// DLQTopic names the dead-letter topic of a source topic; required.
 	DLQTopic func(source string) string
@@ -266,6 +270,40 @@ type GroupProtocol string
 const (
 	ProtocolClassic  GroupProtocol = "classic"
 	ProtocolConsumer GroupProtocol = "consumer"
+)
+
+// DLQDelivery says how a dead letter and the commit of its record's offset
+// are tied together.
+//
+// [DLQExactlyOnce] writes them in one Kafka transaction: a record bound for
+// the DLQ waits, unfinished, until every record before it in its partition
+// is finished (its partition's watermark reaches it); then the dead letters
+// at the head of each partition are produced by a transactional producer,
+// and the offsets after them are committed for the group in the same
+// transaction (TxnOffsetCommit, with this member's generation, so a member
+// that was fenced out of the group, a zombie, cannot commit and its
+// transaction aborts). Either both happen or neither: a member killed at
+// any point leaves either the dead letter and the commit, or neither, and
+// the next owner judges the record again. Readers of the DLQ must read
+// committed records only (the bridge's own tools do); the consumer reads
+// its source offsets stably (KIP-447), so a new owner waits for a
+// transaction of the previous owner that is still open. Costs: a dead
+// letter waits for the records before it (behind a record stuck in
+// retries, it is written when that record finishes), each transaction adds
+// a marker to the DLQ partitions it wrote and to the group's offsets, and
+// the bridge needs the right to use transactional ids (ACL: WRITE and
+// DESCRIBE on TransactionalId "<group>-dlq-" prefixed; see docs/dlq.md).
+//
+// [DLQAtLeastOnce] writes each dead letter as soon as the record is judged,
+// and the periodic commit passes it later: a member killed in between
+// leaves a dead letter whose record is judged again by the next owner, and
+// written again.
+type DLQDelivery string
+
+// The DLQ deliveries.
+const (
+	DLQExactlyOnce DLQDelivery = "exactly_once"
+	DLQAtLeastOnce DLQDelivery = "at_least_once"
 )
 
 // StartOffset says where a group without committed offsets starts.
@@ -337,6 +375,7 @@ const (
 	DefaultRetryBackoff           = 500 * time.Millisecond
 	DefaultRetryBackoffMax        = 30 * time.Second
 	DefaultDLQWriteTimeout        = 30 * time.Second
+	DefaultDLQDelivery            = DLQExactlyOnce
 
 	// MaxDefaultRevokeDrainTimeout caps [DefaultRevokeDrainTimeout].
 	MaxDefaultRevokeDrainTimeout = 20 * time.Second
@@ -403,6 +442,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.RetryBackoff, DefaultRetryBackoff)
 	def(&c.RetryBackoffMax, DefaultRetryBackoffMax)
 	def(&c.DLQWriteTimeout, DefaultDLQWriteTimeout)
+	if c.DLQDelivery == "" {
+		c.DLQDelivery = DefaultDLQDelivery
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -432,6 +474,11 @@ func (c *Config) defaults() error {
 	case ProtocolClassic, ProtocolConsumer:
 	default:
 		return fmt.Errorf("consumer: unknown group protocol %q", c.GroupProtocol)
+	}
+	switch c.DLQDelivery {
+	case DLQExactlyOnce, DLQAtLeastOnce:
+	default:
+		return fmt.Errorf("consumer: unknown DLQ delivery %q", c.DLQDelivery)
 	}
 	return nil
 }
@@ -513,9 +560,15 @@ type Consumer struct {
 	pauseMu sync.Mutex
 	applied appliedPauses
 
-	// commitMu serialises commits, so a periodic commit computed before a
-	// revoke can never land after the revoke's and move an offset back.
+	// commitMu serialises commits (and dead-letter transactions, which
+	// commit too), so a periodic commit computed before a revoke can never
+	// land after the revoke's and move an offset back.
 	commitMu sync.Mutex
+
+	// dlqTxn writes exactly-once dead letters (nil with DLQAtLeastOnce);
+	// deadCh wakes its loop (deadletters.go).
+	dlqTxn *txnWriter
+	deadCh chan struct{}
 
 	stats counters
 
@@ -530,9 +583,11 @@ type Consumer struct {
 	loopState atomic.Int32
 	loopSince atomic.Int64
 
-	// hwm holds the high watermark last seen per partition (for lag).
-	hwmMu sync.Mutex
-	hwm   map[tp]int64
+	// hwm holds the high watermark last seen per partition (for lag);
+	// topicIDs the id of each topic fetched (for TxnOffsetCommit).
+	hwmMu    sync.Mutex
+	hwm      map[tp]int64
+	topicIDs map[string][16]byte
 }
 
 const (
@@ -583,7 +638,9 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		parts:     map[tp]*partition{},
 		lanes:     map[laneKey]*lane{},
 		hwm:       map[tp]int64{},
+		topicIDs:  map[string][16]byte{},
 		closingCh: make(chan struct{}),
+		deadCh:    make(chan struct{}, 1),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	c.workCond = sync.NewCond(&c.mu)
@@ -616,11 +673,27 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 	if cfg.Regex {
 		all = append(all, kgo.ConsumeRegex())
 	}
+	if cfg.DLQDelivery == DLQExactlyOnce {
+		// A new owner reads the committed offsets only once no
+		// dead-letter transaction of the previous owner is open (KIP-447):
+		// a transaction that commits after it read them would leave the
+		// records it judges again with their dead letters written twice.
+		all = append(all, kgo.RequireStableFetchOffsets())
+	}
 	cl, err := kgo.NewClient(all...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	c.cl = cl
+	if cfg.DLQDelivery == DLQExactlyOnce {
+		group, _ := cl.OptValue(kgo.ConsumerGroup).(string)
+		w, err := newTxnWriter(group, opts)
+		if err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("consumer: dead-letter producer: %w", err)
+		}
+		c.dlqTxn = w
+	}
 	return c, nil
 }
 
@@ -638,6 +711,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 	go func() {
 		defer close(commitDone)
 		c.commitLoop(commitCtx)
+	}()
+
+	deadDone := make(chan struct{})
+	deadCtx, stopDead := context.WithCancel(context.Background())
+	go func() {
+		defer close(deadDone)
+		if c.dlqTxn != nil {
+			c.deadLetterLoop(deadCtx)
+		}
 	}()
 
 	err := c.pollLoop(ctx)
@@ -660,6 +742,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.workers.Wait()
 	stopCommits()
 	<-commitDone
+	stopDead()
+	<-deadDone
+	if c.dlqTxn != nil {
+		// The dead letters that reached their partitions' heads are
+		// written with their commits; those behind a record left for the
+		// next run stay unwritten, judged again then.
+		dctx, cancel := context.WithTimeout(context.Background(), c.cfg.DLQWriteTimeout)
+		for {
+			n, derr := c.writeDeadLetters(dctx, nil)
+			if derr != nil {
+				c.log.Warn("dead-letter transaction at shutdown failed; the records are judged again by the next owner", "records", n, "err", derr)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		cancel()
+	}
 	cctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
 	cerr := c.commit(cctx, nil)
 	cancel()
@@ -670,6 +771,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	c.cl.CloseAllowingRebalance()
+	if c.dlqTxn != nil {
+		c.dlqTxn.close()
+	}
 	return err
 }
 

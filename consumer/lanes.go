@@ -22,6 +22,15 @@ type item struct {
 	size       int64     // what it counts against MaxInFlightBytes
 	prev, next *item     // the partition's unfinished list
 	wait       waitKind  // which of its partition's counters it is in
+	// dead is the failure of a dead-pending record: handled, bound for
+	// the DLQ, waiting to reach the head of its partition (exactly-once
+	// dead letters, deadletters.go). inTxn tells that a transaction is
+	// writing it; omitValue that its value did not fit in the DLQ topic;
+	// produceErr is what its last write returned.
+	dead       *dlq.Failure
+	inTxn      bool
+	omitValue  bool
+	produceErr error
 }
 
 // waitKind says why a record that has not started waits.
@@ -156,7 +165,7 @@ func (c *Consumer) worker() {
 		if changed {
 			c.reconcilePauses()
 		}
-		finished, dead := c.process(l, it)
+		finished, dead, pending := c.process(l, it)
 		c.mu.Lock()
 
 		c.active--
@@ -165,9 +174,12 @@ func (c *Consumer) worker() {
 		l.queue = l.queue[1:]
 		touched = append(touched[:0], it.part)
 		touched = append(touched, l.setFailing(false)...)
-		if finished {
+		switch {
+		case pending != nil:
+			c.deadPendingLocked(it, pending)
+		case finished:
 			c.finishLocked(it, dead)
-		} else {
+		default:
 			c.abandonItemLocked(it)
 		}
 		if len(l.queue) == 0 {
@@ -201,6 +213,17 @@ func (c *Consumer) abandonItemLocked(it *item) {
 	c.cond.Broadcast()
 }
 
+// deadPendingLocked makes it dead pending (exactly-once dead letters): it
+// stays in its partition's unfinished list, and in the budgets, until the
+// dead-letter loop writes it. c.mu is held.
+func (c *Consumer) deadPendingLocked(it *item, f *dlq.Failure) {
+	it.setWait(notWaiting)
+	it.dead = f
+	if it.part.head == it {
+		c.signalDead()
+	}
+}
+
 // finishLocked records that it reached a final outcome (dead: the DLQ). It
 // leaves its partition's unfinished list at once, wherever it is, and
 // nothing keeps its record. c.mu is held.
@@ -210,6 +233,9 @@ func (c *Consumer) finishLocked(it *item, dead bool) {
 	c.bytes -= it.size
 	p := it.part
 	p.unlink(it)
+	if p.head != nil && p.head.dead != nil && c.dlqTxn != nil {
+		c.signalDead() // a dead-pending record reached the head
+	}
 	if p.current { // still this assignment: it counts
 		if c.cfg.Observer != nil {
 			c.cfg.Observer.Finished(it.rec, dead)
@@ -226,9 +252,12 @@ func (c *Consumer) finishLocked(it *item, dead bool) {
 // process drives one record to a final outcome, retrying the Handler and
 // the DLQ write with backoff. finished is false only when the record was
 // abandoned (its partition revoked or lost, or shutdown); dead tells that
-// it went to the DLQ. After its first failure its lane counts as failing
-// (the records behind it as blocked) until it finishes.
-func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
+// it went to the DLQ. With exactly-once dead letters, a record of a
+// partition's current log bound for the DLQ is not written here: pending is
+// its failure, and the dead-letter loop writes it (deadletters.go). After
+// its first failure its lane counts as failing (the records behind it as
+// blocked) until it finishes.
+func (c *Consumer) process(l *lane, it *item) (finished, dead bool, pending *dlq.Failure) {
 	ctx := it.part.ctx
 	rec := it.rec
 	var out Outcome
@@ -240,19 +269,22 @@ func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
 			handled = err == nil
 		}
 		if handled && out.DLQ == nil {
-			return true, false
+			return true, false, nil
+		}
+		if handled && c.dlqTxn != nil && c.currentLog(it) {
+			return false, false, out.DLQ
 		}
 		if handled {
 			if err = c.writeDLQ(ctx, rec, out.DLQ); err == nil {
-				return true, true
+				return true, true, nil
 			}
 		}
 		if ctx.Err() != nil {
-			return false, false
+			return false, false, nil
 		}
 		select {
 		case <-c.closingCh:
-			return false, false // shutting down: no retry; left, uncommitted, for the next run
+			return false, false, nil // shutting down: no retry; left, uncommitted, for the next run
 		default:
 		}
 		if attempt == 0 {
@@ -274,13 +306,22 @@ func (c *Consumer) process(l *lane, it *item) (finished, dead bool) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, false
+			return false, false, nil
 		case <-c.closingCh:
 			t.Stop()
-			return false, false
+			return false, false, nil
 		case <-t.C:
 		}
 	}
+}
+
+// currentLog reports whether it belongs to its partition's current state:
+// not to a log that a data loss replaced, whose offsets no transaction can
+// commit any more.
+func (c *Consumer) currentLog(it *item) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return it.part.current
 }
 
 func (c *Consumer) writeDLQ(ctx context.Context, rec *kgo.Record, f *dlq.Failure) error {

@@ -243,6 +243,11 @@ func detach(rec *kgo.Record, out *kgo.Record) *kgo.Record {
 func (c *Consumer) noteHighWatermarks(fetches kgo.Fetches) {
 	c.hwmMu.Lock()
 	defer c.hwmMu.Unlock()
+	fetches.EachTopic(func(t kgo.FetchTopic) {
+		if t.TopicID != ([16]byte{}) && c.topicIDs[t.Topic] != t.TopicID {
+			c.topicIDs[t.Topic] = t.TopicID
+		}
+	})
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Err == nil && p.HighWatermark >= 0 {
 			c.hwm[tp{p.Topic, p.Partition}] = p.HighWatermark

@@ -233,6 +233,14 @@ func (c *Consumer) revokeLocked(p *partition) {
 	for ; p != nil; p = p.prev {
 		p.revoked = true
 		p.cancel()
+		// Dead-pending records (exactly-once dead letters) are in no lane:
+		// no worker passes them over. They leave the budgets here, and
+		// nothing writes them any more (the next owner judges them again).
+		for it := p.head; it != nil; it = it.next {
+			if it.dead != nil && it.wait != waitAbandoned {
+				c.abandonItemLocked(it)
+			}
+		}
 	}
 }
 

@@ -690,7 +690,7 @@ func (r *runner) createTopics(ctx context.Context) error {
 	return nil
 }
 
-// readDLQ reads every record of the DLQ topic.
+// readDLQ reads every committed record of the DLQ topic.
 func (r *runner) readDLQ(ctx context.Context) ([]*kgo.Record, error) {
 	ends, err := r.adm.ListEndOffsets(ctx, DLQTopic)
 	if err != nil {
@@ -708,8 +708,11 @@ func (r *runner) readDLQ(ctx context.Context) ([]*kgo.Record, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
+	// Dead letters are written in transactions: read the committed ones,
+	// and see the markers, which occupy offsets up to the end.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(DLQTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
@@ -726,7 +729,9 @@ func (r *runner) readDLQ(ctx context.Context) ([]*kgo.Record, error) {
 			return out, fmt.Errorf("read %s: %w", DLQTopic, ferr)
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
-			out = append(out, rec)
+			if !rec.Attrs.IsControl() {
+				out = append(out, rec)
+			}
 			if end, ok := want[rec.Partition]; ok && rec.Offset >= end-1 {
 				delete(want, rec.Partition)
 			}

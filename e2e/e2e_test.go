@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/poll"
@@ -106,6 +106,9 @@ type scenario struct {
 	// sections of the configuration (indented by two spaces, each ending
 	// in a newline).
 	kafkaYAML, consumerYAML, cxoneYAML string
+	// dlqYAML, set before setup, is the dlq section's lines (indented
+	// by two spaces, each ending in a newline); none by default.
+	dlqYAML string
 	// replicas is the topics' replication factor; 0 means 3 (with
 	// min.insync.replicas 2).
 	replicas int16
@@ -115,6 +118,9 @@ type scenario struct {
 	// dead are the orders expected in the DLQ, never accepted (finish,
 	// verify).
 	dead []int
+	// invalid, when set before produce, makes order i fail the schema (no
+	// currency) when it returns true; produce adds it to dead.
+	invalid func(i int) bool
 
 	dumped bool
 }
@@ -165,6 +171,7 @@ func (s *scenario) setup(opts ...cxonetest.Option) {
     max_delay: 2s
   breaker:
     open_timeout: 2s
+%sdlq:
 %sroutes:
   - topic: %s
     event_type: OrderCreated
@@ -174,7 +181,7 @@ metrics:
   listen: 127.0.0.1:0 # several replicas share this host
 log:
   level: info
-`, strings.Join(s.k.Brokers(), ", "), s.group, s.kafkaYAML, s.consumerYAML, s.srv.URL, cxonetest.DefaultClientID, s.cxoneYAML, s.topic)
+`, strings.Join(s.k.Brokers(), ", "), s.group, s.kafkaYAML, s.consumerYAML, s.srv.URL, cxonetest.DefaultClientID, s.cxoneYAML, cmp.Or(s.dlqYAML, "  topic: \"{topic}.dlq\"\n"), s.topic)
 	s.cfg = filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(s.cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -191,7 +198,11 @@ func (s *scenario) order(i int) *kgo.Record {
 	if s.customer != nil {
 		cust = s.customer(i)
 	}
-	v := fmt.Sprintf(`{"orderId":%q,"customerId":%q,"totalAmount":%d.25,"currency":"EUR","timestamp":"2026-11-27T10:00:00Z"}`, orderID(i), cust, i%997)
+	currency := `,"currency":"EUR"`
+	if s.invalid != nil && s.invalid(i) {
+		currency = "" // required by the schema
+	}
+	v := fmt.Sprintf(`{"orderId":%q,"customerId":%q,"totalAmount":%d.25%s,"timestamp":"2026-11-27T10:00:00Z"}`, orderID(i), cust, i%997, currency)
 	return &kgo.Record{Key: []byte(cust), Value: []byte(v)}
 }
 
@@ -208,6 +219,9 @@ func (s *scenario) produce(n int) {
 	}
 	for i := s.n; i < s.n+n; i++ {
 		recs = append(recs, s.order(i))
+		if s.invalid != nil && s.invalid(i) {
+			s.dead = append(s.dead, i)
+		}
 		if len(recs) == 5000 {
 			flush()
 		}
@@ -353,14 +367,33 @@ func (s *scenario) verify() (duplicates int64) {
 	if gl.Total() != 0 || len(gl.ByPartition()[s.topic]) != partitions {
 		t.Errorf("Kafka's own tool: lag %d over %d partitions, want 0 over %d:\n%s", gl.Total(), len(gl.ByPartition()[s.topic]), partitions, gl.Output)
 	}
-	ends, err := s.k.Admin().ListEndOffsets(context.Background(), s.topic+".dlq")
-	if err != nil {
-		t.Fatal(err)
+	// Every dead order once in the DLQ (committed records: a dead letter
+	// of an aborted transaction is not one), and nothing else.
+	letters := map[string]int{}
+	recs := readCommitted(t, s.k, s.topic+".dlq")
+	for _, r := range recs {
+		var v struct {
+			OrderID string `json:"orderId"`
+		}
+		_ = json.Unmarshal(r.Value, &v)
+		letters[v.OrderID]++
 	}
-	var dlqs int64
-	ends.Each(func(o kadm.ListedOffset) { dlqs += o.Offset })
-	if dlqs != int64(len(s.dead)) {
-		t.Errorf("%d records in the DLQ, want %d", dlqs, len(s.dead))
+	twice := 0
+	for id, n := range letters {
+		if n > 1 {
+			twice++
+			if twice <= 5 {
+				t.Errorf("order %q dead-lettered %d times, want once", id, n)
+			}
+		}
+	}
+	for _, i := range s.dead {
+		if letters[orderID(i)] == 0 {
+			t.Errorf("dead order %d not in the DLQ", i)
+		}
+	}
+	if len(recs) != len(s.dead) {
+		t.Errorf("%d records in the DLQ (%d orders more than once), want %d", len(recs), twice, len(s.dead))
 	}
 	for i, p := range s.procs {
 		if strings.Contains(p.Logs(), s.secret) {
@@ -390,14 +423,22 @@ func threeReplicas(t *testing.T, s *scenario) {
 	t.Logf("3 replicas, %d records, 12 partitions: %s, %d duplicate requests", s.n, time.Since(start).Round(time.Second), dups)
 }
 
-// killReplica: SIGKILL one of three replicas mid-stream, start it again.
+// killReplica: SIGKILL one of three replicas mid-stream and start another;
+// then freeze a second one (SIGSTOP) and, while it is frozen, SIGKILL a
+// third and start another; let the frozen one go on (SIGCONT) once the
+// group has moved its partitions on and its open dead-letter transaction,
+// if any, has timed out: a zombie. One order in 50 fails the schema: each
+// must be in the DLQ exactly once (its dead letter and the commit past it
+// are one transaction, and a zombie's transaction is refused), every other
+// order accepted.
 func killReplica(t *testing.T, s *scenario) {
+	s.invalid = func(i int) bool { return i%50 == 7 }
 	s.setup()
 	s.produce(60000)
 	for range 3 {
 		s.startReplica()
 	}
-	s.waitAccepted(int64(s.n)/3, 3*time.Minute)
+	s.waitAccepted(int64(s.n)/5, 3*time.Minute)
 	victim := s.procs[1]
 	victim.Kill()
 	if code := victim.ExitCode(); code != -int(syscall.SIGKILL) {
@@ -405,8 +446,44 @@ func killReplica(t *testing.T, s *scenario) {
 	}
 	atKill := s.accepted()
 	s.startReplica()
+
+	s.waitAccepted(atKill+int64(s.n)/10, 3*time.Minute)
+	zombie := s.procs[2]
+	if err := zombie.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	atStop := s.accepted()
+	s.waitAccepted(atStop+int64(s.n)/20, 3*time.Minute)
+	second := s.procs[0]
+	second.Kill() // while the zombie is frozen
+	atKill2 := s.accepted()
+	s.startReplica()
+	// Past the 6 s session and the 10 s transaction timeout of the frozen
+	// process (a frozen process has no condition to wait on).
+	<-time.After(12*time.Second - time.Since(frozen))
+	if err := zombie.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	atCont := s.accepted()
 	dups := s.finish(5 * time.Minute)
-	t.Logf("SIGKILL of 1 of 3 replicas after %d of %d accepted: nothing lost, %d duplicate requests (same idempotency keys, deduplicated by CXone)", atKill, s.n, dups)
+	t.Logf("SIGKILL of 1 of 3 replicas after %d of %d accepted, a zombie frozen after %d, a second SIGKILL after %d, the zombie back after %d: "+
+		"nothing lost, %d invalid orders dead-lettered, %d duplicate requests (same idempotency keys, deduplicated by CXone)",
+		atKill, s.n, atStop, atKill2, atCont, len(s.dead), dups)
+	if strings.Contains(zombie.Logs(), "dead-letter transaction failed") {
+		t.Logf("the zombie's refused transactions:\n%s", grepLines(zombie.Logs(), "dead-letter transaction failed", 5))
+	}
+}
+
+// grepLines returns at most n lines of logs that contain substr.
+func grepLines(logs, substr string, n int) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, substr) && len(out) < n {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // scaleOneThreeOne: 1 replica, then 3, then 1 again, under load.

@@ -227,7 +227,7 @@ func (e *secEnv) consumeAndDLQ(t *testing.T) {
 	p := tc.StartBridge(t, e.bin, e.good, e.env("unused"))
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		acc, dl, lag := e.srv.Stats().Accepted, endSum(t, e.k, e.dlq), groupLag(e.k, e.group)
+		acc, dl, lag := e.srv.Stats().Accepted, deadLetters(t, e.k, e.dlq), groupLag(e.k, e.group)
 		if acc == secValid && dl == secInvalid && lag == 0 {
 			break
 		}

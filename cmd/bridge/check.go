@@ -299,6 +299,13 @@ func checkKafka(ctx context.Context, c *checker, cfg *config.Config, timeout tim
 			c.report(true, item, "missing, can be created (validate-only request accepted)")
 		}
 	}
+	if cfg.DLQ.Delivery == string(consumer.DLQExactlyOnce) {
+		if err := consumer.CheckTransactions(kctx, cl, cfg.Kafka.GroupID); err != nil {
+			c.report(false, "dlq transactions", "%v", err)
+		} else {
+			c.report(true, "dlq transactions", "transactional ids %s* allowed (dlq.delivery: exactly_once)", consumer.TransactionalIDPrefix(cfg.Kafka.GroupID))
+		}
+	}
 }
 
 // checkToken resolves the CXone endpoints (printing a "discovery" line when

@@ -69,26 +69,27 @@ func TestCheckAccessKeyMode(t *testing.T) {
 		"PASS brokers: 1 broker(s) reachable via " + broker,
 		"PASS topic orders: exists, 3 partition(s)",
 		"PASS dlq topic orders.dlq: exists, 3 partition(s)",
+		"PASS dlq transactions: transactional ids cxone-bridge-dlq-* allowed (dlq.delivery: exactly_once)",
 		"PASS discovery: token endpoint " + srv.URL + "/auth/token from " + srv.URL + "; events URL " + srv.URL +
 			"/api/v2/eventbridge/events for tenant " + cxonetest.DefaultTenantID,
 		"PASS token: obtained from " + srv.URL + "/auth/token for " + who,
-		"check: 7 passed, 0 failed, 0 skipped",
+		"check: 8 passed, 0 failed, 0 skipped",
 	})
 	if !ok {
 		t.Error("check failed, want pass")
 	}
 
 	lines, ok = doCheck(t, accessKeyEnv(t, broker, srv, "no-such-tenant", cxonetest.DefaultAccessKeySecret), 5*time.Second)
-	if ok || !strings.HasPrefix(lines[5], "FAIL discovery: discovery of cxone-configuration at "+srv.URL) ||
-		!strings.HasSuffix(lines[5], "HTTP 404: the issuer does not know this tenant id") || lines[6] != "SKIP token: endpoints not discovered" {
+	if ok || !strings.HasPrefix(lines[6], "FAIL discovery: discovery of cxone-configuration at "+srv.URL) ||
+		!strings.HasSuffix(lines[6], "HTTP 404: the issuer does not know this tenant id") || lines[7] != "SKIP token: endpoints not discovered" {
 		t.Errorf("unknown tenant: ok %v\n%s", ok, strings.Join(lines, "\n"))
 	}
 
 	lines, ok = doCheck(t, accessKeyEnv(t, broker, srv, cxonetest.DefaultTenantID, wrong), 5*time.Second)
 	want := "FAIL token: " + srv.URL + "/auth/token refused " + who +
 		" with HTTP 400: check cxone.auth client_id, client_secret, access_key_id and access_key_secret"
-	if ok || lines[6] != want {
-		t.Errorf("wrong secret: ok %v\n%s\nwant line 7: %s", ok, strings.Join(lines, "\n"), want)
+	if ok || lines[7] != want {
+		t.Errorf("wrong secret: ok %v\n%s\nwant line 8: %s", ok, strings.Join(lines, "\n"), want)
 	}
 	if strings.Contains(strings.Join(lines, "\n"), wrong) {
 		t.Error("output contains the access key secret")
@@ -102,7 +103,7 @@ func TestCheckBinaryAccessKeyMode(t *testing.T) {
 	path := accessKeyEnv(t, cluster(t, "orders", "orders.dlq"), srv, cxonetest.DefaultTenantID, cxonetest.DefaultAccessKeySecret)
 	out, errOut, code := runBridge(t, "", "check", "--config", path)
 	if code != 0 || !strings.Contains(out, "\nPASS discovery: token endpoint "+srv.URL+"/auth/token") ||
-		!strings.Contains(out, "check: 7 passed, 0 failed, 0 skipped\n") {
+		!strings.Contains(out, "check: 8 passed, 0 failed, 0 skipped\n") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, s := range []string{cxonetest.DefaultAppSecret, cxonetest.DefaultAccessKeySecret} {

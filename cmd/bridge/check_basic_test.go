@@ -92,10 +92,10 @@ func TestCheckBasicEncoding(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lines, ok := doCheck(t, basicCheckEnv(t, broker, servers[tt.server].URL, tt.secret, tt.config), 5*time.Second)
-			if len(lines) != 7 {
+			if len(lines) != 8 {
 				t.Fatalf("got %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 			}
-			wantLines(t, lines[5:6], []string{tt.want})
+			wantLines(t, lines[6:7], []string{tt.want})
 			if pass := strings.HasPrefix(tt.want, "PASS"); ok != pass {
 				t.Errorf("check ok %v, want %v", ok, pass)
 			}

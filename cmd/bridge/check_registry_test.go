@@ -56,8 +56,9 @@ schema_registry: {urls: [`+reg.URL()+`], username: user, password: `+password+`}
 		"PASS topic refunds: *",
 		"PASS dlq topic orders.dlq: *",
 		"PASS dlq topic refunds.dlq: *",
+		"PASS dlq transactions: transactional ids cxone-bridge-dlq-* allowed (dlq.delivery: exactly_once)",
 		"PASS token: *",
-		"check: 10 passed, 1 failed, 0 skipped",
+		"check: 11 passed, 1 failed, 0 skipped",
 	})
 	if ok {
 		t.Error("check passed with a subject missing")

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cxone-bridge/bridge/sink/cxonetest"
 )
@@ -85,8 +88,9 @@ func TestCheckAllPass(t *testing.T) {
 		"PASS brokers: 1 broker(s) reachable via " + broker,
 		"PASS topic orders: exists, 3 partition(s)",
 		"PASS dlq topic orders.dlq: exists, 3 partition(s)",
+		"PASS dlq transactions: transactional ids cxone-bridge-dlq-* allowed (dlq.delivery: exactly_once)",
 		"PASS token: obtained from " + srv.URL + "/oauth/token for client " + cxonetest.DefaultClientID,
-		"check: 6 passed, 0 failed, 0 skipped",
+		"check: 7 passed, 0 failed, 0 skipped",
 	})
 	if !ok {
 		t.Error("check failed, want pass")
@@ -120,9 +124,10 @@ func TestCheckFailures(t *testing.T) {
 			"PASS schemas: 1 route(s) compiled",
 			"PASS brokers: 1 broker(s) reachable via " + broker,
 			"FAIL topic orders: missing",
+			"PASS dlq transactions: transactional ids cxone-bridge-dlq-* allowed (dlq.delivery: exactly_once)",
 			"FAIL token: " + srv.URL + "/oauth/token refused client " + cxonetest.DefaultClientID +
 				" with HTTP 401: check cxone.auth client_id and client_secret",
-			"check: 3 passed, 2 failed, 0 skipped",
+			"check: 4 passed, 2 failed, 0 skipped",
 		})
 		if ok {
 			t.Error("check passed, want fail")
@@ -170,7 +175,51 @@ func TestCheckBinaryExitStatus(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	out, errOut, code = runBridge(t, "", "check", "--config", checkEnv(t, cluster(t, "orders", "orders.dlq"), srv.URL, cxonetest.DefaultClientSecret))
-	if code != 0 || !strings.Contains(out, "check: 6 passed, 0 failed, 0 skipped\n") {
+	if code != 0 || !strings.Contains(out, "check: 7 passed, 0 failed, 0 skipped\n") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestCheckDLQTransactions: brokers that refuse the bridge its
+// transactional ids (an ACL without the TransactionalId prefix) fail the
+// "dlq transactions" line with the prefix to allow, and the check fails;
+// with dlq.delivery: at_least_once the line is not there.
+func TestCheckDLQTransactions(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "orders", "orders.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var asked atomic.Int32
+	c.ControlKey(int16(kmsg.InitProducerID), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.InitProducerIDRequest)
+		if req.TransactionalID == nil || !strings.HasPrefix(*req.TransactionalID, "cxone-bridge-dlq-") {
+			return nil, nil, false
+		}
+		asked.Add(1)
+		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil, true
+	})
+	srv := cxonetest.NewServer()
+	t.Cleanup(srv.Close)
+	path := checkEnv(t, c.ListenAddrs()[0], srv.URL, cxonetest.DefaultClientSecret)
+	lines, ok := doCheck(t, path, 5*time.Second)
+	want := "FAIL dlq transactions: not allowed to use transactional id cxone-bridge-dlq-check: allow WRITE and DESCRIBE on TransactionalId resources with the prefix cxone-bridge-dlq-, or set dlq.delivery: at_least_once"
+	if ok || len(lines) < 6 || lines[5] != want || asked.Load() == 0 {
+		t.Fatalf("ok %v, asked %d, output:\n%s\nwant line 6: %s", ok, asked.Load(), strings.Join(lines, "\n"), want)
+	}
+
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(raw, "dlq: {delivery: at_least_once}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines, ok = doCheck(t, path, 5*time.Second)
+	if !ok || strings.Contains(strings.Join(lines, "\n"), "dlq transactions") {
+		t.Fatalf("at_least_once: ok %v, output:\n%s", ok, strings.Join(lines, "\n"))
 	}
 }

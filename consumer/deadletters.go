@@ -1,0 +1,536 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cxone-bridge/bridge/dlq"
+)
+
+// Exactly-once dead letters ([DLQExactlyOnce]).
+//
+// A record the Handler sends to the DLQ does not write its dead letter at
+// once: it leaves its lane (the records of its key go on) and waits in its
+// partition's unfinished list, marked with its failure. It is "dead
+// pending": unfinished, so no commit passes it, and counted in the budgets,
+// since the consumer still holds it. When it reaches the head of its
+// partition's list (every record before it finished), the dead-letter loop
+// writes it, with every dead-pending record right behind it, in one Kafka
+// transaction that also commits the partition's offset past them, for the
+// group, with this member's generation. Only when that transaction
+// committed are the records finished.
+//
+// Why at the head: a transaction can only commit a partition's watermark,
+// the offset before which everything is finished. A dead letter written
+// above the watermark would be committed by a later, separate commit, and a
+// member killed in between would leave a dead letter whose record the next
+// owner judges again and writes again: the duplicate this mode exists to
+// prevent. Waiting costs little: the watermark reaches a record as soon as
+// the records before it are published, except behind a record stuck in
+// retries, whose partition's commit is held anyway.
+//
+// Failures: a transaction that fails (a broker down, the generation moved
+// on in a rebalance, a zombie member fenced) is aborted; its dead letters
+// are never visible to readers of committed records, its offsets are not
+// committed, and the records stay dead pending, tried again with backoff
+// while their partition is owned. A dead letter too large for the DLQ topic
+// is written again without its value (as [DLQAtLeastOnce] does). A
+// producer fenced by another process with the same transactional id is
+// replaced by a new one, which fences the other in turn; the transactional
+// id carries the host name and process id, so this only happens when two
+// processes share both.
+//
+// Records of a partition's log that a data loss replaced (see the package
+// documentation) have no offset left to commit: their dead letters are
+// written in the next transaction without offsets.
+
+// dlqTxnTimeout is the transaction timeout of the dead-letter producer: how
+// long the brokers let a transaction of a member that died stay open
+// before aborting it. While it is open, readers of committed DLQ records
+// wait at it, and the next owner of its source partitions waits to read
+// their committed offsets (stable offsets, KIP-447); a process restarted
+// with the same transactional id aborts it at once. The transactions
+// themselves last a few round trips.
+const dlqTxnTimeout = 10 * time.Second
+
+// TransactionalIDPrefix returns the prefix of the transactional ids that
+// the consumer of group uses for exactly-once dead letters: a cluster with
+// ACLs must allow WRITE and DESCRIBE on TransactionalId resources with this
+// prefix.
+func TransactionalIDPrefix(group string) string { return group + "-dlq-" }
+
+// transactionalID is the id of this process's dead-letter producer: unique
+// per host and process, and the same for a process restarted in the same
+// container (same host name, same pid 1), so that its new producer aborts
+// the transaction the old one left open.
+func transactionalID(group string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return TransactionalIDPrefix(group) + host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// producerOpts keeps of opts the options that are not the consumer's or the
+// group's: the connection (brokers, TLS, SASL, client id) and the
+// producer's.
+func producerOpts(opts []kgo.Opt) []kgo.Opt {
+	var out []kgo.Opt
+	for _, o := range opts {
+		if _, ok := o.(kgo.ConsumerOpt); ok {
+			continue
+		}
+		if _, ok := o.(kgo.GroupOpt); ok {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// txnWriter is the transactional producer of exactly-once dead letters.
+type txnWriter struct {
+	id    string
+	group string
+	opts  []kgo.Opt
+	cl    *kgo.Client // replaced after a fence
+}
+
+func newTxnWriter(group string, opts []kgo.Opt) (*txnWriter, error) {
+	w := &txnWriter{id: transactionalID(group), group: group}
+	w.opts = append(producerOpts(opts),
+		kgo.TransactionalID(w.id),
+		kgo.TransactionTimeout(dlqTxnTimeout),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)
+	cl, err := kgo.NewClient(w.opts...)
+	if err != nil {
+		return nil, err
+	}
+	w.cl = cl
+	return w, nil
+}
+
+// deadItem is one dead-pending record bound for a transaction.
+type deadItem struct {
+	it  *item
+	out *kgo.Record
+}
+
+// deadBatch is what one transaction writes: the dead letters, and the
+// offsets it commits (the partitions whose head run it finishes).
+type deadBatch struct {
+	items   []deadItem
+	offsets map[*partition]int64
+}
+
+// signalDead wakes the dead-letter loop. c.mu need not be held.
+func (c *Consumer) signalDead() {
+	select {
+	case c.deadCh <- struct{}{}:
+	default:
+	}
+}
+
+// deadLetterLoop writes dead-pending records as they reach the head of
+// their partitions, until ctx ends.
+func (c *Consumer) deadLetterLoop(ctx context.Context) {
+	attempt := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.deadCh:
+		}
+		for ctx.Err() == nil {
+			n, err := c.writeDeadLetters(ctx, nil)
+			if err == nil {
+				attempt = 0
+				if n == 0 {
+					break
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			wait := backoff(c.cfg.RetryBackoff, c.cfg.RetryBackoffMax, attempt)
+			attempt++
+			c.stats.dlqFailures.Add(1)
+			c.log.Warn("dead-letter transaction failed; the records stay unfinished and are written again",
+				"records", n, "attempt", attempt, "retry_in", wait, "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// collectDeadLocked takes, for every owned partition selected by only (all
+// when nil), the run of dead-pending records at the head of its unfinished
+// list, and every dead-pending record of the states a data loss replaced.
+// It marks them taken. c.mu is held.
+func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
+	b := deadBatch{offsets: map[*partition]int64{}}
+	take := func(it *item) {
+		it.inTxn = true
+		b.items = append(b.items, deadItem{it: it, out: dlq.NewRecord(it.rec, c.cfg.DLQTopic(it.rec.Topic), it.dead, time.Now())})
+		if it.omitValue {
+			dlq.OmitValue(b.items[len(b.items)-1].out, len(it.rec.Value))
+		}
+	}
+	for key, p := range c.parts {
+		if only != nil && !only[key] {
+			continue
+		}
+		if !p.revoked {
+			var last *item
+			for it := p.head; it != nil && it.dead != nil && !it.inTxn; it = it.next {
+				take(it)
+				last = it
+			}
+			if last != nil {
+				wm := p.next
+				if last.next != nil {
+					wm = last.next.rec.Offset
+				}
+				b.offsets[p] = wm
+			}
+		}
+		for q := p.prev; q != nil; q = q.prev {
+			for it := q.head; it != nil; it = it.next {
+				if it.dead != nil && !it.inTxn && it.wait != waitAbandoned {
+					take(it)
+				}
+			}
+		}
+	}
+	return b
+}
+
+// writeDeadLetters writes, in one transaction, the dead-pending records
+// that reached the head of their partitions (selected by only; all when
+// nil), with the commit of the offsets past them. n is how many it tried.
+func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n int, err error) {
+	c.commitMu.Lock() // a commit computed before this one must not land after it
+	defer c.commitMu.Unlock()
+	c.mu.Lock()
+	b := c.collectDeadLocked(only)
+	c.mu.Unlock()
+	if len(b.items) == 0 {
+		return 0, nil
+	}
+	began := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.DLQWriteTimeout)
+	defer cancel()
+	err = c.dlqTxn.write(wctx, c, b)
+	if err != nil && c.markTooLarge(b) {
+		// Written again at once, without the values that did not fit.
+		c.mu.Lock()
+		for _, d := range b.items {
+			d.it.inTxn = false
+		}
+		b = c.collectDeadLocked(only)
+		c.mu.Unlock()
+		err = c.dlqTxn.write(wctx, c, b)
+	}
+	c.mu.Lock()
+	if err != nil {
+		for _, d := range b.items {
+			d.it.inTxn = false
+		}
+		c.mu.Unlock()
+		return len(b.items), err
+	}
+	for p, wm := range b.offsets {
+		if p.current && wm > p.committed {
+			p.committed = wm
+		}
+	}
+	type written struct {
+		rec   kgo.Record
+		f     *dlq.Failure
+		topic string
+	}
+	done := make([]written, len(b.items))
+	for i, d := range b.items {
+		done[i] = written{d.it.copy, d.it.dead, d.out.Topic}
+		c.finishDeadLocked(d.it)
+	}
+	c.mu.Unlock()
+	c.stats.commits.Add(1)
+	c.log.Debug("dead-letter transaction committed", "records", len(b.items), "partitions", len(b.offsets), "took", time.Since(began))
+	for i := range done {
+		rec, f := &done[i].rec, done[i].f
+		c.log.Info("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+			"dlq_topic", done[i].topic, "class", f.Class, "reason", f.Reason, "correlation_id", f.CorrelationID)
+		if c.obsDLQ != nil {
+			c.obsDLQ.DeadLettered(rec, f)
+		}
+	}
+	return len(b.items), nil
+}
+
+// markTooLarge marks the records whose dead letters the DLQ topic refused
+// as too large, to be written without their values, and reports whether it
+// marked any.
+func (c *Consumer) markTooLarge(b deadBatch) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	marked := false
+	for _, d := range b.items {
+		if d.it.produceErr != nil && errors.Is(d.it.produceErr, kerr.MessageTooLarge) && !d.it.omitValue {
+			d.it.omitValue = true
+			marked = true
+			c.log.Warn("record too large for the dead-letter topic: parking it without its value",
+				"topic", d.it.rec.Topic, "partition", d.it.rec.Partition, "offset", d.it.rec.Offset,
+				"correlation_id", d.it.dead.CorrelationID, "value_bytes", len(d.it.rec.Value), "dlq_topic", d.out.Topic)
+		}
+	}
+	return marked
+}
+
+// finishDeadLocked finishes a dead-pending record whose dead letter was
+// committed. A record whose partition was dropped meanwhile has left the
+// budgets already. c.mu is held.
+func (c *Consumer) finishDeadLocked(it *item) {
+	if it.wait == waitAbandoned {
+		it.part.unlink(it)
+		it.rec, it.copy = nil, kgo.Record{}
+		c.cond.Broadcast()
+		return
+	}
+	c.finishLocked(it, true)
+}
+
+// write runs one transaction: the dead letters of b, then the commit of
+// b's offsets for the group, then the commit of the transaction. On any
+// failure it aborts.
+func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
+	if err := w.cl.BeginTransaction(); err != nil {
+		return w.failed(ctx, c, fmt.Errorf("begin transaction: %w", err))
+	}
+	recs := make([]*kgo.Record, len(b.items))
+	byRecord := make(map[*kgo.Record]*item, len(b.items))
+	for i, d := range b.items {
+		d.it.produceErr = nil
+		recs[i] = d.out
+		byRecord[d.out] = d.it
+	}
+	results := w.cl.ProduceSync(ctx, recs...) // in the order they completed
+	var produceErr error
+	for _, r := range results {
+		if r.Err != nil {
+			if it := byRecord[r.Record]; it != nil {
+				it.produceErr = r.Err
+			}
+			if produceErr == nil {
+				produceErr = fmt.Errorf("write to dead-letter topic %s: %w", r.Record.Topic, r.Err)
+			}
+		}
+	}
+	if produceErr != nil {
+		return w.abort(ctx, c, produceErr)
+	}
+	if len(b.offsets) > 0 {
+		if err := w.commitOffsets(ctx, c, b.offsets); err != nil {
+			return w.abort(ctx, c, err)
+		}
+	}
+	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return w.abort(ctx, c, fmt.Errorf("commit transaction: %w", err))
+	}
+	return nil
+}
+
+// commitOffsets adds the group's offsets to the open transaction
+// (AddOffsetsToTxn, then TxnOffsetCommit with the consumer's member id and
+// generation: a member fenced out of the group is refused here).
+func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[*partition]int64) error {
+	id, epoch, err := w.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("producer id: %w", err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID = w.id
+	add.ProducerID, add.ProducerEpoch = id, epoch
+	add.Group = w.group
+	err = retryConcurrent(ctx, func() error {
+		addResp, err := add.RequestWith(ctx, w.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(addResp.ErrorCode)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add offsets to transaction: %w", err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID = w.id
+	req.Group = w.group
+	req.ProducerID, req.ProducerEpoch = id, epoch
+	req.MemberID, req.Generation = c.cl.GroupMetadata()
+	if c.cfg.InstanceID != "" {
+		inst := c.cfg.InstanceID
+		req.InstanceID = &inst
+	}
+	ids := c.topicIDsFor(offsets)
+	byTopic := map[string]int{}
+	for p, wm := range offsets {
+		i, ok := byTopic[p.topic]
+		if !ok {
+			t := kmsg.NewTxnOffsetCommitRequestTopic()
+			t.Topic, t.TopicID = p.topic, ids[p.topic]
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[p.topic] = i
+		}
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = p.partition, wm, p.epoch
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	var resp *kmsg.TxnOffsetCommitResponse
+	err = retryConcurrent(ctx, func() error {
+		var err error
+		if resp, err = req.RequestWith(ctx, w.cl); err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); errors.Is(e, kerr.ConcurrentTransactions) {
+					return e
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit offsets in transaction: %w", err)
+	}
+	for _, t := range resp.Topics {
+		name := t.Topic
+		for _, rt := range req.Topics {
+			if name == "" && rt.TopicID == t.TopicID {
+				name = rt.Topic // v6 names topics by id
+			}
+		}
+		for _, p := range t.Partitions {
+			if e := kerr.ErrorForCode(p.ErrorCode); e != nil {
+				return fmt.Errorf("commit %s[%d] in transaction: %w", name, p.Partition, e)
+			}
+		}
+	}
+	return nil
+}
+
+// retryConcurrent calls fn until it returns anything but
+// CONCURRENT_TRANSACTIONS, which a coordinator answers while it still
+// writes the markers of this producer's previous transaction: a matter of
+// milliseconds, so the waits start at 5 ms (as the client's own requests
+// of a transaction do).
+func retryConcurrent(ctx context.Context, fn func() error) error {
+	wait := 5 * time.Millisecond
+	for {
+		err := fn()
+		if !errors.Is(err, kerr.ConcurrentTransactions) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// abort ends the open transaction with an abort and returns cause.
+func (w *txnWriter) abort(ctx context.Context, c *Consumer, cause error) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqTxnTimeout)
+	defer cancel()
+	if err := w.cl.AbortBufferedRecords(actx); err == nil {
+		if err := w.cl.EndTransaction(actx, kgo.TryAbort); err != nil {
+			return w.failed(ctx, c, fmt.Errorf("%w (and the abort failed: %w)", cause, err))
+		}
+	}
+	return w.failed(ctx, c, cause)
+}
+
+// failed replaces a producer that another one fenced (the same
+// transactional id elsewhere) or that cannot go on, and returns err.
+func (w *txnWriter) failed(_ context.Context, c *Consumer, err error) error {
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) &&
+		!errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		return err
+	}
+	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		c.log.Error("the brokers refuse this bridge the use of transactional ids, which exactly-once dead letters need:"+
+			" allow WRITE and DESCRIBE on TransactionalId resources with the prefix, or set dlq.delivery: at_least_once",
+			"prefix", TransactionalIDPrefix(w.group), "err", err)
+		return err
+	}
+	c.log.Error("the dead-letter producer was fenced by another one with the same transactional id; starting a new one",
+		"transactional_id", w.id, "err", err)
+	cl, nerr := kgo.NewClient(w.opts...)
+	if nerr != nil {
+		return fmt.Errorf("%w (and a new producer: %w)", err, nerr)
+	}
+	old := w.cl
+	w.cl = cl
+	old.Close()
+	return err
+}
+
+// topicIDsFor returns the topic ids (learned from fetches) of the topics
+// of offsets; TxnOffsetCommit v6 names topics by id.
+func (c *Consumer) topicIDsFor(offsets map[*partition]int64) map[string][16]byte {
+	c.hwmMu.Lock()
+	defer c.hwmMu.Unlock()
+	out := make(map[string][16]byte, len(offsets))
+	for p := range offsets {
+		out[p.topic] = c.topicIDs[p.topic]
+	}
+	return out
+}
+
+// close closes the producer.
+func (w *txnWriter) close() { w.cl.Close() }
+
+// CheckTransactions asks the brokers cl reaches whether this bridge may use
+// the transactional ids of exactly-once dead letters for group: it
+// initialises a producer id for the id TransactionalIDPrefix(group)+"check",
+// which no producer uses. An error says why not (no right to the id, or
+// brokers without transactions), in words an operator can act on.
+func CheckTransactions(ctx context.Context, cl *kgo.Client, group string) error {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	id := TransactionalIDPrefix(group) + "check"
+	req.TransactionalID = &id
+	req.TransactionTimeoutMillis = int32(dlqTxnTimeout / time.Millisecond)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("not allowed to use transactional id %s: allow WRITE and DESCRIBE on TransactionalId resources with the prefix %s, or set dlq.delivery: at_least_once",
+			id, TransactionalIDPrefix(group))
+	default:
+		return fmt.Errorf("cannot start a transactional producer (transactional id %s): %w", id, err)
+	}
+}
