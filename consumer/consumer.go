@@ -14,9 +14,12 @@
 //
 // At least once, commit after outcome. A record is finished when the Handler
 // returned a final outcome for it: done (published, or skipped), or
-// dead-lettered, in which case the DLQ record has been acknowledged by all
-// in-sync replicas ([kgo.Client.ProduceSync], acks=all, idempotent producer)
-// before the record counts as finished. For each partition the consumer
+// dead-lettered, in which case its dead letter has been written before the
+// record counts as finished: with [DLQExactlyOnce] (the default), in a
+// Kafka transaction that also commits the offset past it, once every record
+// before it is finished (deadletters.go); with [DLQAtLeastOnce],
+// acknowledged by all in-sync replicas ([kgo.Client.ProduceSync], acks=all,
+// idempotent producer) as soon as it is judged. For each partition the consumer
 // keeps the records it handed out and did not finish, in offset order, and
 // commits the lowest of their offsets (the watermark), or the offset after
 // the last record handed out when all are finished: franz-go's own marks do
