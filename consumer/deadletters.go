@@ -129,7 +129,7 @@ type deadItem struct {
 // offsets it commits (the partitions whose head run it finishes).
 type deadBatch struct {
 	items   []deadItem
-	offsets map[*partition]int64
+	offsets map[*partition]kgo.EpochOffset // taken under c.mu
 }
 
 // signalDead wakes the dead-letter loop. c.mu need not be held.
@@ -183,7 +183,7 @@ func (c *Consumer) deadLetterLoop(ctx context.Context) {
 // list, and every dead-pending record of the states a data loss replaced.
 // It marks them taken. c.mu is held.
 func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
-	b := deadBatch{offsets: map[*partition]int64{}}
+	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}}
 	take := func(it *item) {
 		it.inTxn = true
 		b.items = append(b.items, deadItem{it: it, out: dlq.NewRecord(it.rec, c.cfg.DLQTopic(it.rec.Topic), it.dead, time.Now())})
@@ -206,7 +206,7 @@ func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
 				if last.next != nil {
 					wm = last.next.rec.Offset
 				}
-				b.offsets[p] = wm
+				b.offsets[p] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
 			}
 		}
 		for q := p.prev; q != nil; q = q.prev {
@@ -254,9 +254,9 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n in
 		c.mu.Unlock()
 		return len(b.items), err
 	}
-	for p, wm := range b.offsets {
-		if p.current && wm > p.committed {
-			p.committed = wm
+	for p, eo := range b.offsets {
+		if p.current && eo.Offset > p.committed {
+			p.committed = eo.Offset
 		}
 	}
 	type written struct {
@@ -358,7 +358,7 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 // commitOffsets adds the group's offsets to the open transaction
 // (AddOffsetsToTxn, then TxnOffsetCommit with the consumer's member id and
 // generation: a member fenced out of the group is refused here).
-func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[*partition]int64) error {
+func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[*partition]kgo.EpochOffset) error {
 	id, epoch, err := w.cl.ProducerID(ctx)
 	if err != nil {
 		return fmt.Errorf("producer id: %w", err)
@@ -388,7 +388,7 @@ func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[
 	}
 	ids := c.topicIDsFor(offsets)
 	byTopic := map[string]int{}
-	for p, wm := range offsets {
+	for p, eo := range offsets {
 		i, ok := byTopic[p.topic]
 		if !ok {
 			t := kmsg.NewTxnOffsetCommitRequestTopic()
@@ -398,7 +398,7 @@ func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[
 			byTopic[p.topic] = i
 		}
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch = p.partition, wm, p.epoch
+		rp.Partition, rp.Offset, rp.LeaderEpoch = p.partition, eo.Offset, eo.Epoch
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	var resp *kmsg.TxnOffsetCommitResponse
@@ -497,7 +497,7 @@ func (w *txnWriter) failed(_ context.Context, c *Consumer, err error) error {
 
 // topicIDsFor returns the topic ids (learned from fetches) of the topics
 // of offsets; TxnOffsetCommit v6 names topics by id.
-func (c *Consumer) topicIDsFor(offsets map[*partition]int64) map[string][16]byte {
+func (c *Consumer) topicIDsFor(offsets map[*partition]kgo.EpochOffset) map[string][16]byte {
 	c.hwmMu.Lock()
 	defer c.hwmMu.Unlock()
 	out := make(map[string][16]byte, len(offsets))
