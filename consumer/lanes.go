@@ -73,7 +73,8 @@ type laneKey struct {
 type lane struct {
 	key     laneKey
 	queue   []*item
-	failing bool // its first record failed and is being retried
+	one     [1]*item // queue's first backing array
+	failing bool     // its first record failed and is being retried
 }
 
 func (l *lane) waitKind() waitKind {

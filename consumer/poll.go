@@ -177,7 +177,10 @@ func (c *Consumer) dispatchLocked(rec *kgo.Record, now time.Time) {
 	lk := laneKey{tp: key}
 	switch c.cfg.Ordering {
 	case OrderingKey:
-		lk.key = string(rec.Key)
+		// A view of the record's copied key, not a copy: the copy is
+		// never written to, and the lane (which lives no longer than its
+		// records) keeps at most that one buffer alive a little longer.
+		lk.key = unsafe.String(unsafe.SliceData(rec.Key), len(rec.Key))
 	case OrderingNone:
 		c.nextGen++
 		lk.seq = c.nextGen
@@ -187,7 +190,9 @@ func (c *Consumer) dispatchLocked(rec *kgo.Record, now time.Time) {
 		it.setWait(l.waitKind())
 		return
 	}
-	l := &lane{key: lk, queue: []*item{it}}
+	l := &lane{key: lk}
+	l.one[0] = it
+	l.queue = l.one[:1:1] // most lanes hold one record: no second allocation
 	c.lanes[lk] = l
 	c.ready = append(c.ready, l)
 	if len(c.ready) > c.idle && c.nWorkers < c.cfg.MaxInFlight {
