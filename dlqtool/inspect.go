@@ -843,17 +843,20 @@ func (s *ShownRecord) writeText(w io.Writer) error {
 			fmt.Fprintf(&b, " (header \"%s\" ignored: not a count)", data(e.IgnoredReplayCount, 0))
 		}
 		b.WriteString("\n")
-		// The envelope has an idempotency key only when the record became
-		// an event: a rejected record has the key it was sent with; an
-		// invalid one failed before (or while) the key was derived, and a
-		// key the bridge never used would be made up. Each part is printed
-		// only when known.
+		// The envelope has an idempotency key when the record's event type
+		// and business key were known: a rejected record has the key it
+		// was sent with, an invalid one the key it would have had (a
+		// schema violation, a bad timestamp). Without them (not JSON, no
+		// business key, …) a key would be made up: the line says why there
+		// is none.
 		var ids []string
 		if e.CorrelationID != "" {
 			ids = append(ids, "correlation:  "+data(e.CorrelationID, 0))
 		}
 		if e.IdempotencyKey != "" {
 			ids = append(ids, "idempotency key: "+data(e.IdempotencyKey, 0))
+		} else {
+			ids = append(ids, "idempotency key: none (event type or business key not found in the record)")
 		}
 		if len(ids) > 0 {
 			fmt.Fprintf(&b, "%s\n", strings.Join(ids, "  "))

@@ -297,7 +297,7 @@ func TestInspectEscapesOnce(t *testing.T) {
 	for _, want := range []string{
 		"invalid  schema  1        say \"hi\"\\nthen \\x1b[31mred\\\\\n", // the table
 		"message:      say \"hi\"\\nthen \\x1b[31mred\\\\\n",             // --show
-		"correlation:  c\\x1b[2J\n",
+		"correlation:  c\\x1b[2J  idempotency key: none (event type or business key not found in the record)\n",
 		"key:          k\"1\n",
 		"value:        v\\n\\x1b (3 bytes)\n",
 		"headers:      h\\x1b: q\"\\n\n",

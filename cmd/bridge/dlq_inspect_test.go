@@ -17,9 +17,9 @@ import (
 
 // TestDLQInspectIdempotencyKey: `dlq inspect --show` prints the
 // idempotency key a dead letter was sent with when its envelope has one
-// (a rejected record), and no idempotency key line at all when it has
-// none (an invalid record: the bridge never derived its key, so there is
-// none to show), rather than an empty "idempotency key:".
+// (a rejected record), and says why there is none when it has none (an
+// invalid record whose key could not be derived), rather than an empty
+// "idempotency key:".
 func TestDLQInspectIdempotencyKey(t *testing.T) {
 	e := newForgedEnv(t, "", nil)
 	now := time.Now()
@@ -50,7 +50,7 @@ func TestDLQInspectIdempotencyKey(t *testing.T) {
 		t.Fatalf("%d records shown, want 3:\n%s", len(blocks), out)
 	}
 	for i, want := range []struct{ line, not string }{
-		{"\ncorrelation:  corr-invalid\n", "idempotency key"},
+		{"\ncorrelation:  corr-invalid  idempotency key: none (event type or business key not found in the record)\n", ""},
 		{"\ncorrelation:  corr-rejected  idempotency key: " + key + "\n", ""},
 		{"\nidempotency key: " + key + "\n", "correlation:"},
 	} {
