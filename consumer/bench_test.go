@@ -47,31 +47,7 @@ func BenchmarkConsumer(b *testing.B) {
 			name = fmt.Sprintf("handler=%s/keys=unique", lat)
 		}
 		b.Run(name, func(b *testing.B) {
-			n := max(b.N, 2000)
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			brokers := c.ListenAddrs()
-			pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(n+1))
-			if err != nil {
-				b.Fatal(err)
-			}
 			value := []byte(`{"orderId":"ORD-0000000001","customerId":"CUST-1","totalAmount":10.5,"currency":"USD","timestamp":"2026-11-27T16:00:00.000Z"}`)
-			for i := range n {
-				k := i
-				if keys > 0 {
-					k = i % keys
-				}
-				pcl.Produce(context.Background(), &kgo.Record{Key: []byte("k" + strconv.Itoa(k)), Value: value}, nil)
-			}
-			if err := pcl.Flush(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			pcl.Close()
-
-			obs := &countObserver{want: int64(n), done: make(chan struct{})}
 			h := consumer.HandlerFunc(func(ctx context.Context, _ *kgo.Record) (consumer.Outcome, error) {
 				if lat > 0 {
 					t := time.NewTimer(lat) // stands for a remote call
@@ -84,37 +60,71 @@ func BenchmarkConsumer(b *testing.B) {
 				}
 				return consumer.Outcome{}, nil
 			})
-			cfg := consumer.Config{
-				Topics: []string{topic}, DLQTopic: func(s string) string { return s + ".dlq" },
-				MaxInFlight: 256, CommitInterval: 100 * time.Millisecond, Observer: obs,
-			}
-			cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			runDone := make(chan error, 1)
-			b.ResetTimer()
-			start := time.Now()
-			go func() { runDone <- cons.Run(ctx) }()
-			select {
-			case <-obs.done:
-			case err := <-runDone:
-				b.Fatalf("consumer stopped early: %v", err)
-			case <-time.After(5 * time.Minute):
-				b.Fatalf("only %d of %d records finished", obs.n.Load(), n)
-			}
-			el := time.Since(start)
-			b.StopTimer()
-			cancel()
-			if err := <-runDone; err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(n)/el.Seconds(), "records/s")
-			b.ReportMetric(float64(el.Nanoseconds())/float64(n), "ns/record")
+			runBench(b, func(i int) (key, val []byte) {
+				k := i
+				if keys > 0 {
+					k = i % keys
+				}
+				return []byte("k" + strconv.Itoa(k)), value
+			}, consumer.Config{}, h)
 		})
 	}
+}
+
+// runBench produces max(b.N, 2000) records (record i's key and value
+// from rec) to an in-process broker with 12 partitions, runs a consumer
+// with cfg (topics, DLQ topic, 256 in flight, 100 ms commits added) and h
+// until every record finished, and reports records/s.
+func runBench(b *testing.B, rec func(i int) (key, value []byte), cfg consumer.Config, h consumer.Handler) *consumer.Consumer {
+	b.Helper()
+	n := max(b.N, 2000)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(n+1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		k, v := rec(i)
+		pcl.Produce(context.Background(), &kgo.Record{Key: k, Value: v}, nil)
+	}
+	if err := pcl.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	pcl.Close()
+
+	obs := &countObserver{want: int64(n), done: make(chan struct{})}
+	cfg.Topics, cfg.DLQTopic = []string{topic}, func(s string) string { return s + ".dlq" }
+	cfg.MaxInFlight, cfg.CommitInterval, cfg.Observer = 256, 100*time.Millisecond, obs
+	cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	b.ResetTimer()
+	start := time.Now()
+	go func() { runDone <- cons.Run(ctx) }()
+	select {
+	case <-obs.done:
+	case err := <-runDone:
+		b.Fatalf("consumer stopped early: %v", err)
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("only %d of %d records finished", obs.n.Load(), n)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	cancel()
+	if err := <-runDone; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+	return cons
 }
 
 // BenchmarkConsumerDeadLetters measures dead-lettering at full speed:
@@ -128,59 +138,15 @@ func BenchmarkConsumerDeadLetters(b *testing.B) {
 	for _, every := range []int{1, 50} {
 		for _, delivery := range []consumer.DLQDelivery{consumer.DLQExactlyOnce, consumer.DLQAtLeastOnce} {
 			b.Run(fmt.Sprintf("dead=1of%d/%s", every, delivery), func(b *testing.B) {
-				n := max(b.N, 2000)
-				c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				brokers := c.ListenAddrs()
-				pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(n+1))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for i := range n {
-					pcl.Produce(context.Background(), &kgo.Record{Key: []byte("k" + strconv.Itoa(i%500)), Value: []byte(strconv.Itoa(i))}, nil)
-				}
-				if err := pcl.Flush(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				pcl.Close()
-				obs := &countObserver{want: int64(n), done: make(chan struct{})}
 				h := consumer.HandlerFunc(func(_ context.Context, r *kgo.Record) (consumer.Outcome, error) {
 					if i, _ := strconv.Atoi(string(r.Value)); i%every == 0 {
 						return consumer.Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "schema", Message: "bad"}}, nil
 					}
 					return consumer.Outcome{}, nil
 				})
-				cfg := consumer.Config{
-					Topics: []string{topic}, DLQTopic: func(s string) string { return s + ".dlq" },
-					MaxInFlight: 256, CommitInterval: 100 * time.Millisecond, Observer: obs, DLQDelivery: delivery,
-				}
-				cons, err := consumer.New(cfg, h, kgo.SeedBrokers(brokers...), kgo.ConsumerGroup("bench"),
-					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				runDone := make(chan error, 1)
-				b.ResetTimer()
-				start := time.Now()
-				go func() { runDone <- cons.Run(ctx) }()
-				select {
-				case <-obs.done:
-				case err := <-runDone:
-					b.Fatalf("consumer stopped early: %v", err)
-				case <-time.After(5 * time.Minute):
-					b.Fatalf("only %d of %d records finished", obs.n.Load(), n)
-				}
-				el := time.Since(start)
-				b.StopTimer()
-				cancel()
-				if err := <-runDone; err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+				cons := runBench(b, func(i int) (key, val []byte) {
+					return []byte("k" + strconv.Itoa(i%500)), []byte(strconv.Itoa(i))
+				}, consumer.Config{DLQDelivery: delivery}, h)
 				b.ReportMetric(float64(cons.Stats().Commits), "commits")
 			})
 		}
