@@ -265,10 +265,28 @@ func deadLetters(t *testing.T, k *tc.Kafka, topic string) int64 {
 // read_committed) up to its current last stable offset.
 func readCommitted(t *testing.T, k *tc.Kafka, topic string) []*kgo.Record {
 	t.Helper()
-	ends, err := k.Admin().ListCommittedOffsets(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A replica killed inside a dead-letter transaction leaves it open
+	// until the brokers abort it (its 10 s timeout, found by a check every
+	// 10 s): readers of committed records stop at it, before the dead
+	// letters written after it. Wait for every partition to be stable.
+	var ends kadm.ListedOffsets
+	poll.Until(t, time.Minute, topic+": no open transaction (last stable offset = end)", func() bool {
+		var err error
+		if ends, err = k.Admin().ListCommittedOffsets(context.Background(), topic); err != nil {
+			t.Fatal(err)
+		}
+		hw, err := k.Admin().ListEndOffsets(context.Background(), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable := true
+		hw.Each(func(o kadm.ListedOffset) {
+			if lso, ok := ends.Lookup(o.Topic, o.Partition); !ok || lso.Offset != o.Offset {
+				stable = false
+			}
+		})
+		return stable
+	})
 	left := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Offset > 0 {
