@@ -348,6 +348,15 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 		if err := w.commitOffsets(ctx, c, b.offsets); err != nil {
 			return w.abort(ctx, c, err)
 		}
+		// A member fenced out of its group (a zombie) that rejoined while
+		// this transaction was under way commits with its new epoch, which
+		// the coordinator accepts for any partition (KIP-848 checks no
+		// ownership): its stale watermark would move the group back. Its
+		// partitions were dropped when it learned of the fence (onLost), so
+		// a partition no longer owned here aborts the transaction.
+		if p := c.droppedOf(b.offsets); p != nil {
+			return w.abort(ctx, c, fmt.Errorf("partition %s[%d] lost or revoked during the transaction", p.topic, p.partition))
+		}
 	}
 	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return w.abort(ctx, c, fmt.Errorf("commit transaction: %w", err))
@@ -493,6 +502,19 @@ func (w *txnWriter) failed(_ context.Context, c *Consumer, err error) error {
 	w.cl = cl
 	old.Close()
 	return err
+}
+
+// droppedOf returns a partition of offsets whose state is no longer the
+// owned one (lost, revoked, or assigned anew), nil if none.
+func (c *Consumer) droppedOf(offsets map[*partition]kgo.EpochOffset) *partition {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p := range offsets {
+		if !p.current || p.revoked {
+			return p
+		}
+	}
+	return nil
 }
 
 // topicIDsFor returns the topic ids (learned from fetches) of the topics
