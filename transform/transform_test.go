@@ -504,20 +504,6 @@ func withOrder(field, value string) string {
 	return string(b)
 }
 
-// orderWith is the tutorial order with member field set to the JSON text
-// value, or removed when value is "".
-func orderWith(field, value string) string {
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal([]byte(tutorialOrder), &m)
-	if value == "" {
-		delete(m, field)
-	} else {
-		m[field] = json.RawMessage(value)
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
-}
-
 // TestInvalidKeyFromExpressions: on a route whose event type or business
 // key comes from a CEL expression, a record dead-lettered for its schema
 // or its timestamp carries the key its event would have had, the
@@ -537,7 +523,7 @@ func TestInvalidKeyFromExpressions(t *testing.T) {
 		return r
 	}
 	noSchema := func(r *transform.Route) { r.SchemaFile = "" }
-	badAmount := orderWith("totalAmount", "-5")
+	badAmount := withOrder("totalAmount", "-5")
 	for _, tc := range []struct {
 		name    string
 		route   transform.Route
@@ -565,13 +551,13 @@ func TestInvalidKeyFromExpressions(t *testing.T) {
 		{"schema, after a filter", route(func(r *transform.Route) {
 			r.Filter = `value.currency == "USD"`
 		}), badAmount, nil, transform.ReasonSchema, tutorialKey},
-		{"timestamp field", route(noSchema), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonTimestamp, tutorialKey},
+		{"timestamp field", route(noSchema), withOrder("timestamp", `"yesterday"`), nil, transform.ReasonTimestamp, tutorialKey},
 		{"timestamp expression", route(func(r *transform.Route) {
 			noSchema(r)
 			r.TimestampField, r.TimestampExpr = "", `timestamp(value.timestamp)`
-		}), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonMapping, tutorialKey},
+		}), withOrder("timestamp", `"yesterday"`), nil, transform.ReasonMapping, tutorialKey},
 
-		{"business key expression on a missing field", route(nil), orderWith("orderId", ""), nil, transform.ReasonSchema, ""},
+		{"business key expression on a missing field", route(nil), withOrder("orderId", ""), nil, transform.ReasonSchema, ""},
 		{"business key expression on a field of another type", route(func(r *transform.Route) {
 			r.BusinessKeyExpr = `value.totalAmount`
 		}), badAmount, nil, transform.ReasonSchema, ""},
@@ -593,7 +579,7 @@ func TestInvalidKeyFromExpressions(t *testing.T) {
 		{"event type expression fails, timestamp field bad", route(func(r *transform.Route) {
 			noSchema(r)
 			r.EventTypeExpr = `value.kind`
-		}), orderWith("timestamp", `"yesterday"`), nil, transform.ReasonMapping, ""},
+		}), withOrder("timestamp", `"yesterday"`), nil, transform.ReasonMapping, ""},
 		{"not an object", route(nil), `[1,2]`, nil, transform.ReasonNotObject, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
