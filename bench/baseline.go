@@ -127,6 +127,9 @@ func prebuild(tr *transform.Transformer, recs []*kgo.Record) ([]request, error) 
 	return reqs, nil
 }
 
+// reqAt indexes reqs, for wireLoop.
+func reqAt(reqs []request) func(int) request { return func(i int) request { return reqs[i] } }
+
 // fetchToken gets a bearer token from the test server for the baselines.
 func fetchToken(ctx context.Context, base string) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {cxonetest.WriteScope}}
@@ -175,10 +178,10 @@ func post(ctx context.Context, hc *http.Client, eventsURL, token string, r reque
 	return nil
 }
 
-// wireLoop posts every request with concurrency workers over a bare
+// wireLoop posts the requests at(0) … at(n-1) with concurrency workers over a bare
 // net/http client (a keep-alive pool as large as the concurrency): the wire
 // ceiling. It returns the first failure.
-func wireLoop(ctx context.Context, eventsURL, token string, reqs []request, concurrency int) error {
+func wireLoop(ctx context.Context, eventsURL, token string, n int, at func(int) request, concurrency int) error {
 	tr := &http.Transport{MaxIdleConns: concurrency + 8, MaxIdleConnsPerHost: concurrency, IdleConnTimeout: 90 * time.Second}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -188,14 +191,14 @@ func wireLoop(ctx context.Context, eventsURL, token string, reqs []request, conc
 	var once sync.Once
 	var first error
 	var wg sync.WaitGroup
-	for range min(concurrency, len(reqs)) {
+	for range min(concurrency, n) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(reqs) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := post(ctx, hc, eventsURL, token, reqs[i]); err != nil {
+				if err := post(ctx, hc, eventsURL, token, at(i)); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}

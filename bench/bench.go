@@ -83,6 +83,9 @@ type Options struct {
 	// CPUProfile, when set, is a file the bridge process's CPU profile
 	// (pprof) of the throughput phase is written to.
 	CPUProfile string
+	// WireCPUProfile, when set, is a file the bare client's CPU profile
+	// (pprof) of its run after the bridge is written to.
+	WireCPUProfile string
 	// HeapProfile, when set, is a file the bridge process's heap profile
 	// (pprof, in use at the end of the throughput phase) is written to.
 	HeapProfile string
@@ -217,6 +220,10 @@ type Result struct {
 	WireClientAllocsPerEvent float64 `json:"wire_client_allocs_per_event,omitempty"`
 	BridgeAllocsPerEvent     float64 `json:"bridge_allocs_per_event,omitempty"`
 	RatioAllocs              float64 `json:"ratio_allocs,omitempty"`
+	// WireClientAllocBytesPerEvent and BridgeAllocBytesPerEvent are the
+	// bytes those allocations took: what paces the garbage collector.
+	WireClientAllocBytesPerEvent float64 `json:"wire_client_alloc_bytes_per_event,omitempty"`
+	BridgeAllocBytesPerEvent     float64 `json:"bridge_alloc_bytes_per_event,omitempty"`
 	// LittleBoundEPS = MaxInFlight / Latency; RatioLittle = ThroughputEPS / it.
 	LittleBoundEPS float64 `json:"little_bound_eps,omitempty"`
 	RatioLittle    float64 `json:"ratio_little,omitempty"`
@@ -326,6 +333,9 @@ func (r *Result) Print(w io.Writer) {
 	}
 	if r.BridgeAllocsPerEvent > 0 {
 		row("allocations per event", fmt.Sprintf("%.0f", r.BridgeAllocsPerEvent), fmt.Sprintf("bridge process; the bare client %.0f: %.2f ×", r.WireClientAllocsPerEvent, r.RatioAllocs))
+		if r.BridgeAllocBytesPerEvent > 0 {
+			row("  bytes allocated per event", fmt.Sprintf("%.0f B", r.BridgeAllocBytesPerEvent), fmt.Sprintf("the bare client %.0f B", r.WireClientAllocBytesPerEvent))
+		}
 	}
 	row("peak RSS", fmt.Sprintf("%.1f MB", r.RSSPeakMB), "bridge process (VmHWM)")
 	if r.Format == FormatAvro {

@@ -325,10 +325,13 @@ func scrapeGauges(ctx context.Context, url string) (inFlight, buffered float64, 
 
 // mallocs is the child's count of heap allocations so far
 // (go_memstats_mallocs_total of its /metrics).
-func (ch *child) mallocs(ctx context.Context) (float64, bool) {
-	v, ok := scrapeMetrics(ctx, "http://"+ch.addr+"/metrics", "go_memstats_mallocs_total")
-	return v["go_memstats_mallocs_total"], ok
+func (ch *child) mallocs(ctx context.Context) (heapAllocated, bool) {
+	v, ok := scrapeMetrics(ctx, "http://"+ch.addr+"/metrics", "go_memstats_mallocs_total", "go_memstats_alloc_bytes_total")
+	return heapAllocated{objects: v["go_memstats_mallocs_total"], bytes: v["go_memstats_alloc_bytes_total"]}, ok
 }
+
+// heapAllocated is what a process allocated on its heap so far.
+type heapAllocated struct{ objects, bytes float64 }
 
 // scrapeMetrics reads the values of the named unlabelled metrics from a
 // Prometheus text page; ok when it found them all.

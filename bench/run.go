@@ -185,7 +185,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		e.srv.Reset()
 		ph := e.rec.start(tagThroughput, len(reqs), false)
 		self0, _ := procCPU(os.Getpid())
-		if err := wireLoop(ctx, eventsURL, e.token, reqs, o.MaxInFlight); err != nil {
+		if err := wireLoop(ctx, eventsURL, e.token, len(reqs), reqAt(reqs), o.MaxInFlight); err != nil {
 			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
 		}
 		if self1, ok := procCPU(os.Getpid()); ok {
@@ -197,7 +197,11 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		fmt.Fprintf(o.Out, "wire ceiling (%s, own process): %d requests, %d at a time, server latency %s ...\n", when, len(reqs), o.MaxInFlight, o.Latency)
 		var ph *phase
 		e.srv.Reset() // the client's warm-up posts requests already accepted
-		rep, err := wireProcess(ctx, e.tools, eventsURL, e.token, reqFile, o.MaxInFlight, func() {
+		profile := ""
+		if when == "after" && full {
+			profile = o.WireCPUProfile
+		}
+		rep, err := wireProcess(ctx, e.tools, eventsURL, e.token, reqFile, o.MaxInFlight, profile, func() {
 			e.srv.Reset()
 			ph = e.rec.start(tagThroughput, len(reqs), false)
 		})
@@ -206,13 +210,14 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		}
 		res.WireClientCPUPer1000 += rep.CPUSeconds / float64(rep.Requests) * 1000 / 2
 		res.WireClientAllocsPerEvent += float64(rep.Allocs) / float64(rep.Requests) / 2
+		res.WireClientAllocBytesPerEvent += float64(rep.AllocBytes) / float64(rep.Requests) / 2
 		return ph.rate(), nil
 	}
 	// A short warm-up first: the first run of a fresh process (connection
 	// set-up, heap growth) is otherwise measurably slower than later ones.
 	e.srv.Reset()
 	e.rec.start(tagThroughput, 0, false)
-	if err := wireLoop(ctx, eventsURL, e.token, reqs[:min(len(reqs), 2000)], o.MaxInFlight); err != nil {
+	if err := wireLoop(ctx, eventsURL, e.token, min(len(reqs), 2000), reqAt(reqs), o.MaxInFlight); err != nil {
 		return nil, fmt.Errorf("bench: wire warm-up: %w", err)
 	}
 	if res.WireInProcessBeforeEPS, err = wireIn("before"); err != nil {
@@ -261,7 +266,8 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	res.MeanInFlight, res.MeanBuffered = stopGauges()
 	if mallocs1, ok := ch.mallocs(ctx); ok && mallocsOK && int64(len(recs)) > done0 {
-		res.BridgeAllocsPerEvent = (mallocs1 - mallocs0) / float64(int64(len(recs))-done0)
+		res.BridgeAllocsPerEvent = (mallocs1.objects - mallocs0.objects) / float64(int64(len(recs))-done0)
+		res.BridgeAllocBytesPerEvent = (mallocs1.bytes - mallocs0.bytes) / float64(int64(len(recs))-done0)
 	}
 	if e.reg != nil {
 		res.RegistryRequests = e.reg.requests.Load() - reg0

@@ -47,7 +47,7 @@ func Sweep(ctx context.Context, so SweepOptions) (*SweepResult, error) {
 		so.PointSeconds = 3
 	}
 	o := so.Options
-	o.Tutorial, o.CPUProfile, o.LatencyDuration = false, "", -1
+	o.Tutorial, o.CPUProfile, o.WireCPUProfile, o.LatencyDuration = false, "", "", -1
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}

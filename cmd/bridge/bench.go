@@ -127,6 +127,7 @@ stalled, crashed, or a baseline failed), 2 on bad flags.`,
 	fl.StringSliceVar(&o.Brokers, "brokers", nil, "a Kafka cluster (plaintext) to use instead of the embedded one")
 	fl.StringVar(&o.Binary, "bridge-binary", "", "the bridge executable to measure (default: this one)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write the bridge process's CPU profile of the throughput phase to this file")
+	fl.StringVar(&o.WireCPUProfile, "wire-cpuprofile", "", "write the bare client's CPU profile (its run after the bridge) to this file, to compare with --cpuprofile")
 	fl.StringVar(&o.HeapProfile, "memprofile", "", "write the bridge process's heap profile at the end of the throughput phase to this file")
 	fl.StringVar(&jsonFile, "json", "", "write the results as JSON to this file")
 	fl.BoolVar(&sweep, "sweep", false, "measure a grid of --concurrency × --latencies")
@@ -232,5 +233,6 @@ func newBenchWireCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.URL, "url", "", "the events endpoint")
 	cmd.Flags().StringVar(&o.RequestsFile, "requests", "", "the requests file bench wrote")
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 0, "requests at a time")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write the measured loop's CPU profile to this file")
 	return cmd
 }
