@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,29 @@ type Publisher struct {
 	// request's header, so one slice can serve concurrent requests.
 	userAgent []string
 	bearer    atomic.Pointer[bearerHeader] // Authorization of the last token used
+	// eventsURL is the events endpoint last posted to, parsed once rather
+	// than once per request (the transport only reads a request's URL).
+	eventsURL atomic.Pointer[parsedURL]
+}
+
+// parsedURL is one events endpoint, as discovered and as parsed.
+type parsedURL struct {
+	raw string
+	u   *url.URL
+}
+
+// parseEventsURL returns raw parsed, from the last call's result when raw
+// is the same endpoint.
+func (p *Publisher) parseEventsURL(raw string) (*url.URL, error) {
+	if c := p.eventsURL.Load(); c != nil && c.raw == raw {
+		return c.u, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	p.eventsURL.Store(&parsedURL{raw: raw, u: u})
+	return u, nil
 }
 
 // bearerHeader is the Authorization value of one token.
@@ -420,6 +444,23 @@ func (p *Publisher) tokenError(err error) *Error {
 		Excerpt: redact.Truncate(te.excerpt, limit), Truncated: te.truncated || len(te.excerpt) > limit}
 }
 
+// newPostRequest is http.NewRequestWithContext(ctx, "POST", u, body) with
+// header h, built on u as it is: the same request (a body the transport
+// recognises as in memory, so headers and body go out in one write; a
+// GetBody to send it again on a fresh connection) without parsing the URL
+// again or allocating a second header map.
+func newPostRequest(ctx context.Context, u *url.URL, h http.Header, body []byte) *http.Request {
+	r := http.Request{Method: http.MethodPost, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Host: u.Host, ContentLength: int64(len(body))}
+	if len(body) == 0 {
+		r.Body, r.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return r.WithContext(ctx)
+}
+
 // drainLimit is how much of an unread answer is discarded to keep the
 // connection reusable; beyond it the connection is closed instead.
 const drainLimit = 256 << 10
@@ -438,7 +479,7 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 	// (a timeout, transient).
 	reqCtx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, eventsURL, bytes.NewReader(ev.Body))
+	u, err := p.parseEventsURL(eventsURL)
 	if err != nil {
 		return Result{}, &Error{Class: ClassSystemic, Err: fmt.Errorf("building request: %w", err)}, nil
 	}
@@ -454,7 +495,7 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 	if ev.Traceparent != "" {
 		h["Traceparent"] = hv[2:3:3]
 	}
-	req.Header = h
+	req := newPostRequest(reqCtx, u, h, ev.Body)
 
 	resp, err := p.rt.RoundTrip(req)
 	if err != nil {
