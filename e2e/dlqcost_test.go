@@ -42,6 +42,11 @@ func TestDeadLetterCost(t *testing.T) {
 		el := time.Since(start)
 		rate[delivery] = float64(n) / el.Seconds()
 		t.Logf("%s: %d dead letters in %s after the first commit: %.0f/s", delivery, n, el.Round(time.Millisecond), rate[delivery])
+		// A slow run is explained by what the replica warned of (a
+		// failed transaction, a fence, a rebalance), shown here.
+		if warns := warnings(s.procs[0].Logs()); len(warns) > 0 {
+			t.Logf("%s: the replica warned %d times; the first:\n%s", delivery, len(warns), strings.Join(warns[:min(len(warns), 8)], "\n"))
+		}
 		s.finish(time.Minute) // every order once in the DLQ, none accepted
 	}
 	ratio := rate["exactly_once"] / rate["at_least_once"]
@@ -49,4 +54,15 @@ func TestDeadLetterCost(t *testing.T) {
 	if ratio < 0.25 {
 		t.Errorf("exactly-once dead letters at %.2f× the at-least-once rate, want at least 0.25×", ratio)
 	}
+}
+
+// warnings are the WARN and ERROR lines of a bridge's JSON log.
+func warnings(logs string) []string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
