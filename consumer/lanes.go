@@ -38,7 +38,8 @@ type waitKind uint8
 
 const (
 	notWaiting    waitKind = iota // first of its lane (running, or waiting for a worker)
-	waitQueued                    // behind a lane whose first record is handled normally
+	waitSecond                    // right behind a first record that is handled normally
+	waitQueued                    // further behind such a record
 	waitBlocked                   // behind a lane whose first record keeps failing
 	waitAbandoned                 // left for the next run or owner; counts nowhere
 )
@@ -47,12 +48,16 @@ const (
 func (it *item) setWait(w waitKind) {
 	p := it.part
 	switch it.wait {
+	case waitSecond:
+		p.second--
 	case waitQueued:
 		p.queued--
 	case waitBlocked:
 		p.blocked--
 	}
 	switch w {
+	case waitSecond:
+		p.second++
 	case waitQueued:
 		p.queued++
 	case waitBlocked:
@@ -77,11 +82,30 @@ type lane struct {
 	failing bool     // its first record failed and is being retried
 }
 
-func (l *lane) waitKind() waitKind {
-	if l.failing {
+// waitKindAt is how the record at index i of l's queue waits, once its
+// lane's first record (at 0 while it is handled) is not running: index 0
+// then waits for a worker only, and counts like the second.
+func (l *lane) waitKindAt(i int) waitKind {
+	switch {
+	case l.failing:
 		return waitBlocked
+	case i <= 1:
+		return waitSecond
+	default:
+		return waitQueued
 	}
-	return waitQueued
+}
+
+// advanced re-files the record that became second when l's first record
+// left its queue: it was queued further behind. It reports its partition
+// if a counter changed. c.mu is held.
+func (l *lane) advanced() *partition {
+	if len(l.queue) < 2 || l.queue[1].wait != waitQueued {
+		return nil
+	}
+	it := l.queue[1]
+	it.setWait(waitSecond)
+	return it.part
 }
 
 // setFailing marks whether l's first record is failing, moving the records
@@ -93,11 +117,11 @@ func (l *lane) setFailing(failing bool) []*partition {
 	}
 	l.failing = failing
 	var touched []*partition
-	for _, it := range l.queue {
-		if it.wait != waitQueued && it.wait != waitBlocked {
+	for i, it := range l.queue {
+		if it.wait != waitSecond && it.wait != waitQueued && it.wait != waitBlocked {
 			continue // the first record, or one left for the next run
 		}
-		it.setWait(l.waitKind())
+		it.setWait(l.waitKindAt(i))
 		if len(touched) == 0 || touched[len(touched)-1] != it.part {
 			touched = append(touched, it.part)
 		}
@@ -145,6 +169,9 @@ func (c *Consumer) worker() {
 			l.queue = l.queue[1:]
 			c.abandonItemLocked(it)
 			touched = append(touched, it.part)
+			if p := l.advanced(); p != nil {
+				touched = append(touched, p)
+			}
 		}
 		if len(l.queue) == 0 {
 			delete(c.lanes, l.key)
@@ -175,6 +202,9 @@ func (c *Consumer) worker() {
 		l.queue = l.queue[1:]
 		touched = append(touched[:0], it.part)
 		touched = append(touched, l.setFailing(false)...)
+		if p := l.advanced(); p != nil {
+			touched = append(touched, p)
+		}
 		switch {
 		case pending != nil:
 			c.deadPendingLocked(it, pending)

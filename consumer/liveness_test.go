@@ -210,13 +210,15 @@ func TestStuckKeyCostsOnlyItsOwnRecords(t *testing.T) {
 }
 
 // The fair-share throttle at its boundary: a partition whose records
-// queued behind a busy lane reach its share (max_buffered ÷ partitions
-// owned) is paused in the client; one fewer is not.
+// queued two or more deep behind a busy lane reach its share (max_buffered
+// ÷ partitions owned) is paused in the client; one fewer is not. (The
+// record right behind the running one does not count: with 9 behind it, 8
+// count.)
 func TestFairShareThrottleBoundary(t *testing.T) {
 	for _, tc := range []struct {
 		queued int
 		paused bool
-	}{{7, false}, {8, true}} {
+	}{{8, false}, {9, true}} {
 		t.Run(fmt.Sprintf("queued=%d", tc.queued), func(t *testing.T) {
 			brokers := cluster(t, 2)
 			recs := []*kgo.Record{rec(0, "H", "head")}
@@ -258,7 +260,7 @@ func TestFairShareThrottleBoundary(t *testing.T) {
 				return c.Stats().Buffered == 1+tc.queued && started.Load() == 2 && running && busy == 0
 			})
 			if got := pausedP0(); got != tc.paused {
-				t.Errorf("%d queued with a share of 8: partition 0 paused = %v, want %v", tc.queued, got, tc.paused)
+				t.Errorf("%d queued behind the running record with a share of 8: partition 0 paused = %v, want %v", tc.queued, got, tc.paused)
 			}
 			close(release)
 			poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-share-"+strconv.Itoa(tc.queued)) == 0 })
@@ -270,6 +272,64 @@ func TestFairShareThrottleBoundary(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// Keys that merely repeat within the buffer do not pause their partition:
+// eight keys with a second record each behind a busy first are eight
+// records waiting, a full share, but each starts as soon as its key's
+// running record finishes. (Counted, they paused the partition, and the
+// client dropped and fetched again what it had buffered for it.)
+func TestRepeatedKeysDoNotThrottle(t *testing.T) {
+	brokers := cluster(t, 3)
+	var recs []*kgo.Record
+	for k := range 8 {
+		recs = append(recs, rec(0, "K"+strconv.Itoa(k), "head"))
+	}
+	for k := range 8 {
+		recs = append(recs, rec(0, "K"+strconv.Itoa(k), "second"))
+	}
+	recs = append(recs, rec(1, "x", "other"))
+	produceTo(t, brokers, recs...)
+	release := make(chan struct{})
+	var started atomic.Int64
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		started.Add(1)
+		if string(r.Value) == "head" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return consumer.Outcome{}, ctx.Err()
+			}
+		}
+		return consumer.Outcome{}, nil
+	})
+	// 3 partitions owned: a share of 24 ÷ 3 = 8.
+	c := newConsumer(t, brokers, "g-repeat", consumer.Config{MaxInFlight: 12, MaxBuffered: 24}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	poll.Until(t, 10*time.Second, "records dispatched", func() bool {
+		running, busy := c.Loop()
+		return c.Stats().Buffered == 16 && started.Load() == 9 && running && busy == 0
+	})
+	var queued int
+	for _, p := range c.Partitions() {
+		if p.Partition == 0 {
+			queued = p.Queued
+		}
+	}
+	if queued != 8 {
+		t.Errorf("partition 0 reports %d records queued, want the 8 seconds", queued)
+	}
+	if paused := c.Client().PauseFetchPartitions(nil)[topic]; len(paused) > 0 {
+		t.Errorf("partitions %v paused: 8 keys repeating once paused their partition", paused)
+	}
+	close(release)
+	poll.Until(t, 10*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-repeat") == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -35,9 +35,11 @@ type partition struct {
 	epoch      int32 // leader epoch of that record
 	committed  int64 // last committed offset; -1 if none this assignment
 	active     int   // its records being handled now
-	// queued counts its records waiting behind a lane whose first record
-	// is being handled normally; blocked those behind a lane whose first
-	// record has failed and is being retried (see throttle.go).
+	// second counts its records right behind a lane's first record that
+	// is being handled normally, queued those further behind; blocked
+	// those behind a lane whose first record has failed and is being
+	// retried (see throttle.go).
+	second  int
 	queued  int
 	blocked int
 	// The reasons to pause its fetching (throttle.go), and what was last
@@ -306,7 +308,7 @@ func (c *Consumer) Partitions() []PartitionState {
 	out := make([]PartitionState, 0, len(c.parts))
 	for key, p := range c.parts {
 		s := PartitionState{Topic: key.topic, Partition: key.partition, Watermark: p.watermark(), Next: p.next,
-			Committed: p.committed, Unfinished: p.unfinished, Queued: p.queued, Blocked: p.blocked, Throttled: p.throttled()}
+			Committed: p.committed, Unfinished: p.unfinished, Queued: p.second + p.queued, Blocked: p.blocked, Throttled: p.throttled()}
 		if p.head != nil {
 			s.OldestUnfinished = now.Sub(p.head.at)
 		}

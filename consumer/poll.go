@@ -187,7 +187,7 @@ func (c *Consumer) dispatchLocked(rec *kgo.Record, now time.Time) {
 	}
 	if l := c.lanes[lk]; l != nil {
 		l.queue = append(l.queue, it)
-		it.setWait(l.waitKind())
+		it.setWait(l.waitKindAt(len(l.queue) - 1))
 		return
 	}
 	l := &lane{key: lk}

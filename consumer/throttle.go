@@ -12,8 +12,18 @@ import "slices"
 //
 //   - fair: its records queued behind busy lanes reached its share of the
 //     buffer (MaxBuffered ÷ partitions owned); released when they fell to
-//     half of it. Records that start at once (a free lane) never count, so
-//     key ordering over many keys keeps its full parallelism.
+//     half of it. Only records with two or more of their key ahead count:
+//     records that start at once (a free lane), or wait for a worker, or
+//     are right behind their key's running record (they start when it
+//     finishes, a publish later) never do. So key ordering over many keys
+//     keeps its full parallelism, and keys that merely repeat within the
+//     buffer do not pause their partition; a hot key, whose records wait
+//     for one another in a long line, does. (Counting the second of each
+//     key too paused partitions of a backlog over 10,000 keys dozens of
+//     times a run: each pause makes the client drop what it buffered for
+//     the partition and fetch and decompress those batches again, three
+//     times over in `bridge bench` at 256 in flight, and about a tenth of
+//     the bridge's CPU.)
 //   - stuck: its records blocked behind failing lanes (a first record being
 //     retried) reached that share; released when they fell below it. They
 //     start only once the failing record finishes (delivered, or
