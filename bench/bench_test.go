@@ -58,6 +58,7 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		{"the bare client's CPU and allocations measured", r.WireClientCPUPer1000 > 0 && r.WireClientAllocsPerEvent > 0},
 		{"the bridge's allocations measured, and more than the bare client's", r.BridgeAllocsPerEvent > r.WireClientAllocsPerEvent &&
 			near(r.RatioAllocs, r.BridgeAllocsPerEvent/r.WireClientAllocsPerEvent)},
+		{"the harness's scrapes measured and taken out of the bridge's allocations", r.ScrapeAllocs > 0 && r.BridgeAllocsWithScrapes > r.BridgeAllocsPerEvent},
 		{"Little bound is max_in_flight ÷ latency", r.LittleBoundEPS == little},
 		{"bridge at most the Little bound (+5% clock slack)", r.ThroughputEPS <= little*1.05},
 		{"wire loop at most the Little bound (+5%)", r.WireCeilingEPS <= little*1.05},

@@ -98,7 +98,7 @@ func ready(ctx context.Context, url string) bool {
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := scrapeClient.Do(req)
 	if err != nil {
 		return false
 	}
@@ -201,7 +201,7 @@ func (ch *child) fetchProfile(ctx context.Context, file, what string) <-chan err
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := scrapeClient.Do(req)
 			if err != nil {
 				return err
 			}
@@ -287,11 +287,11 @@ func (ch *child) kill() {
 // gauges samples the child's in-flight and buffered record gauges every
 // 50ms until stop, which returns their means: how full the bridge kept its
 // publish pool and its buffer.
-func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered float64)) {
+func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered float64, scrapes int)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	var sumF, sumB float64
-	var n int
+	var n, scrapes int // scrapes: those that completed
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(200 * time.Millisecond) // a scrape costs the bridge CPU
@@ -304,17 +304,18 @@ func (ch *child) gauges(ctx context.Context) (stop func() (inFlight, buffered fl
 			}
 			f, b, ok := scrapeGauges(ctx, "http://"+ch.addr+"/metrics")
 			if ok {
+				scrapes++
 				sumF, sumB, n = sumF+f, sumB+b, n+1
 			}
 		}
 	}()
-	return func() (float64, float64) {
+	return func() (float64, float64, int) {
 		cancel()
 		<-done
 		if n == 0 {
-			return 0, 0
+			return 0, 0, scrapes
 		}
-		return sumF / float64(n), sumB / float64(n)
+		return sumF / float64(n), sumB / float64(n), scrapes
 	}
 }
 
@@ -333,6 +334,35 @@ func (ch *child) mallocs(ctx context.Context) (heapAllocated, bool) {
 // heapAllocated is what a process allocated on its heap so far.
 type heapAllocated struct{ objects, bytes float64 }
 
+func (a heapAllocated) minus(b heapAllocated) heapAllocated {
+	return heapAllocated{a.objects - b.objects, a.bytes - b.bytes}
+}
+
+// scrapeCost is what one scrape of the child's /metrics allocates in it,
+// measured while it idles: the mean of n scrapes back to back, read from
+// its own counters (each reading a scrape too). The harness samples the
+// child's gauges every 200ms, 5 scrapes a second where Prometheus would
+// make one in 15 or 30 seconds: at a few events a second that is most of
+// what the bridge allocates, so the harness takes its own share out.
+func (ch *child) scrapeCost(ctx context.Context, n int) (heapAllocated, bool) {
+	a0, ok0 := ch.mallocs(ctx)
+	for range n {
+		if _, ok := ch.mallocs(ctx); !ok {
+			return heapAllocated{}, false
+		}
+	}
+	a1, ok1 := ch.mallocs(ctx)
+	if !ok0 || !ok1 {
+		return heapAllocated{}, false
+	}
+	d := a1.minus(a0)
+	return heapAllocated{d.objects / float64(n+1), d.bytes / float64(n+1)}, true
+}
+
+// scrapeClient does not ask for gzip: compressing the page would cost the
+// scraped bridge more than the loopback bytes are worth.
+var scrapeClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+
 // scrapeMetrics reads the values of the named unlabelled metrics from a
 // Prometheus text page; ok when it found them all.
 func scrapeMetrics(ctx context.Context, url string, names ...string) (map[string]float64, bool) {
@@ -340,7 +370,7 @@ func scrapeMetrics(ctx context.Context, url string, names ...string) (map[string
 	if err != nil {
 		return nil, false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := scrapeClient.Do(req)
 	if err != nil {
 		return nil, false
 	}
