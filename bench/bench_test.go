@@ -56,8 +56,13 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		{"wire ceiling is the mean of its two runs", near(r.WireCeilingEPS, (r.WireBeforeEPS+r.WireAfterEPS)/2)},
 		{"in-process loop measured too", r.WireInProcessEPS > 0 && near(r.RatioWireInProcess, r.ThroughputEPS/r.WireInProcessEPS)},
 		{"the bare client's CPU and allocations measured", r.WireClientCPUPer1000 > 0 && r.WireClientAllocsPerEvent > 0},
-		{"the bridge's allocations measured, and more than the bare client's", r.BridgeAllocsPerEvent > r.WireClientAllocsPerEvent &&
-			near(r.RatioAllocs, r.BridgeAllocsPerEvent/r.WireClientAllocsPerEvent)},
+		// The bridge posts the same requests through the transport the
+		// bare client's http.Client wraps, so it cannot allocate much less
+		// per event (a measurement that lost most of its events, or
+		// subtracted too much, would); nor twice as much (an allocation
+		// that grows per event, say).
+		{"the bridge's allocations measured, and within 0.5-2 × the bare client's", r.BridgeAllocsPerEvent > 0.5*r.WireClientAllocsPerEvent &&
+			r.BridgeAllocsPerEvent < 2*r.WireClientAllocsPerEvent && near(r.RatioAllocs, r.BridgeAllocsPerEvent/r.WireClientAllocsPerEvent)},
 		{"the harness's scrapes measured and taken out of the bridge's allocations", r.ScrapeAllocs > 0 && r.BridgeAllocsWithScrapes > r.BridgeAllocsPerEvent},
 		{"Little bound is max_in_flight ÷ latency", r.LittleBoundEPS == little},
 		{"bridge at most the Little bound (+5% clock slack)", r.ThroughputEPS <= little*1.05},
