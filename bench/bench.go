@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -203,6 +204,11 @@ type Result struct {
 	WireBeforeEPS  float64 `json:"wire_before_eps"`
 	WireAfterEPS   float64 `json:"wire_after_eps"`
 	RatioWire      float64 `json:"ratio_wire"`
+	// WireSpread is how far apart the ceiling's two runs are, |before −
+	// after| ÷ their mean: how much the machine's speed moved during the
+	// run, and so about how uncertain RatioWire is. Print flags it above
+	// [UnsteadySpread].
+	WireSpread float64 `json:"wire_spread"`
 	// WireInProcessEPS is the same loop run inside this process (the test
 	// server's), as reports before 2026-11-30 measured the ceiling: it
 	// shares the server's scheduler and heap, and costs the server less
@@ -310,6 +316,19 @@ func machine(kafka string) Machine {
 	return m
 }
 
+// UnsteadySpread is the spread of the ceiling's two runs (WireSpread) above
+// which Print warns that the machine's speed moved during the run. On a
+// quiet machine they agree within a few percent.
+const UnsteadySpread = 0.10
+
+// spread is |a − b| ÷ their mean; 0 when both are 0.
+func spread(a, b float64) float64 {
+	if a+b == 0 {
+		return 0
+	}
+	return math.Abs(a-b) / ((a + b) / 2)
+}
+
 // Print writes r as the human-readable table of `bridge bench`.
 func (r *Result) Print(w io.Writer) {
 	m := r.Machine
@@ -320,6 +339,9 @@ func (r *Result) Print(w io.Writer) {
 	row("bridge throughput", eps(r.ThroughputEPS), "")
 	row("mean in flight / buffered", fmt.Sprintf("%.0f / %.0f", r.MeanInFlight, r.MeanBuffered), fmt.Sprintf("of max_in_flight %d (sampled every 200 ms)", r.MaxInFlight))
 	row("wire ceiling (bare HTTP)", eps(r.WireCeilingEPS), fmt.Sprintf("bridge = %.2f × wire; bare client in its own process (runs before / after: %.0f / %.0f)", r.RatioWire, r.WireBeforeEPS, r.WireAfterEPS))
+	if r.WireSpread > UnsteadySpread {
+		row("  ! unsteady machine", fmt.Sprintf("%.0f%%", r.WireSpread*100), "the ceiling's two runs differ by this much: the machine's speed moved during the run, and the ratios are uncertain by about as much; run it again")
+	}
 	row("  in the server's process", eps(r.WireInProcessEPS), fmt.Sprintf("bridge = %.2f × it (the earlier reports' ceiling; before / after: %.0f / %.0f)", r.RatioWireInProcess, r.WireInProcessBeforeEPS, r.WireInProcessAfterEPS))
 	if r.LittleBoundEPS > 0 {
 		row("Little bound", eps(r.LittleBoundEPS), fmt.Sprintf("bridge = %.2f × Little (%d in flight ÷ %s)", r.RatioLittle, r.MaxInFlight, fmtMs(r.LatencyMs)))

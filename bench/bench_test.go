@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		{"throughput measured", r.ThroughputEPS > 0},
 		{"wire ceiling measured", r.WireCeilingEPS > 0},
 		{"wire ceiling is the mean of its two runs", near(r.WireCeilingEPS, (r.WireBeforeEPS+r.WireAfterEPS)/2)},
+		{"its spread is theirs", near(r.WireSpread, math.Abs(r.WireBeforeEPS-r.WireAfterEPS)/r.WireCeilingEPS)},
 		{"in-process loop measured too", r.WireInProcessEPS > 0 && near(r.RatioWireInProcess, r.ThroughputEPS/r.WireInProcessEPS)},
 		{"the bare client's CPU and allocations measured", r.WireClientCPUPer1000 > 0 && r.WireClientAllocsPerEvent > 0},
 		// The bridge posts the same requests through the transport the

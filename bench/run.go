@@ -320,6 +320,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, err
 	}
 	res.WireCeilingEPS = (res.WireBeforeEPS + res.WireAfterEPS) / 2
+	res.WireSpread = spread(res.WireBeforeEPS, res.WireAfterEPS)
 	res.WireInProcessEPS = (res.WireInProcessBeforeEPS + res.WireInProcessAfterEPS) / 2
 	res.WireHarnessCPUPer1000 = wireCPU
 	if res.WireClientAllocsPerEvent > 0 && res.BridgeAllocsPerEvent > 0 {

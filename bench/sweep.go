@@ -85,6 +85,9 @@ func Sweep(ctx context.Context, so SweepOptions) (*SweepResult, error) {
 			if r.LittleBoundEPS > 0 {
 				fmt.Fprintf(o.Out, ", Little %.0f ev/s (%.2f×)", r.LittleBoundEPS, r.RatioLittle)
 			}
+			if r.WireSpread > UnsteadySpread {
+				fmt.Fprintf(o.Out, "; unsteady machine: the ceiling's runs differ by %.0f%%", r.WireSpread*100)
+			}
 			fmt.Fprintln(o.Out)
 		}
 	}
