@@ -265,11 +265,19 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n in
 		topic string
 	}
 	done := make([]written, len(b.items))
+	var touched []*partition
 	for i, d := range b.items {
 		done[i] = written{d.it.copy, d.it.dead, d.out.Topic}
+		if len(touched) == 0 || touched[len(touched)-1] != d.it.part {
+			touched = append(touched, d.it.part)
+		}
 		c.finishDeadLocked(d.it)
 	}
+	changed := c.throttleTouchedLocked(touched) // their dead-pending counts fell
 	c.mu.Unlock()
+	if changed {
+		c.reconcilePauses()
+	}
 	c.stats.commits.Add(1)
 	c.log.Debug("dead-letter transaction committed", "records", len(b.items), "partitions", len(b.offsets), "took", time.Since(began))
 	for i := range done {

@@ -41,6 +41,7 @@ const (
 	waitSecond                    // right behind a first record that is handled normally
 	waitQueued                    // further behind such a record
 	waitBlocked                   // behind a lane whose first record keeps failing
+	waitDead                      // judged, its dead letter waiting for a transaction (exactly once)
 	waitAbandoned                 // left for the next run or owner; counts nowhere
 )
 
@@ -54,6 +55,8 @@ func (it *item) setWait(w waitKind) {
 		p.queued--
 	case waitBlocked:
 		p.blocked--
+	case waitDead:
+		p.dead--
 	}
 	switch w {
 	case waitSecond:
@@ -62,6 +65,8 @@ func (it *item) setWait(w waitKind) {
 		p.queued++
 	case waitBlocked:
 		p.blocked++
+	case waitDead:
+		p.dead++
 	}
 	it.wait = w
 }
@@ -248,7 +253,7 @@ func (c *Consumer) abandonItemLocked(it *item) {
 // stays in its partition's unfinished list, and in the budgets, until the
 // dead-letter loop writes it. c.mu is held.
 func (c *Consumer) deadPendingLocked(it *item, f *dlq.Failure) {
-	it.setWait(notWaiting)
+	it.setWait(waitDead)
 	it.dead = f
 	if it.part.head == it {
 		c.signalDead()

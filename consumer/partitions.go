@@ -42,6 +42,9 @@ type partition struct {
 	second  int
 	queued  int
 	blocked int
+	// dead counts its dead-pending records (exactly-once dead letters):
+	// judged, and waiting for the transaction that writes them.
+	dead int
 	// The reasons to pause its fetching (throttle.go), and what was last
 	// asked of the client for it.
 	fair, stuck, ahead bool

@@ -23,7 +23,13 @@ import "slices"
 //     times a run: each pause makes the client drop what it buffered for
 //     the partition and fetch and decompress those batches again, three
 //     times over in `bridge bench` at 256 in flight, and about a tenth of
-//     the bridge's CPU.)
+//     the bridge's CPU.) Dead-pending records (exactly-once dead letters
+//     waiting for their transaction) count too: they hold the buffer
+//     until a transaction takes them, a few at each partition's head, so
+//     without it a flood of bad records in the partition the client
+//     handed out first filled the buffer, and the other partitions waited
+//     for it to drain (one saw its first record after 90% of a 20,000
+//     record run in TestDeadLetterCost).
 //   - stuck: its records blocked behind failing lanes (a first record being
 //     retried) reached that share; released when they fell below it. They
 //     start only once the failing record finishes (delivered, or
@@ -49,9 +55,9 @@ func (c *Consumer) share() int {
 func (c *Consumer) throttleLocked(p *partition, share int) bool {
 	was := p.throttled()
 	switch {
-	case !p.fair && p.queued >= share:
+	case !p.fair && p.queued+p.dead >= share:
 		p.fair = true
-	case p.fair && p.queued <= share/2:
+	case p.fair && p.queued+p.dead <= share/2:
 		p.fair = false
 	}
 	p.stuck = p.blocked >= share
