@@ -28,7 +28,7 @@ import "slices"
 //     until a transaction takes them, a few at each partition's head, so
 //     without it a flood of bad records in the partition the client
 //     handed out first filled the buffer, and the other partitions waited
-//     for it to drain (one saw its first record after 90% of a 20,000
+//     for it to drain (one had its first commit after 90% of a 20,000
 //     record run in TestDeadLetterCost).
 //   - stuck: its records blocked behind failing lanes (a first record being
 //     retried) reached that share; released when they fell below it. They
