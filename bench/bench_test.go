@@ -53,6 +53,7 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		ok   bool
 	}{
 		{"throughput measured", r.ThroughputEPS > 0},
+		{"the bridge timed after a warm-up of 2 × max_in_flight to 2,000 records", r.BridgeWarmUp >= 2*32 && r.BridgeWarmUp <= 2000},
 		{"wire ceiling measured", r.WireCeilingEPS > 0},
 		{"wire ceiling is the mean of its two runs", near(r.WireCeilingEPS, (r.WireBeforeEPS+r.WireAfterEPS)/2)},
 		{"its spread is theirs", near(r.WireSpread, math.Abs(r.WireBeforeEPS-r.WireAfterEPS)/r.WireCeilingEPS)},
@@ -99,7 +100,7 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 	}
 	for _, k := range []string{"throughput_eps", "wire_ceiling_eps", "ratio_wire", "little_bound_eps", "ratio_little",
 		"p50_ms", "p99_ms", "p999_ms", "cpu_s_per_1000", "rss_peak_mb", "tutorial_eps", "machine",
-		"wire_in_process_eps", "wire_client_cpu_s_per_1000", "bridge_allocs_per_event", "wire_client_allocs_per_event"} {
+		"wire_in_process_eps", "wire_client_cpu_s_per_1000", "bridge_warm_up", "bridge_allocs_per_event", "wire_client_allocs_per_event"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, b)
 		}

@@ -231,13 +231,23 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 
 	// 2. The bridge, over a backlog produced before it starts (so the
-	// producer does not compete with it for the broker).
+	// producer does not compete with it for the broker). Its first warm
+	// answers are its warm-up, as the bare client has one: the window (rate,
+	// CPU, allocations, gauges) opens when they are in, so it measures the
+	// bridge running, not the process starting (joining the group, dialing
+	// max_in_flight connections, growing its heap).
+	warm := bridgeWarmUp(o.MaxInFlight, res.WireBeforeEPS)
+	res.BridgeWarmUp = warm
+	backlog := slices.Clip(recs)
+	for i := range warm {
+		backlog = append(backlog, gen.record(topic, tagThroughput, len(recs)+i))
+	}
 	e.srv.Reset()
-	if err := produceAll(ctx, e.brokers, recs); err != nil {
+	if err := produceAll(ctx, e.brokers, backlog); err != nil {
 		return nil, err
 	}
-	ph := e.rec.start(tagThroughput, len(recs), false)
-	fmt.Fprintf(o.Out, "bridge: %d records, max_in_flight %d ...\n", len(recs), o.MaxInFlight)
+	ph := e.rec.start(tagThroughput, len(backlog), false)
+	fmt.Fprintf(o.Out, "bridge: %d records after a warm-up of %d, max_in_flight %d ...\n", len(recs), warm, o.MaxInFlight)
 	var reg0 int64
 	if e.reg != nil {
 		reg0 = e.reg.requests.Load()
@@ -247,15 +257,19 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		return nil, err
 	}
 	defer ch.kill()
+	if err := ph.waitFor(ctx, int64(warm), o.StallTimeout, ch); err != nil {
+		return nil, fmt.Errorf("bench: bridge warm-up: %w", err)
+	}
 	cpu0, procOK := ch.cpu()
 	self0, _ := procCPU(os.Getpid())
 	kafka0 := e.kafkaCPU()
-	done0 := ph.count.Load() // accepted before the CPU sample (a handful at most)
+	done0, start := ph.count.Load(), time.Now() // the window opens
+	measured := int64(len(backlog)) - done0
 	var prof <-chan error
 	if o.CPUProfile != "" && full {
 		// The profile covers most of the phase: its length from the
 		// ceiling measured before it (WireCeilingEPS is not known yet).
-		secs := max(1, min(10, int(float64(len(recs))/max(res.WireBeforeEPS, 1)/1.5)))
+		secs := max(1, min(10, int(float64(measured)/max(res.WireBeforeEPS, 1)/1.5)))
 		prof = ch.profile(ctx, o.CPUProfile, secs)
 		res.Profile = o.CPUProfile
 	}
@@ -266,8 +280,8 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	}
 	var scrapes int
 	res.MeanInFlight, res.MeanBuffered, scrapes = stopGauges()
-	if mallocs1, ok := ch.mallocs(ctx); ok && mallocsOK && int64(len(recs)) > done0 {
-		events := float64(int64(len(recs)) - done0)
+	if mallocs1, ok := ch.mallocs(ctx); ok && mallocsOK && measured > 0 {
+		events := float64(measured)
 		d := mallocs1.minus(mallocs0)
 		res.BridgeAllocsWithScrapes = d.objects / events
 		// The harness's gauge samples taken out. (The two counter readings
@@ -294,8 +308,8 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 			return nil, fmt.Errorf("bench: heap profile: %w", err)
 		}
 	}
-	if cpu1, ok := ch.cpu(); ok && procOK && int64(len(recs)) > done0 {
-		per := func(secs float64) float64 { return secs / float64(int64(len(recs))-done0) * 1000 }
+	if cpu1, ok := ch.cpu(); ok && procOK && measured > 0 {
+		per := func(secs float64) float64 { return secs / float64(measured) * 1000 }
 		res.CPUScope = "bridge process, throughput phase (/proc/<pid>/stat)"
 		res.CPUSecondsPer1000 = per(cpu1 - cpu0)
 		if self1, ok := procCPU(os.Getpid()); ok {
@@ -310,7 +324,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 			return nil, fmt.Errorf("bench: CPU profile: %w", err)
 		}
 	}
-	res.ThroughputEPS = ph.rate()
+	res.ThroughputEPS = ph.rateSince(start, done0)
 	res.Duplicates = int(e.srv.Stats().Duplicates)
 	// The bridge idles meanwhile.
 	if res.WireAfterEPS, err = wireOut("after"); err != nil {
@@ -355,7 +369,7 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 	res.RSSPeakMB = float64(rss) / 1e6
 	if res.CPUScope == "" {
 		res.CPUScope = "bridge process, whole life (getrusage): start-up, latency phase and shutdown included"
-		res.CPUSecondsPer1000 = ch.lifeCPU() / float64(len(recs)+res.LatencyEvents) * 1000
+		res.CPUSecondsPer1000 = ch.lifeCPU() / float64(len(backlog)+res.LatencyEvents) * 1000
 	}
 	if res.DLQ, err = e.dlqRecords(ctx, cfg.DLQTopic(topic)); err != nil {
 		return nil, err
@@ -525,15 +539,40 @@ func (p *phase) rate() float64 {
 	return float64(n-1) / span.Seconds()
 }
 
+// rateSince is the accepted events per second after start, when n0 had
+// been accepted, up to the last accepted answer.
+func (p *phase) rateSince(start time.Time, n0 int64) float64 {
+	n := p.count.Load() - n0
+	span := time.Duration(p.last.Load() - start.UnixNano())
+	if n < 1 || span <= 0 {
+		return 0
+	}
+	return float64(n) / span.Seconds()
+}
+
+// bridgeWarmUp is how many answers of the bridge's throughput phase come
+// before its window: a quarter of a second at the bare client's pace
+// (ceilingEPS), and at least enough for max_in_flight connections to be
+// dialed and used twice; at most the bare client's own warm-up, 2,000.
+func bridgeWarmUp(maxInFlight int, ceilingEPS float64) int {
+	return min(2000, max(20, 2*maxInFlight, int(ceilingEPS/4)))
+}
+
 // wait returns when every event of the phase was accepted; it fails when
 // none was for stall, or when the child exited.
 func (p *phase) wait(ctx context.Context, stall time.Duration, ch *child) error {
+	return p.waitFor(ctx, int64(p.n), stall, ch)
+}
+
+// waitFor returns when target events of the phase were accepted, and fails
+// as wait does.
+func (p *phase) waitFor(ctx context.Context, target int64, stall time.Duration, ch *child) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	last, lastAt := int64(-1), time.Now()
 	for {
 		n := p.count.Load()
-		if n >= int64(p.n) {
+		if n >= target {
 			return nil
 		}
 		if n != last {
