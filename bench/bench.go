@@ -279,10 +279,13 @@ type Result struct {
 	// ratio below 1 can be read on a machine whose cores all parts share:
 	// HarnessCPUPer1000 is this process (the test server) during the
 	// bridge's throughput phase, KafkaCPUPer1000 the embedded Kafka process
-	// then, and WireHarnessCPUPer1000 this process (the test server and the
-	// bare loop) during the wire-ceiling runs. Linux only; 0 elsewhere.
+	// then, WireServerCPUPer1000 this process (the test server alone)
+	// during the runs of the bare client in its own process, and
+	// WireHarnessCPUPer1000 this process (the test server and the bare
+	// loop) during the in-process runs. Linux only; 0 elsewhere.
 	HarnessCPUPer1000     float64 `json:"harness_cpu_s_per_1000,omitempty"`
 	KafkaCPUPer1000       float64 `json:"kafka_cpu_s_per_1000,omitempty"`
+	WireServerCPUPer1000  float64 `json:"wire_server_cpu_s_per_1000,omitempty"`
 	WireHarnessCPUPer1000 float64 `json:"wire_harness_cpu_s_per_1000,omitempty"`
 	// RSSPeakMB is the bridge process's peak resident set (VmHWM), in MB
 	// (10⁶ bytes).
@@ -373,7 +376,7 @@ func (r *Result) Print(w io.Writer) {
 			fmt.Sprintf("test server %.3f s + embedded Kafka %.3f s; the wire loop's run: server + loop %.3f s", r.HarnessCPUPer1000, r.KafkaCPUPer1000, r.WireHarnessCPUPer1000))
 	}
 	if r.WireClientCPUPer1000 > 0 {
-		row("  bare client, per 1,000", fmt.Sprintf("%.3f s", r.WireClientCPUPer1000), "the wire ceiling's client process")
+		row("  bare client, per 1,000", fmt.Sprintf("%.3f s", r.WireClientCPUPer1000), fmt.Sprintf("the wire ceiling's client process; the test server then: %.3f s", r.WireServerCPUPer1000))
 	}
 	if r.BridgeAllocsPerEvent > 0 {
 		row("allocations per event", fmt.Sprintf("%.0f", r.BridgeAllocsPerEvent), fmt.Sprintf("bridge process; the bare client %.0f: %.2f ×", r.WireClientAllocsPerEvent, r.RatioAllocs))

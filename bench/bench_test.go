@@ -59,6 +59,7 @@ func TestRunMeasuresWhatItClaims(t *testing.T) {
 		{"its spread is theirs", near(r.WireSpread, math.Abs(r.WireBeforeEPS-r.WireAfterEPS)/r.WireCeilingEPS)},
 		{"in-process loop measured too", r.WireInProcessEPS > 0 && near(r.RatioWireInProcess, r.ThroughputEPS/r.WireInProcessEPS)},
 		{"the bare client's CPU and allocations measured", r.WireClientCPUPer1000 > 0 && r.WireClientAllocsPerEvent > 0},
+		{"the test server's CPU measured in both runs", r.HarnessCPUPer1000 > 0 && r.WireServerCPUPer1000 > 0},
 		// The bridge posts the same requests through the transport the
 		// bare client's http.Client wraps, so it cannot allocate much less
 		// per event (a measurement that lost most of its events, or

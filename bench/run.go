@@ -201,12 +201,17 @@ func (e *env) point(ctx context.Context, o Options, full bool) (*Result, error) 
 		if when == "after" && full {
 			profile = o.WireCPUProfile
 		}
+		var self0 float64
 		rep, err := wireProcess(ctx, e.tools, eventsURL, e.token, reqFile, o.MaxInFlight, profile, func() {
 			e.srv.Reset()
 			ph = e.rec.start(tagThroughput, len(reqs), false)
+			self0, _ = procCPU(os.Getpid())
 		})
 		if err != nil {
 			return 0, fmt.Errorf("bench: wire ceiling: %w", err)
+		}
+		if self1, ok := procCPU(os.Getpid()); ok && self0 > 0 {
+			res.WireServerCPUPer1000 += (self1 - self0) / float64(rep.Requests) * 1000 / 2
 		}
 		res.WireClientCPUPer1000 += rep.CPUSeconds / float64(rep.Requests) * 1000 / 2
 		res.WireClientAllocsPerEvent += float64(rep.Allocs) / float64(rep.Requests) / 2
