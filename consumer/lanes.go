@@ -211,6 +211,14 @@ func (c *Consumer) worker() {
 			touched = append(touched, p)
 		}
 		switch {
+		case pending != nil && it.part.revoked:
+			// Its partition was dropped after process saw it current:
+			// revokeLocked has passed over the dead-pending records
+			// already, and nothing collects a dropped partition's. As a
+			// dead-pending record it would hold its place in the budgets
+			// for ever (enough of them stop the poll loop); abandoned, it
+			// leaves them, and the next owner judges it again.
+			c.abandonItemLocked(it)
 		case pending != nil:
 			c.deadPendingLocked(it, pending)
 		case finished:
