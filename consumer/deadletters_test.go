@@ -229,3 +229,67 @@ func TestDeadLetterTransactionRefused(t *testing.T) {
 		t.Errorf("stats %+v: want %d dead-lettered, at least %d failed transactions", st, bad, len(codes))
 	}
 }
+
+// TestShutdownAfterLastRecordDeadPending: shutdown waits (up to
+// DrainTimeout) for the records being handled. When the last of them is
+// judged for the DLQ (exactly once) behind a record left for the next run,
+// it becomes dead pending, neither finished nor written, and that must end
+// the wait at once: Run returns long before DrainTimeout, with the commit
+// before the record left over, and no dead letter (the next run judges
+// both again).
+func TestShutdownAfterLastRecordDeadPending(t *testing.T) {
+	brokers := cluster(t, 1)
+	// 0: key A, held; 1: key A, waits behind 0 and is left over at
+	// shutdown; 2: key B, bad, held.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cl.ProduceSync(context.Background(),
+		&kgo.Record{Key: []byte("A"), Value: []byte("0")},
+		&kgo.Record{Key: []byte("A"), Value: []byte("1")},
+		&kgo.Record{Key: []byte("B"), Value: []byte("bad")}).FirstErr()
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := map[int64]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}
+	var started atomic.Int32
+	rec := newRecorder()
+	rec.delay = func(r *kgo.Record) time.Duration {
+		if ch := release[r.Offset]; ch != nil {
+			started.Add(1)
+			<-ch
+		}
+		return 0
+	}
+	const drain = 15 * time.Second
+	c := newConsumer(t, brokers, "g-shutdown-dead", consumer.Config{DrainTimeout: drain}, rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	poll.Until(t, 10*time.Second, "records 0 and 2 being handled", func() bool { return started.Load() == 2 })
+	cancel() // shutdown starts
+	poll.Until(t, 10*time.Second, "the poll loop stopped", func() bool { running, _ := c.Loop(); return !running })
+	close(release[0]) // 0 finishes; 1 is left over, unfinished
+	poll.Until(t, 10*time.Second, "record 1 left over", func() bool { return c.Stats().Buffered == 1 })
+	began := time.Now()
+	close(release[2]) // judged for the DLQ behind record 1: dead pending
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(drain):
+		t.Fatalf("Run still waiting %s after the last record being handled became dead pending", drain)
+	}
+	if took := time.Since(began); took > drain/3 {
+		t.Errorf("Run returned %s after the last record being handled became dead pending, want well under DrainTimeout (%s)", took.Round(time.Millisecond), drain)
+	}
+	if o := committedOffset(t, brokers, "g-shutdown-dead"); o != 1 {
+		t.Errorf("committed offset %d, want 1 (record 0 finished, 1 left over)", o)
+	}
+	if recs := dlqRecords(t, brokers, false); len(recs) != 0 {
+		t.Errorf("%d dead letters, want none (record 2 waits behind record 1, judged again next run)", len(recs))
+	}
+}

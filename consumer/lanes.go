@@ -257,15 +257,26 @@ func (c *Consumer) abandonItemLocked(it *item) {
 	c.cond.Broadcast()
 }
 
+// writable reports whether it is a dead-pending record the dead-letter loop
+// will write: judged, and not left for the next owner. c.mu is held.
+func (it *item) writable() bool {
+	return it != nil && it.dead != nil && it.wait != waitAbandoned
+}
+
 // deadPendingLocked makes it dead pending (exactly-once dead letters): it
 // stays in its partition's unfinished list, and in the budgets, until the
-// dead-letter loop writes it. c.mu is held.
+// dead-letter loop writes it. The caller has counted it out of the records
+// being handled (c.active). c.mu is held.
 func (c *Consumer) deadPendingLocked(it *item, f *dlq.Failure) {
 	it.setWait(waitDead)
 	it.dead = f
 	if it.part.head == it {
 		c.signalDead()
 	}
+	// It is no longer being handled: a shutdown waiting for the records
+	// being handled (waitActive) must see it, even when nothing finishes
+	// after it (behind a record left for the next run, it is not written).
+	c.cond.Broadcast()
 }
 
 // finishLocked records that it reached a final outcome (dead: the DLQ). It
