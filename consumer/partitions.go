@@ -102,7 +102,11 @@ func (c *Consumer) newPartitionLocked(key tp) *partition {
 
 // waitIdle waits until no partition selected by sel has an unfinished
 // record (handled, or waiting for its lane or a worker), or timeout passes.
-// It reports whether they drained.
+// It reports whether they drained. Once the consumer is shutting down it
+// waits only for the records being handled: the others are left for the
+// next run (abandoned, or dead pending behind one that is) and never
+// finish in this one; a dead-pending record at the head is still written
+// (with its commit) by the dead-letter loop, so it is waited for too.
 func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
@@ -120,7 +124,7 @@ func (c *Consumer) waitIdle(sel func(*partition) bool, timeout time.Duration) bo
 				continue
 			}
 			for q := p; q != nil && !busy; q = q.prev { // and the states a data loss replaced
-				busy = q.unfinished > 0
+				busy = q.unfinished > 0 && (!c.closing || q.active > 0 || q.head.writable())
 			}
 			if busy {
 				break

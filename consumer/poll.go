@@ -21,15 +21,7 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 	defer c.setLoop(loopStopped)
 	// Before the loop reports itself stopped: from now on no record starts
 	// (see Run).
-	defer func() {
-		c.mu.Lock()
-		if !c.closing {
-			c.closing = true
-			close(c.closingCh)
-		}
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-	}()
+	defer c.startClosing()
 	var errBackoff time.Duration
 	for {
 		c.setLoop(loopBusy)
@@ -89,6 +81,21 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 			errBackoff = 0
 		}
 	}
+}
+
+// startClosing marks the consumer as shutting down: no record starts any
+// more, none is retried, and the waits for records (a revoke's drain) wait
+// only for the ones being handled, since the others are left for the next
+// run and will not finish in this one.
+func (c *Consumer) startClosing() {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing = true
+		close(c.closingCh)
+	}
+	c.workCond.Broadcast()
+	c.cond.Broadcast()
+	c.mu.Unlock()
 }
 
 // fullLocked reports whether a budget is spent. c.mu is held.
