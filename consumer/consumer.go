@@ -548,6 +548,8 @@ type Consumer struct {
 	workers     sync.WaitGroup            // the workers (see worker)
 	bg          sync.WaitGroup            // logAssigned's offset fetches
 	fetchErrs   map[string]*fetchErrorLog // logFetchErrorLocked's memory
+	// sendCommit sends one commit (commitOnce; a test's seam).
+	sendCommit func(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error
 	// inGroup is set when the group assigns partitions (even none) and
 	// cleared when the membership is lost.
 	inGroup atomic.Bool
@@ -645,6 +647,7 @@ func New(cfg Config, h Handler, opts ...kgo.Opt) (*Consumer, error) {
 		closingCh: make(chan struct{}),
 		deadCh:    make(chan struct{}, 1),
 	}
+	c.sendCommit = c.commitOnce
 	c.cond = sync.NewCond(&c.mu)
 	c.workCond = sync.NewCond(&c.mu)
 	c.obsDispatch, _ = cfg.Observer.(DispatchObserver)

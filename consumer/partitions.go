@@ -159,16 +159,18 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 	}
 }
 
+// mark is a watermark a commit sends for a partition.
+type mark struct {
+	p  *partition
+	wm int64
+}
+
 // commit commits the watermark of every partition selected by only (all
 // when nil) that moved since its last commit.
 func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
 	offsets := map[string]map[int32]kgo.EpochOffset{}
-	type mark struct {
-		p  *partition
-		wm int64
-	}
 	var marks []mark
 	c.mu.Lock()
 	for key, p := range c.parts {
@@ -191,14 +193,22 @@ func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 	}
 	var firstErr error
 	for attempt := 1; ; attempt++ {
-		firstErr = c.commitOnce(ctx, offsets)
+		firstErr = c.sendCommit(ctx, offsets)
 		// KIP-848: the member epoch moved on (a heartbeat reconciled a
-		// new assignment) while the commit was under way. The client sends
-		// the next commit with the new epoch, and the partitions still
-		// owned accept it; a partition given up meanwhile was committed by
-		// onRevoked. Once is enough: the epoch does not move twice so fast.
+		// new assignment, or the member was fenced and joined again) while
+		// the commit was under way. The client sends the next commit with
+		// the new epoch, and the partitions still owned accept it. Once is
+		// enough: the epoch does not move twice so fast.
 		if attempt == 2 || !errors.Is(firstErr, kerr.StaleMemberEpoch) || ctx.Err() != nil {
 			break
+		}
+		// Only the partitions still owned are sent again. One dropped
+		// meanwhile (lost in a fence) may be another member's by now, and
+		// the coordinator checks the member epoch, not who owns the
+		// partition: its old watermark would move the group back.
+		offsets, marks = c.stillOwned(marks)
+		if len(marks) == 0 {
+			return nil
 		}
 		c.log.Debug("commit refused with a stale member epoch; sending it again", "err", firstErr)
 	}
@@ -215,6 +225,27 @@ func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 	c.mu.Unlock()
 	c.stats.commits.Add(1)
 	return nil
+}
+
+// stillOwned keeps of marks the partitions still owned, with the offsets to
+// commit for them.
+func (c *Consumer) stillOwned(marks []mark) (map[string]map[int32]kgo.EpochOffset, []mark) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	kept := marks[:0]
+	for _, m := range marks {
+		p := m.p
+		if !p.current || p.revoked || c.parts[p.tp] != p {
+			continue
+		}
+		if offsets[p.tp.topic] == nil {
+			offsets[p.tp.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[p.tp.topic][p.tp.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: m.wm}
+		kept = append(kept, m)
+	}
+	return offsets, kept
 }
 
 // commitOnce sends one commit of offsets and returns the first error: the
