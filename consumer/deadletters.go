@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 )
 
 // Exactly-once dead letters ([DLQExactlyOnce]).
@@ -60,11 +61,6 @@ import (
 // with the same transactional id aborts it at once. The transactions
 // themselves last a few round trips.
 const dlqTxnTimeout = 10 * time.Second
-
-// dlqMetadataMinAge is the dead-letter producer's minimum time between
-// metadata refreshes, which bounds how long a produce answered with
-// CONCURRENT_TRANSACTIONS waits before it is sent again (see newTxnWriter).
-const dlqMetadataMinAge = 100 * time.Millisecond
 
 // TransactionalIDPrefix returns the prefix of the transactional ids that
 // the consumer of group uses for exactly-once dead letters: a cluster with
@@ -115,16 +111,8 @@ func newTxnWriter(group string, opts []kgo.Opt) (*txnWriter, error) {
 		kgo.TransactionalID(w.id),
 		kgo.TransactionTimeout(dlqTxnTimeout),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		// A produce that a partition answers with CONCURRENT_TRANSACTIONS
-		// (since KIP-890 a partition may, while the markers of this
-		// producer's previous transaction are still being written there)
-		// is retried by the client after a metadata refresh, and refreshes
-		// are at most one per MetadataMinAge: with the default 5s, one
-		// transaction in a few stood still for up to 5s, every 5s, and a
-		// flood of dead letters went at a third of its pace. Java's
-		// producer waits retry.backoff.ms (100ms) there.
-		kgo.MetadataMinAge(dlqMetadataMinAge),
 	)
+	w.opts = append(w.opts, kafkaconn.Transactional()...) // no stalls between back-to-back transactions
 	cl, err := kgo.NewClient(w.opts...)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 	"github.com/cxone-bridge/bridge/termsafe"
 )
 
@@ -434,6 +435,22 @@ func (d *destinations) check(ctx context.Context, topic string) error {
 	return err
 }
 
+// sessionOpts are the options of the replay's transactional session: o's
+// connection, its group reading the DLQ topic's committed records, and
+// its transactional id.
+func (o *ReplayOptions) sessionOpts() []kgo.Opt {
+	opts := append(append([]kgo.Opt(nil), o.KafkaOpts...),
+		kgo.ConsumerGroup(o.Group),
+		kgo.ConsumeTopics(o.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.SessionTimeout(o.SessionTimeout),
+		kgo.TransactionalID(o.TransactionalID),
+	)
+	return append(opts, kafkaconn.Transactional()...) // no stalls between back-to-back transactions
+}
+
 func (o *ReplayOptions) replay(ctx context.Context, b bounds, sum *ReplaySummary, prog *replayProgress, dests *destinations) error {
 	left := map[int32]bool{}
 	for p, e := range b.end {
@@ -444,15 +461,7 @@ func (o *ReplayOptions) replay(ctx context.Context, b bounds, sum *ReplaySummary
 	if len(left) == 0 {
 		return nil
 	}
-	sess, err := kgo.NewGroupTransactSession(append(append([]kgo.Opt(nil), o.KafkaOpts...),
-		kgo.ConsumerGroup(o.Group),
-		kgo.ConsumeTopics(o.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.SessionTimeout(o.SessionTimeout),
-		kgo.TransactionalID(o.TransactionalID),
-	)...)
+	sess, err := kgo.NewGroupTransactSession(o.sessionOpts()...)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxone-bridge/bridge/config"
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/kafkaconn"
 )
 
 // fakeCluster starts an in-process Kafka (kfake) with the given topics of
@@ -148,5 +149,24 @@ func TestDeadLettersOutliveTheirSourceTime(t *testing.T) {
 		if len(r.Headers) != 2 || r.Headers[0].Key != "x-correlation-id" || r.Headers[1].Key != dlq.HeaderReplayCount || string(r.Headers[1].Value) != "1" {
 			t.Errorf("replayed record %d headers %v", i, r.Headers)
 		}
+	}
+}
+
+// The replay's transactions run back to back: its session must not wait
+// the client's default 5s for a metadata refresh after a partition answers
+// CONCURRENT_TRANSACTIONS (kafkaconn.Transactional).
+func TestReplaySessionRefreshesMetadataSoon(t *testing.T) {
+	o := &ReplayOptions{Topic: "orders.dlq", Group: "g", TransactionalID: "g", SessionTimeout: 10 * time.Second,
+		KafkaOpts: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1"), kgo.MetadataMinAge(5 * time.Second)}}
+	cl, err := kgo.NewClient(o.sessionOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if got := cl.OptValue(kgo.MetadataMinAge); got != kafkaconn.TransactionalMetadataMinAge {
+		t.Errorf("replay session's MetadataMinAge = %v, want %v", got, kafkaconn.TransactionalMetadataMinAge)
+	}
+	if got := cl.OptValue(kgo.TransactionalID); got != "g" {
+		t.Errorf("transactional id %v, want g", got)
 	}
 }

@@ -160,6 +160,26 @@ func Options(k Config) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// TransactionalMetadataMinAge is the minimum time between metadata
+// refreshes of the bridge's transactional producers ([Transactional]).
+const TransactionalMetadataMinAge = 100 * time.Millisecond
+
+// Transactional returns the options every transactional producer of the
+// bridge adds (the exactly-once dead letters, `bridge dlq replay`).
+//
+// Since KIP-890 a partition may answer the first write of a transaction
+// with CONCURRENT_TRANSACTIONS while the markers of the same producer's
+// previous transaction are still being written there. The client sends
+// it again only after a metadata refresh, and it refreshes at most once
+// per MetadataMinAge: with its default of 5s, one transaction in a few
+// stood still for up to 5s, about every 5s, when transactions ran back to
+// back (an exactly-once flood of dead letters went at a third of its
+// pace). [TransactionalMetadataMinAge] is the Java producer's wait there
+// (retry.backoff.ms, 100ms).
+func Transactional() []kgo.Opt {
+	return []kgo.Opt{kgo.MetadataMinAge(TransactionalMetadataMinAge)}
+}
+
 // TLSConfig builds the client TLS configuration of t: the CA bundle (else
 // the system roots), the minimum version, the server name and, when set,
 // a client certificate that is re-read from its files whenever they

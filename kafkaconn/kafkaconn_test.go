@@ -324,3 +324,17 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 }
+
+// Transactional producers refresh metadata soon after an error: the
+// client's default, one refresh per 5s, stalled back-to-back transactions.
+func TestTransactionalRefreshesMetadataSoon(t *testing.T) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}, kafkaconn.Transactional()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got, ok := cl.OptValue(kgo.MetadataMinAge).(time.Duration)
+	if !ok || got != kafkaconn.TransactionalMetadataMinAge || got > 250*time.Millisecond {
+		t.Errorf("MetadataMinAge = %v, want %v (at most 250ms)", cl.OptValue(kgo.MetadataMinAge), kafkaconn.TransactionalMetadataMinAge)
+	}
+}
