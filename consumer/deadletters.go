@@ -208,6 +208,12 @@ func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
 				if last.next != nil {
 					wm = last.next.rec.Offset
 				}
+				if h := p.heldBelow(); h >= 0 && h < wm {
+					// A record of the log a data loss replaced still holds
+					// the commit: the dead letters are written, the offset
+					// goes no further than it.
+					wm = h
+				}
 				b.offsets[p] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
 			}
 		}

@@ -26,7 +26,11 @@ type partition struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	prev    *partition // the state this one replaced after a data loss, if any
-	head    *item      // lowest unfinished record
+	// resetTo is where the log was cut when this state replaced prev: the
+	// offset the client reset to. prev's records below it are records of
+	// the log still (only the offsets from resetTo on were lost).
+	resetTo int64
+	head    *item // lowest unfinished record
 	tail    *item
 	// unfinished counts the list. Abandoned records stay in it (they hold
 	// the watermark) but no longer count against the budgets.
@@ -57,6 +61,36 @@ func (p *partition) watermark() int64 {
 		return p.head.rec.Offset
 	}
 	return p.next
+}
+
+// heldBelow is the lowest offset that a record unfinished in a state a
+// data loss replaced still holds, or -1 when none does: such a record
+// below the offset where its log was cut is a record of the current log,
+// and a commit must not pass it before it finishes (a crash would skip
+// it); one at or above the cut was replaced by the new log's record at its
+// offset. The lists are in offset order, so each state's head is enough.
+func (p *partition) heldBelow() int64 {
+	held := int64(-1)
+	cut := p.resetTo
+	for q := p.prev; q != nil; q = q.prev {
+		if h := q.head; h != nil && h.rec.Offset < cut && (held < 0 || h.rec.Offset < held) {
+			held = h.rec.Offset
+		}
+		if q.prev != nil {
+			cut = min(cut, q.resetTo)
+		}
+	}
+	return held
+}
+
+// commitPoint is the offset a commit may move the group to: the
+// watermark, held lower by heldBelow.
+func (p *partition) commitPoint() int64 {
+	wm := p.watermark()
+	if h := p.heldBelow(); h >= 0 && (wm < 0 || h < wm) {
+		return h
+	}
+	return wm
 }
 
 // push appends it (the highest offset so far) to the unfinished list.
@@ -177,7 +211,7 @@ func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
 		if only != nil && !only[key] {
 			continue
 		}
-		wm := p.watermark()
+		wm := p.commitPoint()
 		if wm < 0 || wm <= p.committed {
 			continue // nothing new; never back within one assignment
 		}
@@ -300,7 +334,7 @@ func (c *Consumer) Lag() []PartitionLag {
 		}
 		at := p.committed
 		if at < 0 {
-			at = p.watermark()
+			at = p.commitPoint()
 		}
 		if at < 0 {
 			continue
@@ -345,7 +379,7 @@ func (c *Consumer) Partitions() []PartitionState {
 	defer c.mu.Unlock()
 	out := make([]PartitionState, 0, len(c.parts))
 	for key, p := range c.parts {
-		s := PartitionState{Topic: key.topic, Partition: key.partition, Watermark: p.watermark(), Next: p.next,
+		s := PartitionState{Topic: key.topic, Partition: key.partition, Watermark: p.commitPoint(), Next: p.next,
 			Committed: p.committed, Unfinished: p.unfinished, Queued: p.second + p.queued, Blocked: p.blocked, Throttled: p.throttled()}
 		if p.head != nil {
 			s.OldestUnfinished = now.Sub(p.head.at)

@@ -130,13 +130,15 @@ func (c *Consumer) fetchErrorLocked(topic string, partition int32, err error) (r
 	// is ResetTo until its first record arrives, so a commit in between
 	// does not leave the group past the reset point). The old state's
 	// records still in flight are still handled; their completions no
-	// longer move any watermark.
+	// longer move any watermark, but those below ResetTo (still in the
+	// log: only ResetTo on was lost) hold the commit until they finish
+	// (partition.heldBelow).
 	c.log.Error("kafka lost records of this partition (log truncated): handling it again from the offset the client reset to",
 		"topic", topic, "partition", partition, "consumed_to", dl.ConsumedTo, "reset_to", dl.ResetTo,
 		"in_flight_of_old_log", p.unfinished, "err", err)
 	np := c.newPartitionLocked(key)
 	np.prev = p
-	np.next, np.epoch = dl.ResetTo, dl.ResetToEpoch
+	np.next, np.epoch, np.resetTo = dl.ResetTo, dl.ResetToEpoch, dl.ResetTo
 	return true
 }
 

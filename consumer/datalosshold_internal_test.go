@@ -1,0 +1,105 @@
+package consumer
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/poll"
+)
+
+// After a truncation (ErrDataLoss with ResetTo below what was consumed),
+// the old state's records below ResetTo are records of the current log
+// (only ResetTo..ConsumedTo was lost). One of them still being handled
+// must hold the commit, which before went to the fresh state's watermark
+// (ResetTo), past it: a crash or a rebalance then lost it. Once it
+// finishes, the commit moves on.
+func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }},
+		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
+			if string(r.Key) == "stuck" {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return Outcome{}, ctx.Err()
+				}
+			}
+			return Outcome{}, nil
+		}),
+		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-loss-held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		releaseOnce.Do(func() { close(release) })
+		c.cancelBase()
+		c.mu.Lock()
+		c.stopWorkers = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+		c.workers.Wait()
+		c.cl.Close()
+		if c.dlqTxn != nil {
+			c.dlqTxn.close()
+		}
+	}()
+	key := tp{"lossy", 0}
+	c.mu.Lock()
+	c.newPartitionLocked(key)
+	// offset 10 is stuck (CXone failing for it); 11..19 finish.
+	c.dispatchLocked(&kgo.Record{Topic: key.topic, Partition: 0, Offset: 10, Key: []byte("stuck"), Value: []byte("v")}, time.Now())
+	for off := int64(11); off < 20; off++ {
+		c.dispatchLocked(&kgo.Record{Topic: key.topic, Partition: 0, Offset: off, Key: []byte{byte(off)}, Value: []byte("v")}, time.Now())
+	}
+	c.mu.Unlock()
+	poll.Until(t, 5*time.Second, "11..19 finished", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.parts[key].unfinished == 1
+	})
+	// The log is truncated at 15 (unclean leader election): 15..19 lost,
+	// 10..14 still there. The client resets to 15.
+	c.mu.Lock()
+	c.fetchErrorLocked(key.topic, 0, &kgo.ErrDataLoss{Topic: key.topic, Partition: 0, ConsumedTo: 20, ResetTo: 15})
+	c.mu.Unlock()
+
+	var sent []map[string]map[int32]kgo.EpochOffset
+	c.sendCommit = func(_ context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+		sent = append(sent, offsets)
+		return nil
+	}
+	if err := c.commit(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sent {
+		if eo, ok := s[key.topic][0]; ok && eo.Offset > 10 {
+			t.Fatalf("committed %s[0]@%d while record 10 (below the reset point 15, still in the log) is unfinished: a crash or rebalance now loses it", key.topic, eo.Offset)
+		}
+	}
+	if len(sent) != 1 {
+		t.Fatalf("%d commits sent, want 1 (at 10)", len(sent))
+	}
+	releaseOnce.Do(func() { close(release) }) // record 10 finishes
+	poll.Until(t, 5*time.Second, "record 10 finished", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.parts[key].prev.unfinished == 0
+	})
+	if err := c.commit(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if eo := sent[len(sent)-1][key.topic][0]; len(sent) != 2 || eo.Offset != 15 {
+		t.Fatalf("commits %v, want the second at 15 (the reset point) once record 10 finished", sent)
+	}
+}
