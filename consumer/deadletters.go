@@ -336,7 +336,7 @@ func (c *Consumer) finishDeadLocked(it *item) {
 // failure it aborts.
 func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 	if err := w.cl.BeginTransaction(); err != nil {
-		return w.failed(ctx, c, fmt.Errorf("begin transaction: %w", err))
+		return w.failed(ctx, c, fmt.Errorf("%w: %w", errBegin, err))
 	}
 	recs := make([]*kgo.Record, len(b.items))
 	byRecord := make(map[*kgo.Record]*item, len(b.items))
@@ -495,21 +495,33 @@ func (w *txnWriter) abort(ctx context.Context, c *Consumer, cause error) error {
 	return w.failed(ctx, c, cause)
 }
 
-// failed replaces a producer that another one fenced (the same
-// transactional id elsewhere) or that cannot go on, and returns err.
+// errBegin marks a transaction that could not begin: the client's
+// producer id is in a state it does not recover from on its own (its
+// InitProducerID was refused, say for want of an ACL since granted).
+var errBegin = errors.New("begin transaction")
+
+// failed replaces a producer that cannot go on, and returns err: one that
+// another one fenced (the same transactional id elsewhere), one refused
+// the use of its transactional id, and one whose transaction could not
+// begin. A client keeps a refused InitProducerID as a fatal state of its
+// producer id, so without a new client one refusal (the ACL granted a
+// minute later) stopped every dead letter, and with them the commits of
+// their partitions, until a restart. The dead-letter loop's backoff paces
+// the new clients.
 func (w *txnWriter) failed(_ context.Context, c *Consumer, err error) error {
-	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) &&
-		!errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-		return err
-	}
-	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+	switch {
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 		c.log.Error("the brokers refuse this bridge the use of transactional ids, which exactly-once dead letters need:"+
 			" allow WRITE and DESCRIBE on TransactionalId resources with the prefix, or set dlq.delivery: at_least_once",
 			"prefix", TransactionalIDPrefix(w.group), "err", err)
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch):
+		c.log.Error("the dead-letter producer was fenced by another one with the same transactional id; starting a new one",
+			"transactional_id", w.id, "err", err)
+	case errors.Is(err, errBegin):
+		c.log.Error("the dead-letter producer cannot begin a transaction; starting a new one", "transactional_id", w.id, "err", err)
+	default:
 		return err
 	}
-	c.log.Error("the dead-letter producer was fenced by another one with the same transactional id; starting a new one",
-		"transactional_id", w.id, "err", err)
 	cl, nerr := kgo.NewClient(w.opts...)
 	if nerr != nil {
 		return fmt.Errorf("%w (and a new producer: %w)", err, nerr)

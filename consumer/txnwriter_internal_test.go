@@ -1,10 +1,18 @@
 package consumer
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
 )
 
 // TestDeadLetterProducerRefreshesMetadataSoon guards the dead-letter
@@ -26,5 +34,71 @@ func TestDeadLetterProducerRefreshesMetadataSoon(t *testing.T) {
 	}
 	if id := w.cl.OptValue(kgo.TransactionalID); id != w.id {
 		t.Errorf("transactional id %v, want %s", id, w.id)
+	}
+}
+
+// One refused InitProducerID (the ACL on the transactional ids missing,
+// then granted) must not stop the dead letters for good: the client keeps
+// a non-retriable InitProducerID error as its producer id's fatal state,
+// and every BeginTransaction returns it, so the writer starts a new client.
+// Before, it replaced the client only after a fence, and no dead letter
+// (nor the commit of its partition) moved until the process restarted.
+func TestDeadLetterProducerRecoversFromRefusedInit(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	// One InitProducerID refused, then allowed (the operator fixed the ACL).
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.TransactionalIDAuthorizationFailed, TopLevel: true, Count: 1})
+	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
+		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}),
+		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-refused-init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range md {
+		c.topicIDs[d.Topic] = d.ID
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.deadLetterLoop(ctx) }()
+	defer func() {
+		stop()
+		<-done
+		c.cancelBase()
+		c.mu.Lock()
+		c.stopWorkers = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+		c.workers.Wait()
+		c.cl.Close()
+		c.dlqTxn.close()
+	}()
+	good := tp{"good", 0}
+	c.mu.Lock()
+	gp := c.newPartitionLocked(good)
+	c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 0, Key: []byte("k"), Value: []byte("v")}, time.Now())
+	c.mu.Unlock()
+
+	written := poll.Check(8*time.Second, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return gp.unfinished == 0
+	})
+	if !written {
+		_, _, perr := c.dlqTxn.cl.ProducerID(context.Background())
+		t.Fatalf("8s after a single refused InitProducerID the dead letter is still unwritten (dlq failures %d); producer id state: %v",
+			c.stats.dlqFailures.Load(), perr)
+	}
+	if n := c.stats.dlqFailures.Load(); n < 1 {
+		t.Errorf("%d failed dead-letter transactions, want at least the refused one", n)
 	}
 }
