@@ -755,8 +755,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// written with their commits; those behind a record left for the
 		// next run stay unwritten, judged again then.
 		dctx, cancel := context.WithTimeout(context.Background(), c.cfg.DLQWriteTimeout)
+		var apart deadApart // the partitions whose own dead letters failed
 		for {
-			n, derr := c.writeDeadLetters(dctx, nil)
+			n, failing, derr := c.writeDeadLetters(dctx, apart.without)
+			if derr != nil && len(failing) > 0 && dctx.Err() == nil {
+				apart.add(failing, c.cfg) // the others are written without them
+				continue
+			}
 			if derr != nil {
 				c.log.Warn("dead-letter transaction at shutdown failed; the records are judged again by the next owner", "records", n, "err", derr)
 				break

@@ -144,16 +144,38 @@ func (c *Consumer) signalDead() {
 
 // deadLetterLoop writes dead-pending records as they reach the head of
 // their partitions, until ctx ends.
+//
+// One transaction carries the dead letters of every partition, except the
+// partitions "written apart": those whose own dead letters failed to be
+// written (their DLQ topic missing or refused, a DLQ partition without a
+// leader, a record too large even without its value). Those are tried in a
+// transaction of their own, with backoff, until it goes through, so that
+// one dead letter that cannot be written holds its own partition's commit,
+// not every partition's. A transaction that fails as a whole (a broker or
+// the coordinator unreachable, a fence) is retried with backoff.
 func (c *Consumer) deadLetterLoop(ctx context.Context) {
 	attempt := 0
+	var apart deadApart
 	for {
+		var retry *time.Timer
+		var due <-chan time.Time
+		if len(apart.parts) > 0 {
+			retry = time.NewTimer(time.Until(apart.at))
+			due = retry.C
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-c.deadCh:
+		case <-due:
+		}
+		if retry != nil {
+			retry.Stop()
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		for ctx.Err() == nil {
-			n, err := c.writeDeadLetters(ctx, nil)
+			n, failing, err := c.writeDeadLetters(ctx, apart.without)
 			if err == nil {
 				attempt = 0
 				if n == 0 {
@@ -164,9 +186,17 @@ func (c *Consumer) deadLetterLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			c.stats.dlqFailures.Add(1)
+			if len(failing) > 0 {
+				// failing holds none of apart's partitions (the batch
+				// left them out), so apart grows and this ends.
+				apart.add(failing, c.cfg)
+				c.log.Warn("dead letters of these partitions could not be written; they are written apart, with backoff, and the other partitions' go on",
+					"partitions", formatTPs(failing), "retry_in", time.Until(apart.at).Round(time.Millisecond), "err", err)
+				continue
+			}
 			wait := backoff(c.cfg.RetryBackoff, c.cfg.RetryBackoffMax, attempt)
 			attempt++
-			c.stats.dlqFailures.Add(1)
 			c.log.Warn("dead-letter transaction failed; the records stay unfinished and are written again",
 				"records", n, "attempt", attempt, "retry_in", wait, "err", err)
 			t := time.NewTimer(wait)
@@ -177,14 +207,87 @@ func (c *Consumer) deadLetterLoop(ctx context.Context) {
 			case <-t.C:
 			}
 		}
+		if len(apart.parts) == 0 || time.Now().Before(apart.at) {
+			continue
+		}
+		n, failing, err := c.writeDeadLetters(ctx, apart.only)
+		switch {
+		case err == nil:
+			if n > 0 {
+				c.log.Info("dead letters written apart went through; their partitions are written with the others again",
+					"partitions", formatTPs(apart.parts), "records", n)
+			}
+			apart = deadApart{}
+		case ctx.Err() != nil:
+			return
+		default:
+			c.stats.dlqFailures.Add(1)
+			released := apart.retry(failing, c.cfg)
+			c.log.Warn("dead letters written apart failed again; the records stay unfinished and are written again",
+				"partitions", formatTPs(apart.parts), "records", n, "attempt", apart.attempt, "retry_in", time.Until(apart.at).Round(time.Millisecond), "err", err)
+			if released {
+				c.signalDead() // the partitions that did not fail go with the others again
+			}
+		}
 	}
 }
 
-// collectDeadLocked takes, for every owned partition selected by only (all
+// deadApart is the set of partitions whose dead letters are written apart
+// (see deadLetterLoop), and when to try them again.
+type deadApart struct {
+	parts   map[tp]bool
+	attempt int
+	at      time.Time
+}
+
+// without selects the partitions not written apart; only those written
+// apart.
+func (a *deadApart) without(k tp) bool { return !a.parts[k] }
+func (a *deadApart) only(k tp) bool    { return a.parts[k] }
+
+// add sets failing apart, tried again after the first backoff unless a try
+// is due sooner.
+func (a *deadApart) add(failing map[tp]bool, cfg Config) {
+	if a.parts == nil {
+		a.parts = map[tp]bool{}
+		a.at = time.Now().Add(backoff(cfg.RetryBackoff, cfg.RetryBackoffMax, 0))
+	}
+	for k := range failing {
+		a.parts[k] = true
+	}
+}
+
+// retry schedules the next try after a failed one. When the failure names
+// its partitions, the others go back with the rest; it reports whether any
+// did.
+func (a *deadApart) retry(failing map[tp]bool, cfg Config) (released bool) {
+	if len(failing) > 0 {
+		for k := range a.parts {
+			if !failing[k] {
+				delete(a.parts, k)
+				released = true
+			}
+		}
+	}
+	a.attempt++
+	a.at = time.Now().Add(backoff(cfg.RetryBackoff, cfg.RetryBackoffMax, a.attempt))
+	return released
+}
+
+// formatTPs writes partitions as "orders[0,1] payments[3]".
+func formatTPs(parts map[tp]bool) string {
+	m := map[string][]int32{}
+	for k := range parts {
+		m[k.topic] = append(m[k.topic], k.partition)
+	}
+	return formatPartitions(m)
+}
+
+// collectDeadLocked takes, for every owned partition selected by sel (all
 // when nil), the run of dead-pending records at the head of its unfinished
 // list, and every dead-pending record of the states a data loss replaced.
 // It marks them taken. c.mu is held.
-func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
+func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
 	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}}
 	take := func(it *item) {
 		it.inTxn = true
@@ -194,7 +297,7 @@ func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
 		}
 	}
 	for key, p := range c.parts {
-		if only != nil && !only[key] {
+		if sel != nil && !sel(key) {
 			continue
 		}
 		if !p.revoked {
@@ -229,16 +332,18 @@ func (c *Consumer) collectDeadLocked(only map[tp]bool) deadBatch {
 }
 
 // writeDeadLetters writes, in one transaction, the dead-pending records
-// that reached the head of their partitions (selected by only; all when
-// nil), with the commit of the offsets past them. n is how many it tried.
-func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n int, err error) {
+// that reached the head of their partitions (selected by sel; all when
+// nil), with the commit of the offsets past them. n is how many it tried;
+// when it failed, failing are the partitions whose own dead letters the
+// brokers refused (none when the transaction failed as a whole).
+func (c *Consumer) writeDeadLetters(ctx context.Context, sel func(tp) bool) (n int, failing map[tp]bool, err error) {
 	c.commitMu.Lock() // a commit computed before this one must not land after it
 	defer c.commitMu.Unlock()
 	c.mu.Lock()
-	b := c.collectDeadLocked(only)
+	b := c.collectDeadLocked(sel)
 	c.mu.Unlock()
 	if len(b.items) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	began := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.DLQWriteTimeout)
@@ -250,7 +355,7 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n in
 		for _, d := range b.items {
 			d.it.inTxn = false
 		}
-		b = c.collectDeadLocked(only)
+		b = c.collectDeadLocked(sel)
 		c.mu.Unlock()
 		err = c.dlqTxn.write(wctx, c, b)
 	}
@@ -258,9 +363,15 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n in
 	if err != nil {
 		for _, d := range b.items {
 			d.it.inTxn = false
+			if d.it.produceErr != nil {
+				if failing == nil {
+					failing = map[tp]bool{}
+				}
+				failing[d.it.part.tp] = true
+			}
 		}
 		c.mu.Unlock()
-		return len(b.items), err
+		return len(b.items), failing, err
 	}
 	for p, eo := range b.offsets {
 		if p.current && eo.Offset > p.committed {
@@ -296,7 +407,7 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, only map[tp]bool) (n in
 			c.obsDLQ.DeadLettered(rec, f)
 		}
 	}
-	return len(b.items), nil
+	return len(b.items), nil, nil
 }
 
 // markTooLarge marks the records whose dead letters the DLQ topic refused

@@ -1,0 +1,94 @@
+package consumer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
+)
+
+// Exactly-once dead letters of every partition go in one transaction, so
+// one dead letter that cannot be written (here: its source topic's DLQ
+// topic does not exist) aborted them all, every time: the dead letters of
+// healthy topics were never written and their partitions' commits stayed
+// behind them. Its partition is now written apart: the others go on, and
+// it goes through once its DLQ topic exists.
+func TestUnwritableDeadLetterHoldsOnlyItsPartition(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq", "bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
+		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}),
+		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-apart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Topic ids, as fetches would have taught them (TxnOffsetCommit v6).
+	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good", "bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range md {
+		c.topicIDs[d.Topic] = d.ID
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.deadLetterLoop(ctx) }()
+	defer func() {
+		stop()
+		<-done
+		c.cancelBase()
+		c.mu.Lock()
+		c.stopWorkers = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+		c.workers.Wait()
+		c.cl.Close()
+		c.dlqTxn.close()
+	}()
+	good, bad := tp{"good", 0}, tp{"bad", 0}
+	c.mu.Lock()
+	gp := c.newPartitionLocked(good)
+	bp := c.newPartitionLocked(bad)
+	c.dispatchLocked(&kgo.Record{Topic: "bad", Partition: 0, Offset: 0, Key: []byte("k"), Value: []byte("v")}, time.Now())
+	c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 0, Key: []byte("k"), Value: []byte("v")}, time.Now())
+	c.mu.Unlock()
+
+	unfinished := func(p *partition) int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return p.unfinished
+	}
+	if !poll.Check(8*time.Second, func() bool { return unfinished(gp) == 0 }) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		t.Fatalf("after 8s the dead letter of good[0] (its DLQ topic exists) is still unwritten (unfinished %d, dead %d, committed %d); dlq failures %d: "+
+			"every transaction also carries bad[0]'s dead letter, whose DLQ topic does not exist, and aborts",
+			gp.unfinished, gp.dead, gp.committed, c.stats.dlqFailures.Load())
+	}
+	if n := unfinished(bp); n != 1 {
+		t.Fatalf("bad[0] has %d unfinished records, want its dead letter still waiting", n)
+	}
+	// The operator creates the missing DLQ topic: the next try writes it.
+	if _, err := kadm.NewClient(c.cl).CreateTopic(context.Background(), 1, 1, nil, "bad.dlq"); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "bad[0]'s dead letter written once bad.dlq exists", func() bool { return unfinished(bp) == 0 })
+	c.mu.Lock()
+	committed := [2]int64{gp.committed, bp.committed}
+	c.mu.Unlock()
+	if committed != [2]int64{1, 1} {
+		t.Errorf("committed good[0], bad[0] = %v, want both past their dead letter", committed)
+	}
+}
