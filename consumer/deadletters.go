@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -103,10 +104,13 @@ type txnWriter struct {
 	group string
 	opts  []kgo.Opt
 	cl    *kgo.Client // replaced after a fence
+	// endTimeout bounds the end of a transaction (EndTxn), apart from
+	// the rest of it: dlqTxnTimeout.
+	endTimeout time.Duration
 }
 
 func newTxnWriter(group string, opts []kgo.Opt) (*txnWriter, error) {
-	w := &txnWriter{id: transactionalID(group), group: group}
+	w := &txnWriter{id: transactionalID(group), group: group, endTimeout: dlqTxnTimeout}
 	w.opts = append(producerOpts(opts),
 		kgo.TransactionalID(w.id),
 		kgo.TransactionTimeout(dlqTxnTimeout),
@@ -132,6 +136,10 @@ type deadItem struct {
 type deadBatch struct {
 	items   []deadItem
 	offsets map[*partition]kgo.EpochOffset // taken under c.mu
+	// moves is set when every offset in offsets is past its partition's
+	// last commit: the group's committed offsets then tell whether the
+	// transaction committed (see committedAnyway).
+	moves bool
 }
 
 // signalDead wakes the dead-letter loop. c.mu need not be held.
@@ -288,7 +296,7 @@ func formatTPs(parts map[tp]bool) string {
 // list, and every dead-pending record of the states a data loss replaced.
 // It marks them taken. c.mu is held.
 func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
-	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}}
+	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}, moves: true}
 	take := func(it *item) {
 		it.inTxn = true
 		b.items = append(b.items, deadItem{it: it, out: dlq.NewRecord(it.rec, c.cfg.DLQTopic(it.rec.Topic), it.dead, time.Now())})
@@ -318,6 +326,7 @@ func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
 					wm = h
 				}
 				b.offsets[p] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
+				b.moves = b.moves && wm > p.committed
 			}
 		}
 		for q := p.prev; q != nil; q = q.prev {
@@ -485,10 +494,65 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 			return w.abort(ctx, c, fmt.Errorf("partition %s[%d] lost or revoked during the transaction", p.topic, p.partition))
 		}
 	}
-	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+	// The end has a timeout of its own: a slow produce must not leave it
+	// too little time to be answered.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.endTimeout)
+	err := w.cl.EndTransaction(ectx, kgo.TryCommit)
+	cancel()
+	if err != nil {
+		// Unanswered is not refused: the coordinator may have committed
+		// it. Written again, its dead letters would be in the DLQ twice.
+		if w.committedAnyway(ctx, c, b) {
+			c.log.Warn("the dead-letter transaction's commit went unanswered, but the group's offsets show it committed; starting a new producer",
+				"records", len(b.items), "err", err)
+			w.replace()
+			return nil
+		}
 		return w.abort(ctx, c, fmt.Errorf("commit transaction: %w", err))
 	}
 	return nil
+}
+
+// committedAnyway reports whether a transaction whose commit went
+// unanswered committed after all: once no transactional offset commit of
+// the group is pending (KIP-447's require-stable fetch), the group's
+// committed offsets are those of b. It can tell only when b moves every
+// partition's offset (b.moves); otherwise, and when the brokers cannot
+// say within CommitTimeout, it reports false: the dead letters are written
+// again, at worst twice, never lost.
+func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatch) bool {
+	if len(b.offsets) == 0 || !b.moves {
+		return false
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CommitTimeout)
+	defer cancel()
+	adm := kadm.NewClient(c.cl)
+	for {
+		resp, err := adm.FetchOffsets(kadm.RequireStable(fctx), w.group)
+		unstable := errors.Is(err, kerr.UnstableOffsetCommit)
+		if err == nil {
+			all := true
+			for p, eo := range b.offsets {
+				o, ok := resp.Lookup(p.topic, p.partition)
+				switch {
+				case ok && errors.Is(o.Err, kerr.UnstableOffsetCommit):
+					unstable = true
+				case !ok || o.Err != nil || o.At < eo.Offset:
+					all = false
+				}
+			}
+			if !unstable {
+				return all
+			}
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-fctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // commitOffsets adds the group's offsets to the open transaction
@@ -633,14 +697,23 @@ func (w *txnWriter) failed(_ context.Context, c *Consumer, err error) error {
 	default:
 		return err
 	}
-	cl, nerr := kgo.NewClient(w.opts...)
-	if nerr != nil {
+	if nerr := w.replace(); nerr != nil {
 		return fmt.Errorf("%w (and a new producer: %w)", err, nerr)
+	}
+	return err
+}
+
+// replace closes the producer and starts a new one with the same
+// transactional id, which fences whatever the old one left open.
+func (w *txnWriter) replace() error {
+	cl, err := kgo.NewClient(w.opts...)
+	if err != nil {
+		return err
 	}
 	old := w.cl
 	w.cl = cl
 	old.Close()
-	return err
+	return nil
 }
 
 // droppedOf returns a partition of offsets whose state is no longer the

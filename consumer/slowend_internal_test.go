@@ -1,0 +1,120 @@
+package consumer
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/poll"
+)
+
+// An EndTxn(commit) whose answer comes late (a slow coordinator) may
+// still commit on the broker. The writer took it as failed, the records
+// stayed dead pending, and the next transaction wrote their dead letters
+// again: two committed dead letters for one record. Now the end has a
+// timeout of its own (not what the produce left of DLQWriteTimeout), and
+// when even that passes, the group's committed offsets tell whether it
+// committed.
+func TestSlowTransactionEndWritesDeadLetterOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		endTimeout time.Duration // 0: the default
+	}{
+		{"answered after DLQWriteTimeout", 0},
+		{"unanswered within the end's timeout", 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSlowTransactionEnd(t, tc.endTimeout) })
+	}
+}
+
+func testSlowTransactionEnd(t *testing.T, endTimeout time.Duration) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	var slowed atomic.Bool
+	kc.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		if !kr.(*kmsg.EndTxnRequest).Commit || !slowed.CompareAndSwap(false, true) {
+			return nil, nil, false
+		}
+		kc.SleepControl(func() { time.Sleep(1500 * time.Millisecond) }) // past the client's 1s
+		return nil, nil, false                                          // then the broker commits
+	})
+	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
+		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}),
+		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-slow-end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if endTimeout > 0 {
+		c.dlqTxn.endTimeout = endTimeout
+	}
+	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range md {
+		c.topicIDs[d.Topic] = d.ID
+	}
+	// The group exists, as it does for a member: a first commit at 0.
+	var first kadm.Offsets
+	first.Add(kadm.Offset{Topic: "good", Partition: 0, At: 0, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(c.cl).CommitOffsets(context.Background(), "g-slow-end", first); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.deadLetterLoop(ctx) }()
+	defer func() {
+		stop()
+		<-done
+		c.cancelBase()
+		c.mu.Lock()
+		c.stopWorkers = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+		c.workers.Wait()
+		c.cl.Close()
+		c.dlqTxn.close()
+	}()
+	c.mu.Lock()
+	gp := c.newPartitionLocked(tp{"good", 0})
+	c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 0, Key: []byte("k"), Value: []byte("v")}, time.Now())
+	c.mu.Unlock()
+	poll.Until(t, 15*time.Second, "the dead letter written", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return gp.unfinished == 0
+	})
+	// Count the committed dead letters.
+	rd, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumeTopics("good.dlq"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	n := 0
+	rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for rctx.Err() == nil {
+		rd.PollFetches(rctx).EachRecord(func(*kgo.Record) { n++ })
+	}
+	t.Logf("EndTxn slowed: %v; committed dead letters: %d; dlq failures %d", slowed.Load(), n, c.stats.dlqFailures.Load())
+	if !slowed.Load() {
+		t.Fatal("the transaction's end was not slowed")
+	}
+	if n != 1 {
+		t.Fatalf("%d committed dead letters for one record, want 1", n)
+	}
+}
