@@ -228,7 +228,8 @@ type Config struct {
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 	// DLQWriteTimeout bounds one DLQ write (with [DLQExactlyOnce], one
-	// transaction); default [DefaultDLQWriteTimeout].
+	// transaction up to its end, which has a timeout of its own);
+	// default [DefaultDLQWriteTimeout].
 	DLQWriteTimeout time.Duration
 	// DLQDelivery says how dead letters are written; default
 	// [DefaultDLQDelivery]. See [DLQDelivery].

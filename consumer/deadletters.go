@@ -43,7 +43,10 @@ import (
 // on in a rebalance, a zombie member fenced) is aborted; its dead letters
 // are never visible to readers of committed records, its offsets are not
 // committed, and the records stay dead pending, tried again with backoff
-// while their partition is owned. A dead letter too large for the DLQ topic
+// while their partition is owned. A transaction whose end goes unanswered
+// may have committed all the same: the group's committed offsets, once
+// stable, say whether it did, so that its dead letters are not written a
+// second time. A dead letter too large for the DLQ topic
 // is written again without its value (as [DLQAtLeastOnce] does). A
 // producer fenced by another process with the same transactional id is
 // replaced by a new one, which fences the other in turn; the transactional
