@@ -749,17 +749,23 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.workers.Wait()
 	stopCommits()
 	<-commitDone
+	// The final commit, bounded by CommitTimeout: a dead-letter
+	// transaction under way ends, the dead letters that reached their
+	// partitions' heads are written with their offsets (exactly once;
+	// those behind a record left for the next run stay unwritten, judged
+	// again then), then the watermarks are committed.
+	fin, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
+	defer cancel()
+	if c.dlqTxn != nil {
+		defer context.AfterFunc(fin, c.dlqTxn.cut)()
+	}
 	stopDead()
 	<-deadDone
 	if c.dlqTxn != nil {
-		// The dead letters that reached their partitions' heads are
-		// written with their commits; those behind a record left for the
-		// next run stay unwritten, judged again then.
-		dctx, cancel := context.WithTimeout(context.Background(), c.cfg.DLQWriteTimeout)
 		var apart deadApart // the partitions whose own dead letters failed
 		for {
-			n, failing, derr := c.writeDeadLetters(dctx, apart.without)
-			if derr != nil && len(failing) > 0 && dctx.Err() == nil {
+			n, failing, derr := c.writeDeadLetters(fin, apart.without)
+			if derr != nil && len(failing) > 0 && fin.Err() == nil {
 				apart.add(failing, c.cfg) // the others are written without them
 				continue
 			}
@@ -771,11 +777,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 				break
 			}
 		}
-		cancel()
 	}
-	cctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommitTimeout)
-	cerr := c.commit(cctx, nil)
-	cancel()
+	cerr := c.commit(fin, nil)
 	if cerr != nil {
 		c.log.Error("final commit failed; the next owner may redeliver finished records", "timeout", c.cfg.CommitTimeout, "err", cerr)
 		if err == nil {

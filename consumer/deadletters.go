@@ -110,10 +110,23 @@ type txnWriter struct {
 	// endTimeout bounds the end of a transaction (EndTxn), apart from
 	// the rest of it: dlqTxnTimeout.
 	endTimeout time.Duration
+	// life is what the steps that outlive a transaction's own deadline
+	// (its end, the check of an unanswered end, the abort) derive from:
+	// cut (by Run, when its final commit's time is up) and no sooner, so
+	// that a shutdown neither cuts a transaction's end short (written
+	// again, its dead letters would be there twice) nor waits past its
+	// budget.
+	life context.Context
+	cut  context.CancelFunc
 }
+
+// outer is what the steps that outlive a transaction's own deadline derive
+// from (see life).
+func (w *txnWriter) outer(context.Context) context.Context { return w.life }
 
 func newTxnWriter(group string, opts []kgo.Opt) (*txnWriter, error) {
 	w := &txnWriter{id: transactionalID(group), group: group, endTimeout: dlqTxnTimeout}
+	w.life, w.cut = context.WithCancel(context.Background())
 	w.opts = append(producerOpts(opts),
 		kgo.TransactionalID(w.id),
 		kgo.TransactionTimeout(dlqTxnTimeout),
@@ -499,7 +512,7 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 	}
 	// The end has a timeout of its own: a slow produce must not leave it
 	// too little time to be answered.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.endTimeout)
+	ectx, cancel := context.WithTimeout(w.outer(ctx), w.endTimeout)
 	err := w.cl.EndTransaction(ectx, kgo.TryCommit)
 	cancel()
 	if err != nil {
@@ -527,7 +540,7 @@ func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatc
 	if len(b.offsets) == 0 || !b.moves {
 		return false
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CommitTimeout)
+	fctx, cancel := context.WithTimeout(w.outer(ctx), c.cfg.CommitTimeout)
 	defer cancel()
 	adm := kadm.NewClient(c.cl)
 	for {
@@ -663,7 +676,7 @@ func retryConcurrent(ctx context.Context, fn func() error) error {
 
 // abort ends the open transaction with an abort and returns cause.
 func (w *txnWriter) abort(ctx context.Context, c *Consumer, cause error) error {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dlqTxnTimeout)
+	actx, cancel := context.WithTimeout(w.outer(ctx), dlqTxnTimeout)
 	defer cancel()
 	if err := w.cl.AbortBufferedRecords(actx); err == nil {
 		if err := w.cl.EndTransaction(actx, kgo.TryAbort); err != nil {
@@ -745,7 +758,10 @@ func (c *Consumer) topicIDsFor(offsets map[*partition]kgo.EpochOffset) map[strin
 }
 
 // close closes the producer.
-func (w *txnWriter) close() { w.cl.Close() }
+func (w *txnWriter) close() {
+	w.cut()
+	w.cl.Close()
+}
 
 // CheckTransactions asks the brokers cl reaches whether this bridge may use
 // the transactional ids of exactly-once dead letters for group: it
