@@ -505,7 +505,10 @@ func (p *Publisher) post(ctx context.Context, eventsURL string, ev *Event, token
 		if reqCtx.Err() != nil {
 			err = &timeoutError{err}
 		}
-		return Result{}, transportError(err), nil
+		// Its text may quote what was sent: a broken gateway that echoes
+		// the request's headers makes the transport quote the bad line,
+		// Authorization included.
+		return Result{}, transportError(&scrubbedError{text: p.scrub.ScrubString(err.Error(), maxErrorMessage), err: err}), nil
 	}
 	buf := p.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -626,6 +629,16 @@ func classify(status int) (class Class, ok bool) {
 	}
 	return ClassSystemic, false // 1xx/3xx/garbage: misconfigured endpoint
 }
+
+// scrubbedError is an error whose text was scrubbed of every secret and
+// token; errors.Is and errors.As still see the original.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 // transportError classifies a failure to get an answer: TLS and certificate
 // failures are systemic (they do not heal by retrying), everything else —
