@@ -19,14 +19,19 @@ import (
 //
 // # The rule
 //
-// After each failed try of an event, with k its failed tries in a row, a
-// the tries of other events that CXone answered since its first failure and
-// f those that failed, the chance that a healthy event fails k tries in a
-// row at the rate other events saw meanwhile is
+// After each failed try of an event, with k its failed tries in a row that
+// count (below), a the tries of other events that CXone answered since its
+// first failure and f those that failed, the chance that a healthy event
+// fails k tries in a row at the rate other events saw meanwhile is
 //
 //	L = (1 − s)^k,  s = a / (a + f + 1)
 //
-// (the +1 keeps a handful of answers from looking like certainty). The event
+// (the +1 keeps a handful of answers from looking like certainty). A failed
+// try counts only when CXone answered a try of another event since the
+// event's previous failed try (its first failed try counts): failures in a
+// row while nothing was answered say nothing of the event, so an event that
+// failed through an outage, then once more after it (a blip while the
+// backlog drains), is not given up on for the outage's failures. The event
 // is a persistent failure when
 //
 //   - a ≥ 1: CXone answered other events since its first failure,
@@ -68,6 +73,8 @@ type streak struct {
 	answered0 int64     // health.answered before its first failure
 	failed0   int64     // health.failed before its first failure
 	fails     int       // failed tries since
+	counted   int       // of them, those that count (see the rule)
+	answeredL int64     // health.answered at its last failure
 	attempts  int       // HTTP requests made for it since its first failure
 	touched   time.Time // last failure
 	gen       uint64    // the breaker generation in which its failure was last counted
@@ -89,7 +96,7 @@ func (h *health) likelihood(s *streak) (l float64, others int64) {
 	f := h.failed.Load() - s.failed0 - int64(s.fails)
 	f = max(f, 0)
 	rate := float64(a) / float64(a+f+1)
-	return math.Pow(1-rate, float64(s.fails)), a
+	return math.Pow(1-rate, float64(s.counted)), a
 }
 
 // suspect reports whether key's failures already look like its own.
@@ -150,6 +157,11 @@ func (h *health) failedTry(key string, attempts int, now time.Time, gen uint64) 
 		s.gen = gen
 	}
 	h.failed.Add(1)
+	answered := h.answered.Load()
+	if s.fails == 0 || answered > s.answeredL {
+		s.counted++
+	}
+	s.answeredL = answered
 	s.fails++
 	s.attempts += attempts
 	s.touched = now
@@ -168,6 +180,7 @@ func (h *health) sweepLocked(now time.Time) {
 // Verdict explains why an event was given up on as a persistent failure.
 type Verdict struct {
 	Failures       int           // failed tries in a row
+	Counted        int           // of them, those after CXone answered another event (see health)
 	Attempts       int           // HTTP requests made for it in that time
 	Since          time.Duration // from its first failure to the last
 	OthersAnswered int64         // tries of other events CXone answered meanwhile
@@ -175,8 +188,8 @@ type Verdict struct {
 }
 
 func (v Verdict) String() string {
-	return fmt.Sprintf("failed %d tries in a row over %s while CXone answered %d tries of other events (chance of bad luck %.1g)",
-		v.Failures, v.Since.Round(time.Millisecond), v.OthersAnswered, v.Likelihood)
+	return fmt.Sprintf("failed %d tries in a row (%d after CXone answered others) over %s while CXone answered %d tries of other events (chance of bad luck %.1g)",
+		v.Failures, v.Counted, v.Since.Round(time.Millisecond), v.OthersAnswered, v.Likelihood)
 }
 
 // verdict applies the persistent failure rule to key after a failed try.
@@ -188,7 +201,7 @@ func (h *health) verdict(key string, now time.Time) (Verdict, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.streaks[key]
-	if s == nil || s.fails < h.minAttempts || now.Sub(s.since) < h.minDuration {
+	if s == nil || s.counted < h.minAttempts || now.Sub(s.since) < h.minDuration {
 		return Verdict{}, false
 	}
 	l, a := h.likelihood(s)
@@ -196,5 +209,5 @@ func (h *health) verdict(key string, now time.Time) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	h.dropLocked(key)
-	return Verdict{Failures: s.fails, Attempts: s.attempts, Since: s.touched.Sub(s.since), OthersAnswered: a, Likelihood: l}, true
+	return Verdict{Failures: s.fails, Counted: s.counted, Attempts: s.attempts, Since: s.touched.Sub(s.since), OthersAnswered: a, Likelihood: l}, true
 }
