@@ -135,10 +135,10 @@ type BreakerConfig struct {
 // [ClassPersistent].
 type PoisonConfig struct {
 	// MinAttempts is the number of failed tries in a row (across Publish
-	// calls) before an event may be given up on, counting only tries after
-	// which CXone answered another event before the next (the first
-	// counts). Default 10; a negative value turns the rule off (an event is
-	// then retried for ever).
+	// calls) before an event may be given up on, not counting tries made
+	// while other events failed too and none was answered (an outage).
+	// Default 10; a negative value turns the rule off (an event is then
+	// retried for ever).
 	MinAttempts int
 	// MinDuration is the time since the event's first failure before it may
 	// be given up on. Default 1m.

@@ -27,12 +27,16 @@ import (
 //	L = (1 − s)^k,  s = a / (a + f + 1)
 //
 // (the +1 keeps a handful of answers from looking like certainty). A failed
-// try counts only when CXone answered a try of another event since the
-// event's previous failed try (its first failed try counts): failures in a
-// row while nothing was answered say nothing of the event, so an event that
-// failed through an outage, then once more after it (a blip while the
-// backlog drains), is not given up on for the outage's failures. The event
-// is a persistent failure when
+// try counts only while CXone was last seen answering other events: since
+// the event's previous failed try, another was answered, or none was tried
+// and that was so at the previous one (for its first failed try: the last
+// try of any event before it was answered). A try made while the others
+// fail too, none answered, is an outage's and says nothing of the event.
+// So an event that failed through an outage, then once more after it (a
+// blip while the backlog drains), is not given up on for the outage's
+// failures; a poison record whose key's followers wait behind it, with
+// nothing else left to try, still is. The event is a persistent failure
+// when
 //
 //   - a ≥ 1: CXone answered other events since its first failure,
 //   - k ≥ Poison.MinAttempts and its first failure is at least
@@ -61,6 +65,8 @@ type health struct {
 	answered atomic.Int64 // tries CXone answered (accepted, or refused the event itself)
 	failed   atomic.Int64 // tries that failed transiently or systemically
 	nstreaks atomic.Int64 // len(streaks), read without the lock on the success path
+	// lastAnswered reports whether the last try of any event was answered.
+	lastAnswered atomic.Bool
 
 	mu        sync.Mutex
 	streaks   map[string]*streak
@@ -75,6 +81,8 @@ type streak struct {
 	fails     int       // failed tries since
 	counted   int       // of them, those that count (see the rule)
 	answeredL int64     // health.answered at its last failure
+	failedL   int64     // health.failed after its last failure
+	healthyL  bool      // CXone was last seen answering others at its last failure
 	attempts  int       // HTTP requests made for it since its first failure
 	touched   time.Time // last failure
 	gen       uint64    // the breaker generation in which its failure was last counted
@@ -118,6 +126,9 @@ func (h *health) suspect(key string) bool {
 // refused for itself; either way its streak ends.
 func (h *health) healthy(key string) {
 	h.answered.Add(1)
+	if !h.lastAnswered.Load() {
+		h.lastAnswered.Store(true)
+	}
 	if h.nstreaks.Load() == 0 {
 		return
 	}
@@ -156,12 +167,20 @@ func (h *health) failedTry(key string, attempts int, now time.Time, gen uint64) 
 		repeat = s.gen == gen
 		s.gen = gen
 	}
-	h.failed.Add(1)
-	answered := h.answered.Load()
-	if s.fails == 0 || answered > s.answeredL {
+	answered, failed := h.answered.Load(), h.failed.Load()
+	switch {
+	case s.fails == 0:
+		s.healthyL = h.lastAnswered.Load()
+	case answered > s.answeredL:
+		s.healthyL = true
+	case failed > s.failedL:
+		s.healthyL = false // others failed, none was answered
+	}
+	if s.healthyL {
 		s.counted++
 	}
-	s.answeredL = answered
+	h.lastAnswered.Store(false)
+	s.answeredL, s.failedL = answered, h.failed.Add(1)
 	s.fails++
 	s.attempts += attempts
 	s.touched = now
@@ -180,7 +199,7 @@ func (h *health) sweepLocked(now time.Time) {
 // Verdict explains why an event was given up on as a persistent failure.
 type Verdict struct {
 	Failures       int           // failed tries in a row
-	Counted        int           // of them, those after CXone answered another event (see health)
+	Counted        int           // of them, those not in an outage (see health)
 	Attempts       int           // HTTP requests made for it in that time
 	Since          time.Duration // from its first failure to the last
 	OthersAnswered int64         // tries of other events CXone answered meanwhile
@@ -188,7 +207,7 @@ type Verdict struct {
 }
 
 func (v Verdict) String() string {
-	return fmt.Sprintf("failed %d tries in a row (%d after CXone answered others) over %s while CXone answered %d tries of other events (chance of bad luck %.1g)",
+	return fmt.Sprintf("failed %d tries in a row (%d outside an outage) over %s while CXone answered %d tries of other events (chance of bad luck %.1g)",
 		v.Failures, v.Counted, v.Since.Round(time.Millisecond), v.OthersAnswered, v.Likelihood)
 }
 
