@@ -118,6 +118,10 @@ type txnWriter struct {
 	// budget.
 	life context.Context
 	cut  context.CancelFunc
+	// seq and token tell this writer's transactions apart: token is the
+	// metadata of the open transaction's offsets (see committedAnyway).
+	seq   uint64
+	token string
 }
 
 // outer is what the steps that outlive a transaction's own deadline derive
@@ -152,10 +156,6 @@ type deadItem struct {
 type deadBatch struct {
 	items   []deadItem
 	offsets map[*partition]kgo.EpochOffset // taken under c.mu
-	// moves is set when every offset in offsets is past its partition's
-	// last commit: the group's committed offsets then tell whether the
-	// transaction committed (see committedAnyway).
-	moves bool
 }
 
 // signalDead wakes the dead-letter loop. c.mu need not be held.
@@ -203,6 +203,10 @@ func (c *Consumer) deadLetterLoop(ctx context.Context) {
 			if err == nil {
 				attempt = 0
 				if n == 0 {
+					break
+				}
+				if len(apart.parts) > 0 && !time.Now().Before(apart.at) {
+					c.signalDead() // the others go on right after the apart try
 					break
 				}
 				continue
@@ -312,7 +316,7 @@ func formatTPs(parts map[tp]bool) string {
 // list, and every dead-pending record of the states a data loss replaced.
 // It marks them taken. c.mu is held.
 func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
-	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}, moves: true}
+	b := deadBatch{offsets: map[*partition]kgo.EpochOffset{}}
 	take := func(it *item) {
 		it.inTxn = true
 		b.items = append(b.items, deadItem{it: it, out: dlq.NewRecord(it.rec, c.cfg.DLQTopic(it.rec.Topic), it.dead, time.Now())})
@@ -342,7 +346,6 @@ func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
 					wm = h
 				}
 				b.offsets[p] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
-				b.moves = b.moves && wm > p.committed
 			}
 		}
 		for q := p.prev; q != nil; q = q.prev {
@@ -471,6 +474,11 @@ func (c *Consumer) finishDeadLocked(it *item) {
 // b's offsets for the group, then the commit of the transaction. On any
 // failure it aborts.
 func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
+	w.seq++
+	w.token = fmt.Sprintf("dlq %s %d %d", w.id, time.Now().UnixNano(), w.seq)
+	for _, d := range b.items {
+		d.it.produceErr = nil // not a failure of an earlier attempt
+	}
 	if err := w.cl.BeginTransaction(); err != nil {
 		return w.failed(ctx, c, fmt.Errorf("%w: %w", errBegin, err))
 	}
@@ -518,7 +526,8 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 	if err != nil {
 		// Unanswered is not refused: the coordinator may have committed
 		// it. Written again, its dead letters would be in the DLQ twice.
-		if w.committedAnyway(ctx, c, b) {
+		notSent := errors.Is(err, kerr.OperationNotAttempted) || errors.Is(err, kerr.TransactionAbortable)
+		if !notSent && w.committedAnyway(ctx, c, b) {
 			c.log.Warn("the dead-letter transaction's commit went unanswered, but the group's offsets show it committed; starting a new producer",
 				"records", len(b.items), "err", err)
 			w.replace()
@@ -532,12 +541,15 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 // committedAnyway reports whether a transaction whose commit went
 // unanswered committed after all: once no transactional offset commit of
 // the group is pending (KIP-447's require-stable fetch), the group's
-// committed offsets are those of b. It can tell only when b moves every
-// partition's offset (b.moves); otherwise, and when the brokers cannot
-// say within CommitTimeout, it reports false: the dead letters are written
-// again, at worst twice, never lost.
+// committed offsets are those of b, and carry the metadata that this
+// transaction (and no other commit) gave them (w.token). Without offsets,
+// and when the brokers cannot say within CommitTimeout, it reports false:
+// the dead letters are written again, at worst twice, never lost. (The
+// offsets alone are not proof: after a data loss, or while a record of the
+// replaced log holds the commit, the group may be at or past them before
+// this transaction.)
 func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatch) bool {
-	if len(b.offsets) == 0 || !b.moves {
+	if len(b.offsets) == 0 {
 		return false
 	}
 	fctx, cancel := context.WithTimeout(w.outer(ctx), c.cfg.CommitTimeout)
@@ -553,7 +565,7 @@ func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatc
 				switch {
 				case ok && errors.Is(o.Err, kerr.UnstableOffsetCommit):
 					unstable = true
-				case !ok || o.Err != nil || o.At < eo.Offset:
+				case !ok || o.Err != nil || o.At != eo.Offset || o.Metadata != w.token:
 					all = false
 				}
 			}
@@ -615,6 +627,8 @@ func (w *txnWriter) commitOffsets(ctx context.Context, c *Consumer, offsets map[
 		}
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		rp.Partition, rp.Offset, rp.LeaderEpoch = p.partition, eo.Offset, eo.Epoch
+		tok := w.token
+		rp.Metadata = &tok
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	var resp *kmsg.TxnOffsetCommitResponse
