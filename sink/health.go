@@ -29,8 +29,9 @@ import (
 // (the +1 keeps a handful of answers from looking like certainty). A failed
 // try counts only while CXone was last seen answering other events: since
 // the event's previous failed try, another was answered, or none was tried
-// and that was so at the previous one (for its first failed try: the last
-// try of any event before it was answered). A try made while the others
+// and that was so at the previous one (at its first failed try, which
+// counts: the last try of any event before it was answered). A try made
+// while the others
 // fail too, none answered, is an outage's and says nothing of the event.
 // So an event that failed through an outage, then once more after it (a
 // blip while the backlog drains), is not given up on for the outage's
@@ -176,8 +177,8 @@ func (h *health) failedTry(key string, attempts int, now time.Time, gen uint64) 
 	case failed > s.failedL:
 		s.healthyL = false // others failed, none was answered
 	}
-	if s.healthyL {
-		s.counted++
+	if s.healthyL || s.fails == 0 {
+		s.counted++ // the first failed try counts: the streak starts with it
 	}
 	h.lastAnswered.Store(false)
 	s.answeredL, s.failedL = answered, h.failed.Add(1)
