@@ -365,3 +365,10 @@ func answerID(body []byte) (string, bool) {
 	}
 	return id, true
 }
+
+// fromTokenEndpoint reports whether e is the token endpoint's failure (its
+// Status is the token endpoint's, not the events endpoint's).
+func (e *Error) fromTokenEndpoint() bool {
+	var te *TokenError
+	return errors.As(e.Err, &te)
+}

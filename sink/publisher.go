@@ -287,7 +287,7 @@ func (p *Publisher) Publish(ctx context.Context, ev *Event) (Result, error) {
 		cerr.Attempts = attempts
 		// A 429 says nothing about the event (try records no failure for
 		// it): never the try that gives an event up.
-		if cerr.Class != ClassRejected && cerr.Status != http.StatusTooManyRequests {
+		if cerr.Class != ClassRejected && (cerr.Status != http.StatusTooManyRequests || cerr.fromTokenEndpoint()) {
 			if v, ok := p.health.verdict(ev.IdempotencyKey, time.Now()); ok {
 				perr := &Error{Class: ClassPersistent, Status: cerr.Status, Excerpt: cerr.Excerpt, Truncated: cerr.Truncated,
 					Attempts: v.Attempts, Err: cerr, Verdict: &v}
@@ -367,8 +367,11 @@ func (p *Publisher) try(ctx context.Context, ev *Event, attempts *int) (res Resu
 		// Accepted, or refused for itself: CXone is answering.
 		p.health.healthy(key)
 		p.br.release(permit, outcomeHealthy, false)
-	case cerr.Status == http.StatusTooManyRequests:
+	case cerr.Status == http.StatusTooManyRequests && !cerr.fromTokenEndpoint():
 		// Rate limited: handled by the shared cooldown, not the breaker.
+		// (A token endpoint's 429 sets no cooldown: it is a failure like
+		// its 503, which opens the breaker, so that the bridge asks for
+		// tokens once per open_timeout, not once per record retry.)
 		p.br.release(permit, outcomeNone, false)
 	default:
 		repeat := p.health.failedTry(key, *attempts-before, time.Now(), permit.gen)
