@@ -17,25 +17,22 @@ import (
 
 // A transaction whose end goes unanswered and that in fact ABORTED must not
 // be taken as committed because the group's offset is at or past its own:
-// after a data loss the group may hold the replaced log's offset, or a
-// record of that log may hold the commit at the very offset the
-// transaction commits. Taken as committed, its record was finished and its
+// after a data loss the group may hold the replaced log's offset. Taken
+// as committed, its record was finished and its
 // dead letter never written. Only offsets carrying the transaction's own
 // metadata prove it committed.
 func TestAbortedTransactionNotTakenAsCommitted(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		groupAt  int64 // the group's committed offset before the transaction
-		stuckOld bool  // an old-log record below the reset point is unfinished (heldBelow caps)
+		name    string
+		groupAt int64 // the group's committed offset before the transaction
 	}{
-		{"group ahead from the replaced log", 20, false},
-		{"heldBelow caps at the group's offset", 10, true},
+		{"group ahead from the replaced log", 20},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testAbortedTransaction(t, tc.groupAt, tc.stuckOld) })
+		t.Run(tc.name, func(t *testing.T) { testAbortedTransaction(t, tc.groupAt) })
 	}
 }
 
-func testAbortedTransaction(t *testing.T, groupAt int64, stuckOld bool) {
+func testAbortedTransaction(t *testing.T, groupAt int64) {
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,9 +85,6 @@ func testAbortedTransaction(t *testing.T, groupAt int64, stuckOld bool) {
 	c.mu.Lock()
 	c.newPartitionLocked(key)
 	c.parts[key].next = 10
-	if stuckOld {
-		c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 10, Key: []byte("stuck"), Value: []byte("v")}, time.Now())
-	}
 	c.parts[key].next = 20
 	c.parts[key].committed = groupAt
 	// truncation at 15; the client resets there

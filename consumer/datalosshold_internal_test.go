@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cxone-bridge/bridge/dlq"
 	"github.com/cxone-bridge/bridge/poll"
 )
 
@@ -101,5 +103,88 @@ func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 	}
 	if eo := sent[len(sent)-1][key.topic][0]; len(sent) != 2 || eo.Offset != 15 {
 		t.Fatalf("commits %v, want the second at 15 (the reset point) once record 10 finished", sent)
+	}
+}
+
+// After a truncation, while a record of the replaced log below the reset
+// point still holds the commit, the current log's dead letters wait:
+// written at once, their offsets could not be committed with them (the
+// commit stops at the held record), and a crash before it finished would
+// have them judged and written again. Once it finishes, they are written,
+// with the commit past them.
+func TestDeadLettersWaitForReplacedLogRecord(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "lossy", "lossy.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }, DLQDelivery: DLQExactlyOnce},
+		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
+			if string(r.Key) == "stuck" {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return Outcome{}, ctx.Err()
+				}
+				return Outcome{}, nil
+			}
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}),
+		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-loss-dead"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "lossy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range md {
+		c.topicIDs[d.Topic] = d.ID
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.deadLetterLoop(ctx) }()
+	defer func() {
+		releaseOnce.Do(func() { close(release) })
+		stop()
+		<-done
+		c.cancelBase()
+		c.mu.Lock()
+		c.stopWorkers = true
+		c.workCond.Broadcast()
+		c.mu.Unlock()
+		c.workers.Wait()
+		c.cl.Close()
+		c.dlqTxn.close()
+	}()
+	key := tp{"lossy", 0}
+	c.mu.Lock()
+	c.newPartitionLocked(key)
+	c.dispatchLocked(&kgo.Record{Topic: key.topic, Partition: 0, Offset: 10, Key: []byte("stuck"), Value: []byte("v")}, time.Now())
+	c.parts[key].next = 20 // 11..19 finished
+	// The log is truncated at 15; the client resets there, and record 15
+	// of the new log is bad.
+	c.fetchErrorLocked(key.topic, 0, &kgo.ErrDataLoss{Topic: key.topic, Partition: 0, ConsumedTo: 20, ResetTo: 15})
+	np := c.parts[key]
+	c.dispatchLocked(&kgo.Record{Topic: key.topic, Partition: 0, Offset: 15, Key: []byte("bad"), Value: []byte("v")}, time.Now())
+	c.mu.Unlock()
+	state := func() (unfinished, dead int, committed int64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return np.unfinished, np.dead, np.committed
+	}
+	poll.Until(t, 5*time.Second, "record 15 judged for the DLQ", func() bool { _, d, _ := state(); return d == 1 })
+	// Nothing to wait for but time: the loop, woken, must leave it.
+	c.signalDead()
+	<-time.After(300 * time.Millisecond)
+	if u, _, _ := state(); u != 1 {
+		t.Fatalf("record 15's dead letter was written while record 10 of the replaced log holds the commit below it")
+	}
+	releaseOnce.Do(func() { close(release) }) // record 10 finishes
+	poll.Until(t, 5*time.Second, "record 15's dead letter written", func() bool { u, _, _ := state(); return u == 0 })
+	if _, _, committed := state(); committed != 16 {
+		t.Errorf("committed %d after the dead letter, want 16", committed)
 	}
 }

@@ -328,7 +328,11 @@ func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
 		if sel != nil && !sel(key) {
 			continue
 		}
-		if !p.revoked {
+		// While a record of a log a data loss replaced holds the commit
+		// below this state's records (heldBelow), their dead letters wait:
+		// written now, their offsets could not be committed with them, and
+		// a crash would have them written twice. Its finish wakes the loop.
+		if !p.revoked && p.heldBelow() < 0 {
 			var last *item
 			for it := p.head; it != nil && it.dead != nil && !it.inTxn; it = it.next {
 				take(it)
@@ -338,12 +342,6 @@ func (c *Consumer) collectDeadLocked(sel func(tp) bool) deadBatch {
 				wm := p.next
 				if last.next != nil {
 					wm = last.next.rec.Offset
-				}
-				if h := p.heldBelow(); h >= 0 && h < wm {
-					// A record of the log a data loss replaced still holds
-					// the commit: the dead letters are written, the offset
-					// goes no further than it.
-					wm = h
 				}
 				b.offsets[p] = kgo.EpochOffset{Epoch: p.epoch, Offset: wm}
 			}

@@ -288,8 +288,11 @@ func (c *Consumer) finishLocked(it *item, dead bool) {
 	c.bytes -= it.size
 	p := it.part
 	p.unlink(it)
-	if p.head != nil && p.head.dead != nil && c.dlqTxn != nil {
-		c.signalDead() // a dead-pending record reached the head
+	if c.dlqTxn != nil && (!p.current || p.head != nil && p.head.dead != nil) {
+		// A dead-pending record reached the head, or a record of a log a
+		// data loss replaced finished, which may let the current state's
+		// dead letters go (collectDeadLocked).
+		c.signalDead()
 	}
 	if p.current { // still this assignment: it counts
 		if c.cfg.Observer != nil {
