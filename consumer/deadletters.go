@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -538,38 +537,51 @@ func (w *txnWriter) write(ctx context.Context, c *Consumer, b deadBatch) error {
 
 // committedAnyway reports whether a transaction whose commit went
 // unanswered committed after all: once no transactional offset commit of
-// the group is pending (KIP-447's require-stable fetch), the group's
-// committed offsets are those of b, and carry the metadata that this
-// transaction (and no other commit) gave them (w.token). Without offsets,
-// and when the brokers cannot say within CommitTimeout, it reports false:
-// the dead letters are written again, at worst twice, never lost. (The
-// offsets alone are not proof: after a data loss, or while a record of the
-// replaced log holds the commit, the group may be at or past them before
-// this transaction.)
+// the group is pending for b's partitions (KIP-447's require-stable
+// fetch), the group's committed offsets are those of b, and carry the
+// metadata that this transaction (and no other commit) gave them
+// (w.token). Without offsets, and when the brokers cannot say within
+// CommitTimeout, it reports false: the dead letters are written again, at
+// worst twice, never lost. (The offsets alone are not proof: after a data
+// loss, or while a record of the replaced log holds the commit, the group
+// may be at or past them before this transaction.)
+//
+// The fetch names b's partitions. A fetch of all the group's offsets
+// lists only partitions with a committed offset, and a broker checks
+// those alone for a pending commit: a partition whose first commit is
+// this transaction's was missing from the answer while the commit was
+// still being written, and the transaction was taken for aborted.
 func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatch) bool {
 	if len(b.offsets) == 0 {
 		return false
 	}
 	fctx, cancel := context.WithTimeout(w.outer(ctx), c.cfg.CommitTimeout)
 	defer cancel()
-	adm := kadm.NewClient(c.cl)
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = w.group
+	req.RequireStable = true
+	byTopic := map[string]int{}
+	for p := range b.offsets {
+		i, ok := byTopic[p.topic]
+		if !ok {
+			rt := kmsg.NewOffsetFetchRequestTopic()
+			rt.Topic = p.topic
+			req.Topics = append(req.Topics, rt)
+			i = len(req.Topics) - 1
+			byTopic[p.topic] = i
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p.partition)
+	}
 	for {
-		resp, err := adm.FetchOffsets(kadm.RequireStable(fctx), w.group)
-		unstable := errors.Is(err, kerr.UnstableOffsetCommit)
-		if err == nil {
-			all := true
+		committed, known := w.stableOffsets(fctx, c, req)
+		if known {
 			for p, eo := range b.offsets {
-				o, ok := resp.Lookup(p.topic, p.partition)
-				switch {
-				case ok && errors.Is(o.Err, kerr.UnstableOffsetCommit):
-					unstable = true
-				case !ok || o.Err != nil || o.At != eo.Offset || o.Metadata != w.token:
-					all = false
+				o, ok := committed[tp{p.topic, p.partition}]
+				if !ok || o.Offset != eo.Offset || o.Metadata == nil || *o.Metadata != w.token {
+					return false
 				}
 			}
-			if !unstable {
-				return all
-			}
+			return true
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
@@ -579,6 +591,34 @@ func (w *txnWriter) committedAnyway(ctx context.Context, c *Consumer, b deadBatc
 		case <-t.C:
 		}
 	}
+}
+
+// stableOffsets sends req (a require-stable fetch of named partitions) and
+// returns the committed offsets it answers. known is false while a
+// partition's commit is pending (UNSTABLE_OFFSET_COMMIT) or the fetch
+// failed, and the caller asks again; a partition the brokers answer with
+// another error is left out (not proof of a commit).
+func (w *txnWriter) stableOffsets(ctx context.Context, c *Consumer, req *kmsg.OffsetFetchRequest) (committed map[tp]kmsg.OffsetFetchResponseGroupTopicPartition, known bool) {
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil || len(resp.Groups) != 1 {
+		return nil, false
+	}
+	g := resp.Groups[0]
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		return nil, !errors.Is(err, kerr.UnstableOffsetCommit)
+	}
+	committed = map[tp]kmsg.OffsetFetchResponseGroupTopicPartition{}
+	for _, t := range g.Topics {
+		for _, p := range t.Partitions {
+			switch err := kerr.ErrorForCode(p.ErrorCode); {
+			case errors.Is(err, kerr.UnstableOffsetCommit):
+				return nil, false
+			case err == nil:
+				committed[tp{t.Topic, p.Partition}] = p
+			}
+		}
+	}
+	return committed, true
 }
 
 // commitOffsets adds the group's offsets to the open transaction
