@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -33,25 +32,9 @@ func TestAbortedTransactionNotTakenAsCommitted(t *testing.T) {
 }
 
 func testAbortedTransaction(t *testing.T, groupAt int64) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	var hit atomic.Bool
-	kc.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		req := kr.(*kmsg.EndTxnRequest)
-		if !req.Commit || !hit.CompareAndSwap(false, true) {
-			return nil, nil, false
-		}
-		req.Commit = false                                  // the coordinator ends up aborting it ...
-		kc.SleepControl(func() { time.Sleep(time.Second) }) // ... and answers after the client gave up
-		return nil, nil, false
-	})
 	release := make(chan struct{})
 	defer close(release)
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second,
+	c, kc := newInternalConsumer(t, "g-aborted-end", []string{"good", "good.dlq"}, Config{DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second,
 		RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
 		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
 			if string(r.Key) == "stuck" {
@@ -62,20 +45,20 @@ func testAbortedTransaction(t *testing.T, groupAt int64) {
 				return Outcome{}, nil
 			}
 			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-aborted-end"))
-	if err != nil {
-		t.Fatal(err)
-	}
+		}))
+	var hit atomic.Bool
+	kc.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.EndTxnRequest)
+		if !req.Commit || !hit.CompareAndSwap(false, true) {
+			return nil, nil, false
+		}
+		req.Commit = false                                  // the coordinator ends up aborting it ...
+		kc.SleepControl(func() { time.Sleep(time.Second) }) // ... and answers after the client gave up
+		return nil, nil, false
+	})
 	c.dlqTxn.endTimeout = 300 * time.Millisecond
 	adm := kadm.NewClient(c.cl)
-	md, err := adm.ListTopics(context.Background(), "good")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
+	learnTopicIDs(t, c, "good")
 	var first kadm.Offsets
 	first.Add(kadm.Offset{Topic: "good", Partition: 0, At: groupAt, LeaderEpoch: -1})
 	if _, err := adm.CommitOffsets(context.Background(), "g-aborted-end", first); err != nil {
@@ -93,38 +76,13 @@ func testAbortedTransaction(t *testing.T, groupAt int64) {
 	c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 15, Key: []byte("dead"), Value: []byte("v")}, time.Now())
 	c.mu.Unlock()
 
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.deadLetterLoop(ctx) }()
-	defer func() {
-		stop()
-		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+	runDeadLetterLoop(t, c)
 	poll.Until(t, 8*time.Second, "record 15 finished", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return np.unfinished == 0
 	})
-	rd, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumeTopics("good.dlq"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	n := 0
-	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	for rctx.Err() == nil {
-		rd.PollFetches(rctx).EachRecord(func(*kgo.Record) { n++ })
-	}
+	n := committedDeadLetters(t, kc, "good.dlq", 2*time.Second)
 	t.Logf("end aborted+late: %v; committed dead letters %d; failures %d", hit.Load(), n, c.stats.dlqFailures.Load())
 	if !hit.Load() {
 		t.Fatal("EndTxn not intercepted")

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -20,33 +19,17 @@ import (
 // never happened, and a partition set apart stayed held after its DLQ topic
 // was created. Its try must come when due, flood or not.
 func TestApartPartitionRetriedDuringFlood(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq", "bad"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	c, kc := newInternalConsumer(t, "g-apart-flood", []string{"good", "good.dlq", "bad"}, Config{DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}))
 	// a real cluster's transaction takes some ms (kfake's well under one)
 	kc.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
 		kc.KeepControl()
 		kc.SleepControl(func() { time.Sleep(20 * time.Millisecond) })
 		return nil, nil, false
 	})
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
-		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
-			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-apart-flood"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good", "bad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
+	learnTopicIDs(t, c, "good", "bad")
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.deadLetterLoop(ctx) }()
@@ -57,14 +40,6 @@ func TestApartPartitionRetriedDuringFlood(t *testing.T) {
 		<-floodDone
 		stop()
 		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
 	}()
 	c.mu.Lock()
 	gp := c.newPartitionLocked(tp{"good", 0})

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,32 +14,14 @@ import (
 // in this one, so waiting for them held the shutdown (the client's close
 // waits for the revoke) for the whole RevokeDrainTimeout.
 func TestRevokeDrainEndsWhenShutdownStarts(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	release := make(chan struct{})
 	running := make(chan struct{}, 2)
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }},
+	c, _ := newInternalConsumer(t, "g-closing", []string{"orders.dlq"}, Config{},
 		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
 			running <- struct{}{}
 			<-release
 			return Outcome{}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-closing"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-	}()
+		}))
 	// A partition of a topic the group does not consume: the group's own
 	// assignment of "orders" never touches its state. Record 0 is handled
 	// (held); record 1, same key, waits behind it.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/poll"
@@ -18,26 +17,8 @@ import (
 // epoch) may be another member's by now, and the coordinator checks the
 // epoch, not ownership, so its old watermark would move the group back.
 func TestCommitRetryAfterStaleEpochSkipsDroppedPartitions(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }},
-		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) { return Outcome{}, nil }),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-stale"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-	}()
+	c, _ := newInternalConsumer(t, "g-stale", []string{"orders.dlq"}, Config{},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) { return Outcome{}, nil }))
 	// Two partitions of a topic the group does not consume (its own
 	// assignment never touches them), each with a finished record.
 	kept, lost := tp{"owned", 0}, tp{"owned", 1}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
@@ -21,14 +19,9 @@ import (
 // (ResetTo), past it: a crash or a rebalance then lost it. Once it
 // finishes, the commit moves on.
 func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }},
+	c, _ := newInternalConsumer(t, "g-loss-held", []string{"orders.dlq"}, Config{},
 		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
 			if string(r.Key) == "stuck" {
 				select {
@@ -38,24 +31,8 @@ func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 				}
 			}
 			return Outcome{}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-loss-held"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		releaseOnce.Do(func() { close(release) })
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		if c.dlqTxn != nil {
-			c.dlqTxn.close()
-		}
-	}()
+		}))
+	defer releaseOnce.Do(func() { close(release) })
 	key := tp{"lossy", 0}
 	c.mu.Lock()
 	c.newPartitionLocked(key)
@@ -113,14 +90,9 @@ func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 // have them judged and written again. Once it finishes, they are written,
 // with the commit past them.
 func TestDeadLettersWaitForReplacedLogRecord(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "lossy", "lossy.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }, DLQDelivery: DLQExactlyOnce},
+	c, _ := newInternalConsumer(t, "g-loss-dead", []string{"lossy", "lossy.dlq"}, Config{DLQDelivery: DLQExactlyOnce},
 		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
 			if string(r.Key) == "stuck" {
 				select {
@@ -131,34 +103,10 @@ func TestDeadLettersWaitForReplacedLogRecord(t *testing.T) {
 				return Outcome{}, nil
 			}
 			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-loss-dead"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "lossy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.deadLetterLoop(ctx) }()
-	defer func() {
-		releaseOnce.Do(func() { close(release) })
-		stop()
-		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+		}))
+	learnTopicIDs(t, c, "lossy")
+	runDeadLetterLoop(t, c)
+	defer releaseOnce.Do(func() { close(release) })
 	key := tp{"lossy", 0}
 	c.mu.Lock()
 	c.newPartitionLocked(key)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
@@ -20,43 +19,13 @@ import (
 // behind them. Its partition is now written apart: the others go on, and
 // it goes through once its DLQ topic exists.
 func TestUnwritableDeadLetterHoldsOnlyItsPartition(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq", "bad"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+	c, _ := newInternalConsumer(t, "g-apart", []string{"good", "good.dlq", "bad"}, Config{DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
 		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
 			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-apart"))
-	if err != nil {
-		t.Fatal(err)
-	}
+		}))
 	// Topic ids, as fetches would have taught them (TxnOffsetCommit v6).
-	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good", "bad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.deadLetterLoop(ctx) }()
-	defer func() {
-		stop()
-		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+	learnTopicIDs(t, c, "good", "bad")
+	runDeadLetterLoop(t, c)
 	good, bad := tp{"good", 0}, tp{"bad", 0}
 	c.mu.Lock()
 	gp := c.newPartitionLocked(good)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
@@ -18,32 +17,12 @@ import (
 // abandons a dead-pending record of a dropped partition. The window is a
 // few instructions wide, so the test runs many rounds.
 func TestDeadPendingOfDroppedPartitionLeavesBudgets(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
 	judged := make(chan struct{})
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, MaxInFlight: 1, MaxBuffered: 4},
+	c, _ := newInternalConsumer(t, "g-deadrace", []string{"orders.dlq"}, Config{DLQDelivery: DLQExactlyOnce, MaxInFlight: 1, MaxBuffered: 4},
 		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
 			judged <- struct{}{}
 			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-deadrace"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+		}))
 	// A partition of a topic the group does not consume: the group's own
 	// assignment of "orders" (callbacks on the client's goroutines) never
 	// touches its state.

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -15,18 +14,8 @@ import (
 // resume it. The race window is a few instructions wide, so the test runs
 // many rounds (until it finds a mismatch or its time is up).
 func TestPauseStateMatchesClientUnderRace(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "orders.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" }},
-		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) { return Outcome{}, nil }),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-race"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.cl.Close()
+	c, _ := newInternalConsumer(t, "g-race", []string{"orders.dlq"}, Config{},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) { return Outcome{}, nil }))
 	assigned := map[string][]int32{"orders": {0}}
 	deadline := time.Now().Add(3 * time.Second)
 	rounds := 0

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -41,11 +40,11 @@ func TestSlowTransactionEndWritesDeadLetterOnce(t *testing.T) {
 }
 
 func testSlowTransactionEnd(t *testing.T, endTimeout time.Duration, firstOfPartition bool) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	c, kc := newInternalConsumer(t, "g-slow-end", []string{"good", "good.dlq"}, Config{DLQDelivery: DLQExactlyOnce,
+		DLQWriteTimeout: time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
+			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
+		}))
 	var slowed atomic.Bool
 	kc.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		if !kr.(*kmsg.EndTxnRequest).Commit || !slowed.CompareAndSwap(false, true) {
@@ -54,25 +53,10 @@ func testSlowTransactionEnd(t *testing.T, endTimeout time.Duration, firstOfParti
 		kc.SleepControl(func() { time.Sleep(1500 * time.Millisecond) }) // past the client's 1s
 		return nil, nil, false                                          // then the broker commits
 	})
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
-		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
-			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-slow-end"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if endTimeout > 0 {
 		c.dlqTxn.endTimeout = endTimeout
 	}
-	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
+	learnTopicIDs(t, c, "good")
 	// The group exists, as it does for a member: a first commit at 0 of
 	// another partition, or of this one.
 	var first kadm.Offsets
@@ -84,21 +68,7 @@ func testSlowTransactionEnd(t *testing.T, endTimeout time.Duration, firstOfParti
 	if _, err := kadm.NewClient(c.cl).CommitOffsets(context.Background(), "g-slow-end", first); err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.deadLetterLoop(ctx) }()
-	defer func() {
-		stop()
-		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+	runDeadLetterLoop(t, c)
 	c.mu.Lock()
 	gp := c.newPartitionLocked(tp{"good", 0})
 	c.dispatchLocked(&kgo.Record{Topic: "good", Partition: 0, Offset: 0, Key: []byte("k"), Value: []byte("v")}, time.Now())
@@ -108,19 +78,7 @@ func testSlowTransactionEnd(t *testing.T, endTimeout time.Duration, firstOfParti
 		defer c.mu.Unlock()
 		return gp.unfinished == 0
 	})
-	// Count the committed dead letters.
-	rd, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumeTopics("good.dlq"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	n := 0
-	rctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for rctx.Err() == nil {
-		rd.PollFetches(rctx).EachRecord(func(*kgo.Record) { n++ })
-	}
+	n := committedDeadLetters(t, kc, "good.dlq", 3*time.Second)
 	t.Logf("EndTxn slowed: %v; committed dead letters: %d; dlq failures %d", slowed.Load(), n, c.stats.dlqFailures.Load())
 	if !slowed.Load() {
 		t.Fatal("the transaction's end was not slowed")

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,44 +43,14 @@ func TestDeadLetterProducerRefreshesMetadataSoon(t *testing.T) {
 // Before, it replaced the client only after a fence, and no dead letter
 // (nor the commit of its partition) moved until the process restarted.
 func TestDeadLetterProducerRecoversFromRefusedInit(t *testing.T) {
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders", "good", "good.dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	// One InitProducerID refused, then allowed (the operator fixed the ACL).
-	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.TransactionalIDAuthorizationFailed, TopLevel: true, Count: 1})
-	c, err := New(Config{Topics: []string{"orders"}, DLQTopic: func(s string) string { return s + ".dlq" },
-		DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
+	c, kc := newInternalConsumer(t, "g-refused-init", []string{"good", "good.dlq"}, Config{DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
 		HandlerFunc(func(context.Context, *kgo.Record) (Outcome, error) {
 			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}),
-		kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumerGroup("g-refused-init"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := kadm.NewClient(c.cl).ListTopics(context.Background(), "good")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range md {
-		c.topicIDs[d.Topic] = d.ID
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.deadLetterLoop(ctx) }()
-	defer func() {
-		stop()
-		<-done
-		c.cancelBase()
-		c.mu.Lock()
-		c.stopWorkers = true
-		c.workCond.Broadcast()
-		c.mu.Unlock()
-		c.workers.Wait()
-		c.cl.Close()
-		c.dlqTxn.close()
-	}()
+		}))
+	// One InitProducerID refused, then allowed (the operator fixed the ACL).
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.TransactionalIDAuthorizationFailed, TopLevel: true, Count: 1})
+	learnTopicIDs(t, c, "good")
+	runDeadLetterLoop(t, c)
 	good := tp{"good", 0}
 	c.mu.Lock()
 	gp := c.newPartitionLocked(good)
