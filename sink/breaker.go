@@ -29,7 +29,14 @@ const (
 //     says so with repeat): an event failing six tries in a row is one
 //     failure, and FailuresToOpen failures of distinct events in a row, with
 //     no healthy answer in between, open the breaker. A healthy answer
-//     resets the count; a repeated failure neither counts nor resets.
+//     resets the count; a repeated failure neither counts nor resets, with
+//     one exception: when at least two distinct events have failed and no
+//     try has been answered for OpenTimeout since the first of them, a
+//     repeated failure opens the breaker too. An outage with fewer than
+//     FailuresToOpen records in flight (a quiet topic, a small budget)
+//     otherwise never opened it: nothing paused, and readiness never said
+//     so. One event failing alone never opens it that way: it may be
+//     poison, and nothing else tells it from an outage.
 //   - Open: nothing goes; callers wait. After OpenTimeout a timer moves the
 //     breaker to half-open by itself, so recovery never depends on a caller
 //     being there to ask (after the partitions holding the waiting records
@@ -59,6 +66,7 @@ type breaker struct {
 	gen      uint64    // changes with every transition
 	since    time.Time // when st was entered
 	failures int       // closed: distinct events failed in a row
+	failed0  time.Time // closed: when the first of them failed
 	probes   int       // half-open: probes in flight
 	passed   int       // half-open: healthy probes in a row
 	timer    *time.Timer
@@ -157,9 +165,21 @@ func (b *breaker) release(p permit, o outcome, repeat bool) {
 		switch {
 		case o == outcomeHealthy:
 			b.failures = 0
-		case o == outcomeFailed && !repeat:
-			b.failures++
-			if b.failures >= b.failuresToOpen {
+		case o == outcomeFailed:
+			if !repeat {
+				b.failures++
+				if b.failures == 1 {
+					b.failed0 = time.Now()
+				}
+			}
+			switch {
+			case b.failures >= b.failuresToOpen:
+				b.setLocked(BreakerOpen)
+			case b.failures >= 2 && time.Since(b.failed0) >= b.openTimeout:
+				// Failing for OpenTimeout with no answer: an outage,
+				// whatever the number of records in flight.
+				b.log.Warn("cxone answered no try for open_timeout while distinct events kept failing",
+					"events", b.failures, "open_timeout", b.openTimeout)
 				b.setLocked(BreakerOpen)
 			}
 		}

@@ -6,6 +6,7 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -146,5 +147,56 @@ func TestRateLimitedTryIsNotAPersistentFailure(t *testing.T) {
 		t.Errorf("a rate-limited try gave the event up as a persistent failure with last status %d: %v", e.Status, err)
 	} else if e := asError(t, err); e.Status != http.StatusTooManyRequests {
 		t.Errorf("got %v, want the 429", err)
+	}
+}
+
+// An outage with fewer records in flight than FailuresToOpen (a quiet
+// topic, a small budget) must still open the breaker: each event counts
+// once, so two records failing for ever left it closed, nothing was
+// paused, and readiness never said CXone was down. Two distinct events
+// failing with no answer for OpenTimeout open it now. One event failing
+// alone does not: it may be poison, and nothing tells it from an outage.
+func TestBreakerOpensWithFewRecordsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		records  int
+		wantOpen bool
+	}{{2, true}, {1, false}} {
+		t.Run(fmt.Sprintf("%d in flight", tc.records), func(t *testing.T) {
+			srv := newServer(t)
+			if err := srv.SetFaults(cxonetest.Faults{OutageFrom: time.Now(), OutageUntil: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			const openTimeout = 300 * time.Millisecond
+			cfg := testConfig(srv.URL)
+			cfg.Retry.MaxAttempts = 1
+			cfg.Breaker = sink.BreakerConfig{FailuresToOpen: 5, OpenTimeout: openTimeout}
+			cfg.Poison = sink.PoisonConfig{MinAttempts: -1}
+			p := newPublisher(t, cfg)
+			var evs []*sink.Event
+			for range tc.records {
+				evs = append(evs, orderEvent(uniqueKey(), "c"))
+			}
+			start := time.Now()
+			// The consumer retries the records it holds, well past
+			// OpenTimeout.
+			for time.Since(start) < 4*openTimeout && p.BreakerState() == sink.BreakerClosed {
+				for _, ev := range evs {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_, err := p.Publish(ctx, ev)
+					cancel()
+					if err == nil {
+						t.Fatal("accepted during the outage")
+					}
+				}
+			}
+			open := p.BreakerState() != sink.BreakerClosed
+			t.Logf("%d records failing: breaker %v after %v", tc.records, p.BreakerState(), time.Since(start).Round(time.Millisecond))
+			if open != tc.wantOpen {
+				t.Fatalf("breaker open: %v, want %v", open, tc.wantOpen)
+			}
+			if open && time.Since(start) < openTimeout {
+				t.Fatalf("opened after %v, before OpenTimeout (%v) with %d of 5 failures", time.Since(start), openTimeout, tc.records)
+			}
+		})
 	}
 }

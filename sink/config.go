@@ -118,7 +118,8 @@ type RateLimitConfig struct {
 type BreakerConfig struct {
 	// FailuresToOpen transient or systemic failures of distinct events in a
 	// row, with no healthy answer in between, open the breaker (an event's
-	// repeated failures count once). Default 5.
+	// repeated failures count once). Two or more distinct events failing
+	// with no answer for OpenTimeout open it too, however few. Default 5.
 	FailuresToOpen int
 	// OpenTimeout is how long the breaker stays open before it moves to
 	// half-open by itself and lets probes through. Default 30s.

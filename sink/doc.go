@@ -85,7 +85,9 @@
 //  2. Circuit breaker ([Config.Breaker]). It measures CXone, not one event:
 //     FailuresToOpen transient or systemic failures of distinct events in a
 //     row (an event's repeated failures count once; a healthy answer resets
-//     the count) open it. While open, callers wait instead of sending or
+//     the count) open it, and so do two or more distinct events failing
+//     with no answer for OpenTimeout (an outage with few events in flight;
+//     one event failing alone never opens it: it may be poison). While open, callers wait instead of sending or
 //     spending retries. After OpenTimeout a timer moves it to half-open by
 //     itself (no caller needs to be there); HalfOpenMaxRequests probes go
 //     through while the others keep waiting, and an event suspected of
