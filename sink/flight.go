@@ -28,6 +28,9 @@ const closeWait = 5 * time.Second
 type background struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// stopWait, when set, ends the waits of callers (flight.do) with
+	// ErrStopped once closed ([Publisher.StopWaiting]); the calls go on.
+	stopWait <-chan struct{}
 
 	mu      sync.Mutex
 	stopped bool
@@ -153,16 +156,26 @@ func (f *flight[T]) start(fresh func() (T, bool)) *flightCall[T] {
 	return c
 }
 
-// do waits for the result of start(fresh), or for ctx to end (ctx.Err()).
+// do waits for the result of start(fresh), for ctx to end (ctx.Err()), or
+// for the background's stopWait to close (ErrStopped): a caller shutting
+// down does not wait for a slow token endpoint (the call goes on for the
+// others).
 func (f *flight[T]) do(ctx context.Context, fresh func() (T, bool)) (T, error) {
 	c := f.start(fresh)
 	c.waiters.Add(1)
 	defer c.waiters.Add(-1)
+	var zero T
 	select {
 	case <-c.done:
 		return c.val, c.err
 	case <-ctx.Done():
-		var zero T
 		return zero, ctx.Err()
+	case <-f.bg.stopWait:
+		select {
+		case <-c.done: // both ready: the result is not lost
+			return c.val, c.err
+		default:
+		}
+		return zero, ErrStopped
 	}
 }

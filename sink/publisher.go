@@ -143,7 +143,9 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		bg:        newBackground(),
 		userAgent: []string{cfg.UserAgent},
 		scrub:     redact.New(),
+		stopWait:  make(chan struct{}),
 	}
+	p.bg.stopWait = p.stopWait
 	// The inline secrets; the grant source adds what it reads from files.
 	p.scrub.AddBasic(cfg.ClientID, string(cfg.ClientSecret))
 	p.scrub.AddSecret(string(cfg.AccessKeySecret))
@@ -194,7 +196,6 @@ func New(cfg Config, opts ...Option) (*Publisher, error) {
 		}
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), burst)
 	}
-	p.stopWait = make(chan struct{})
 	p.br = newBreaker(cfg.Breaker, p.log, cfg.OnBreakerState, p.stopWait)
 	p.health = newHealth(cfg.Poison)
 	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 512)) }
@@ -404,6 +405,9 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 		if ctx.Err() != nil {
 			return Result{}, nil, ctx.Err()
 		}
+		if errors.Is(err, ErrStopped) {
+			return Result{}, nil, err
+		}
 		// Discovery failing is not the record's fault (docs/reliability.md: systemic).
 		return Result{}, &Error{Class: ClassSystemic, Err: err}, nil
 	}
@@ -412,6 +416,9 @@ func (p *Publisher) postWithToken(ctx context.Context, ev *Event, attempts *int)
 		if err != nil {
 			if ctx.Err() != nil {
 				return Result{}, nil, ctx.Err()
+			}
+			if errors.Is(err, ErrStopped) {
+				return Result{}, nil, err
 			}
 			return Result{}, p.tokenError(err), nil
 		}
