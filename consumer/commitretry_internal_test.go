@@ -44,7 +44,7 @@ func TestCommitRetryAfterStaleEpochSkipsDroppedPartitions(t *testing.T) {
 		}
 		return nil
 	}
-	if err := c.commit(context.Background(), nil); err != nil {
+	if err := c.commit(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(sent) != 2 {

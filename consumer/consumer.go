@@ -778,7 +778,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 		}
 	}
-	cerr := c.commit(fin, nil)
+	cerr := c.commit(fin, 0, nil)
 	if cerr != nil {
 		c.log.Error("final commit failed; the next owner may redeliver finished records", "timeout", c.cfg.CommitTimeout, "err", cerr)
 		if err == nil {

@@ -58,7 +58,7 @@ func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 		sent = append(sent, offsets)
 		return nil
 	}
-	if err := c.commit(context.Background(), nil); err != nil {
+	if err := c.commit(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range sent {
@@ -75,7 +75,7 @@ func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 		defer c.mu.Unlock()
 		return c.parts[key].prev.unfinished == 0
 	})
-	if err := c.commit(context.Background(), nil); err != nil {
+	if err := c.commit(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if eo := sent[len(sent)-1][key.topic][0]; len(sent) != 2 || eo.Offset != 15 {

@@ -183,9 +183,7 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			cctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
-			err := c.commit(cctx, nil)
-			cancel()
+			err := c.commit(ctx, c.cfg.CommitTimeout, nil)
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("periodic commit failed; will retry", "err", err)
 			}
@@ -200,10 +198,21 @@ type mark struct {
 }
 
 // commit commits the watermark of every partition selected by only (all
-// when nil) that moved since its last commit.
-func (c *Consumer) commit(ctx context.Context, only map[tp]bool) error {
+// when nil) that moved since its last commit. timeout, when not 0, bounds
+// the commit from the moment it holds commitMu: waiting for a dead-letter
+// transaction under way (up to DLQWriteTimeout and its end) must not spend
+// the commit's own time, or a revoke's commit behind a slow transaction
+// failed before it was sent and the next owner redelivered the partition's
+// finished records. (The final commit passes 0: its budget, ctx, is the
+// shutdown's, waits included.)
+func (c *Consumer) commit(ctx context.Context, timeout time.Duration, only map[tp]bool) error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	var marks []mark
 	c.mu.Lock()

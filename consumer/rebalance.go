@@ -185,9 +185,7 @@ func (c *Consumer) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 			c.log.Warn("revoke drain timeout: abandoning unfinished records of revoked partitions", "timeout", c.cfg.RevokeDrainTimeout)
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.CommitTimeout)
-	err := c.commit(cctx, sel)
-	cancel()
+	err := c.commit(ctx, c.cfg.CommitTimeout, sel)
 	if err != nil {
 		c.log.Error("commit on revoke failed; the next owner may redeliver finished records", "err", err)
 	}
