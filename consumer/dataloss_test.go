@@ -37,8 +37,7 @@ import (
 // records at the reused offsets were never fetched. A reset now always
 // reconciles.
 //
-// The ordering is forced, not raced: the dispatch of the first poll's last
-// record waits (DispatchObserver) until the broker holds the next fetch of
+// The ordering is forced, not raced: the dispatch of the last record waits (DispatchObserver) until the broker holds the next fetch of
 // the partition, and the broker answers that fetch (OFFSET_OUT_OF_RANGE)
 // only once the throttle's pause is in force in the client.
 func TestDataLossWhileThrottledResumesFetching(t *testing.T) {
@@ -99,9 +98,11 @@ func TestDataLossWhileThrottledResumesFetching(t *testing.T) {
 	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: topic, Partitions: []int32{0}, Err: kerr.OffsetOutOfRange,
 		When: fetchesPastStart})
 
-	// MaxRecordsAhead 1: the partition is throttled ("ahead") right after
-	// the first poll, and stays so while the stuck record is unfinished.
-	c = newConsumer(t, brokers, "g-loss-throttled", consumer.Config{MaxRecordsAhead: 1,
+	// MaxRecordsAhead n: the partition is throttled ("ahead") once its n
+	// records are dispatched (a first poll of one record, before the
+	// assignment, then the rest), and stays so while the stuck record is
+	// unfinished.
+	c = newConsumer(t, brokers, "g-loss-throttled", consumer.Config{MaxRecordsAhead: n,
 		Observer: holdDispatch{last: n - 1, until: fetchHeld}}, h)
 	close(cReady)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -275,6 +275,62 @@ func TestFairShareThrottleBoundary(t *testing.T) {
 	}
 }
 
+// One poll must not fill the buffer with one partition's records: the
+// client hands out its buffered fetch partition by partition, and the
+// throttles see a poll's records only once they are dispatched, so a poll
+// of the whole room (max_buffered) took them all from the first partition,
+// and the others waited for it to drain. (With exactly-once dead letters,
+// which hold the buffer until a transaction takes them, each transaction
+// let one more partition in: on real Kafka the last partition had its
+// first commit after 40-66% of TestDeadLetterCost's run.) A poll takes at
+// most a partition's share now, and one record before the first
+// assignment, when the share is not known.
+func TestOnePollDoesNotFillBufferFromOnePartition(t *testing.T) {
+	brokers := cluster(t, 4)
+	var recs []*kgo.Record
+	for p := range int32(4) {
+		for range 40 { // one hot key per partition: they queue, and count
+			recs = append(recs, rec(p, "H"+strconv.Itoa(int(p)), "v"))
+		}
+	}
+	produceTo(t, brokers, recs...)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	startedIn := map[int32]bool{}
+	h := consumer.HandlerFunc(func(ctx context.Context, r *kgo.Record) (consumer.Outcome, error) {
+		mu.Lock()
+		startedIn[r.Partition] = true
+		mu.Unlock()
+		select { // busy: the buffer fills
+		case <-release:
+		case <-ctx.Done():
+			return consumer.Outcome{}, ctx.Err()
+		}
+		return consumer.Outcome{}, nil
+	})
+	const maxBuffered = 40 // a share of 10 for 4 partitions
+	c := newConsumer(t, brokers, "g-onepoll", consumer.Config{MaxInFlight: 4, MaxBuffered: maxBuffered}, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	poll.Until(t, 10*time.Second, "the buffer full", func() bool {
+		running, busy := c.Loop()
+		return c.Stats().Buffered >= maxBuffered && running && busy == 0
+	})
+	mu.Lock()
+	n := len(startedIn)
+	mu.Unlock()
+	if n < 2 {
+		t.Errorf("the buffer (%d records) filled from %d partition(s) of 4: one poll took it all", maxBuffered, n)
+	}
+	close(release)
+	poll.Until(t, 20*time.Second, "lag 0", func() bool { return lag(t, brokers, "g-onepoll") == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Keys that merely repeat within the buffer do not pause their partition:
 // eight keys with a second record each behind a busy first are eight
 // records waiting, a full share, but each starts as soon as its key's

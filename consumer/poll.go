@@ -32,7 +32,20 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		for ctx.Err() == nil && c.fullLocked() {
 			c.cond.Wait()
 		}
-		room := c.cfg.MaxBuffered - c.inflight
+		// At most a partition's share at a time: the client hands out its
+		// buffered fetch partition by partition, and the throttles see a
+		// poll's records only once they are dispatched. One poll of the
+		// whole room filled the buffer with one partition's records, and
+		// with exactly-once dead letters (which hold the buffer until a
+		// transaction takes them) each transaction let one more partition
+		// in: the last had its first commit after 40-66% of a run. Before
+		// the first assignment the share is unknown: a poll then waits
+		// for one record (the one that returns with the assignment would
+		// otherwise fill the buffer from one partition).
+		room := min(c.cfg.MaxBuffered-c.inflight, c.share())
+		if len(c.parts) == 0 {
+			room = 1
+		}
 		c.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil

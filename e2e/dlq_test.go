@@ -250,6 +250,18 @@ func committedSum(k *tc.Kafka, group string) int64 {
 	return n
 }
 
+// committedBy returns the group's committed offset of each partition
+// (none when the fetch fails).
+func committedBy(k *tc.Kafka, group string) map[int32]int64 {
+	out := map[int32]int64{}
+	resp, err := k.Admin().FetchOffsets(context.Background(), group)
+	if err != nil {
+		return out
+	}
+	resp.Each(func(o kadm.OffsetResponse) { out[o.Partition] = o.At })
+	return out
+}
+
 // deadLetters counts the dead letters of a DLQ topic: its committed data
 // records (the bridge writes them in transactions, whose markers occupy
 // offsets too, and a transaction that aborted leaves records no reader of

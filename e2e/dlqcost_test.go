@@ -52,10 +52,19 @@ func TestDeadLetterCost(t *testing.T) {
 		// every exactly-once transaction commits, and at-least-once
 		// commits every second (commit_interval).
 		sum, moved, still := committedSum(s.k, s.group), time.Now(), time.Duration(0)
+		firsts := map[int32]time.Duration{} // each partition's first commit
 		poll.Until(t, 3*time.Minute, "lag 0", func() bool {
 			t0 := time.Now()
 			l := s.lag()
-			if c := committedSum(s.k, s.group); c != sum {
+			by := committedBy(s.k, s.group)
+			c := int64(0)
+			for p, at := range by {
+				c += at
+				if _, ok := firsts[p]; !ok && at > 0 {
+					firsts[p] = time.Since(start)
+				}
+			}
+			if c != sum {
 				still = max(still, time.Since(moved))
 				sum, moved = c, time.Now()
 			}
@@ -90,6 +99,13 @@ func TestDeadLetterCost(t *testing.T) {
 		if el > 30*time.Second || t.Failed() {
 			t.Logf("%s: slow; the slowest lag read took %s; the lag (-1: a partition without a commit) at:\n%s",
 				delivery, slowest.Round(time.Millisecond), strings.Join(trace, "\n"))
+		}
+		{
+			var fs []string
+			for p := range int32(partitions) {
+				fs = append(fs, fmt.Sprintf("%d:%s", p, firsts[p].Round(100*time.Millisecond)))
+			}
+			t.Logf("%s: each partition's first commit after the group's first: %s", delivery, strings.Join(fs, " "))
 		}
 		rate[delivery] = float64(n) / el.Seconds()
 		t.Logf("%s: %d dead letters in %s after the first commit: %.0f/s; commits stood still for %s at most", delivery, n, el.Round(time.Millisecond), rate[delivery], still.Round(10*time.Millisecond))
