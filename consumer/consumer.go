@@ -572,9 +572,11 @@ type Consumer struct {
 	commitMu sync.Mutex
 
 	// dlqTxn writes exactly-once dead letters (nil with DLQAtLeastOnce);
-	// deadCh wakes its loop (deadletters.go).
-	dlqTxn *txnWriter
-	deadCh chan struct{}
+	// deadCh wakes its loop (deadletters.go). apartLeft is the set of
+	// partitions written apart when the loop returned (finalDeadLetters).
+	dlqTxn    *txnWriter
+	deadCh    chan struct{}
+	apartLeft deadApart
 
 	stats counters
 
@@ -762,21 +764,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	stopDead()
 	<-deadDone
 	if c.dlqTxn != nil {
-		var apart deadApart // the partitions whose own dead letters failed
-		for {
-			n, failing, derr := c.writeDeadLetters(fin, apart.without)
-			if derr != nil && len(failing) > 0 && fin.Err() == nil {
-				apart.add(failing, c.cfg) // the others are written without them
-				continue
-			}
-			if derr != nil {
-				c.log.Warn("dead-letter transaction at shutdown failed; the records are judged again by the next owner", "records", n, "err", derr)
-				break
-			}
-			if n == 0 {
-				break
-			}
-		}
+		c.finalDeadLetters(fin)
 	}
 	cerr := c.commit(fin, 0, nil)
 	if cerr != nil {
@@ -790,6 +778,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.dlqTxn.close()
 	}
 	return err
+}
+
+// finalDeadLetters writes, within fin, the dead letters that reached their
+// partitions' heads at shutdown, with their offsets. The partitions the
+// dead-letter loop had set apart (their own dead letters kept failing) are
+// left out from the start, and so is any partition whose dead letters fail
+// now: a known-bad partition must not spend the shutdown's budget, nor
+// make the others' first try fail. What is left out is judged again by the
+// next owner. Called after the dead-letter loop returned (apartLeft).
+func (c *Consumer) finalDeadLetters(fin context.Context) {
+	apart := c.apartLeft
+	if len(apart.parts) > 0 {
+		c.log.Info("dead letters of partitions written apart are left to the next owner", "partitions", formatTPs(apart.parts))
+	}
+	for {
+		n, failing, derr := c.writeDeadLetters(fin, apart.without)
+		if derr != nil && len(failing) > 0 && fin.Err() == nil {
+			c.log.Warn("dead letters of these partitions could not be written at shutdown; the others' are written without them",
+				"partitions", formatTPs(failing), "err", derr)
+			apart.add(failing, c.cfg)
+			continue
+		}
+		if derr != nil {
+			c.log.Warn("dead-letter transaction at shutdown failed; the records are judged again by the next owner", "records", n, "err", derr)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // waitActive waits until no record is being handled, or timeout passes.

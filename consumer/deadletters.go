@@ -179,6 +179,7 @@ func (c *Consumer) signalDead() {
 func (c *Consumer) deadLetterLoop(ctx context.Context) {
 	attempt := 0
 	var apart deadApart
+	defer func() { c.apartLeft = apart }() // for the shutdown's last dead letters
 	for {
 		var retry *time.Timer
 		var due <-chan time.Time
