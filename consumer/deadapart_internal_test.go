@@ -1,11 +1,9 @@
 package consumer
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
+	"github.com/cxone-bridge/bridge/logbuf"
 	"github.com/cxone-bridge/bridge/poll"
 )
 
@@ -73,7 +72,7 @@ func TestUnwritableDeadLetterHoldsOnlyItsPartition(t *testing.T) {
 // letter too, failed, and spent the shutdown's budget before the others'
 // were written.
 func TestShutdownKeepsPartitionsWrittenApart(t *testing.T) {
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	c, _ := newInternalConsumer(t, "g-apart-shutdown", []string{"good", "good.dlq", "bad"}, Config{DLQDelivery: DLQExactlyOnce,
 		DLQWriteTimeout: 2 * time.Second, RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))},
@@ -119,22 +118,4 @@ func TestShutdownKeepsPartitionsWrittenApart(t *testing.T) {
 	if strings.Contains(logs.String(), "could not be written at shutdown") {
 		t.Errorf("the shutdown tried bad[0] again, though the loop had set it apart:\n%s", logs.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
