@@ -141,14 +141,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 	go func() {
 		defer close(warmDone)
 		if ep, err := b.publisher.Endpoints(followCtx); err != nil {
-			if followCtx.Err() == nil {
+			if followCtx.Err() == nil && !errors.Is(err, sink.ErrStopped) {
 				b.log.Error("cannot discover the CXone endpoints", "err", err)
 			}
 		} else {
 			b.log.Info("cxone endpoints", "token_url", ep.TokenURL, "events_url", ep.EventsURL,
 				"token_url_discovered", ep.TokenDiscovered, "api_discovered", ep.APIDiscovered)
 		}
-		if err := b.publisher.FetchToken(followCtx); err != nil && followCtx.Err() == nil {
+		if err := b.publisher.FetchToken(followCtx); err != nil && followCtx.Err() == nil && !errors.Is(err, sink.ErrStopped) {
 			b.log.Error("cannot obtain a CXone token", "err", err)
 		}
 	}()

@@ -31,8 +31,8 @@ const (
 //     no healthy answer in between, open the breaker. A healthy answer
 //     resets the count; a repeated failure neither counts nor resets, with
 //     one exception: when at least two distinct events have failed and no
-//     try has been answered for OpenTimeout since the first of them, a
-//     repeated failure opens the breaker too. An outage with fewer than
+//     try has been answered for OpenTimeout since the second of them
+//     first failed, a repeated failure opens the breaker too. An outage with fewer than
 //     FailuresToOpen records in flight (a quiet topic, a small budget)
 //     otherwise never opened it: nothing paused, and readiness never said
 //     so. One event failing alone never opens it that way: it may be
@@ -66,7 +66,7 @@ type breaker struct {
 	gen      uint64    // changes with every transition
 	since    time.Time // when st was entered
 	failures int       // closed: distinct events failed in a row
-	failed0  time.Time // closed: when the first of them failed
+	failed0  time.Time // closed: when the second of them first failed
 	probes   int       // half-open: probes in flight
 	passed   int       // half-open: healthy probes in a row
 	timer    *time.Timer
@@ -168,7 +168,10 @@ func (b *breaker) release(p permit, o outcome, repeat bool) {
 		case o == outcomeFailed:
 			if !repeat {
 				b.failures++
-				if b.failures == 1 {
+				if b.failures == 2 {
+					// The window starts when a second event fails: one
+					// event failing alone for long (poison, say) and
+					// then one blip of another is not an outage.
 					b.failed0 = time.Now()
 				}
 			}

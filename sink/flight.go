@@ -56,10 +56,15 @@ func (b *background) goTimeout(timeout time.Duration, fn func(ctx context.Contex
 		defer b.calls.Done()
 		ctx, cancel := context.WithTimeout(b.ctx, timeout)
 		defer cancel()
-		fn(ctx)
+		fn(context.WithValue(ctx, inBackground{}, true))
 	}()
 	return true
 }
+
+// inBackground marks the context of a call of [background]: a wait inside
+// it (a token fetch waiting for the token URL's discovery) is not a
+// caller's, and stopWait does not end it.
+type inBackground struct{}
 
 // stop cancels every call, refuses new ones, and waits at most wait for
 // the calls to return. Calling it again waits again.
@@ -159,18 +164,24 @@ func (f *flight[T]) start(fresh func() (T, bool)) *flightCall[T] {
 // do waits for the result of start(fresh), for ctx to end (ctx.Err()), or
 // for the background's stopWait to close (ErrStopped): a caller shutting
 // down does not wait for a slow token endpoint (the call goes on for the
-// others).
+// others). A call of the background itself (a token fetch waiting for a
+// discovery) is not stopped that way: its failure would be taken for the
+// endpoint's.
 func (f *flight[T]) do(ctx context.Context, fresh func() (T, bool)) (T, error) {
 	c := f.start(fresh)
 	c.waiters.Add(1)
 	defer c.waiters.Add(-1)
 	var zero T
+	stop := f.bg.stopWait
+	if ctx.Value(inBackground{}) != nil {
+		stop = nil
+	}
 	select {
 	case <-c.done:
 		return c.val, c.err
 	case <-ctx.Done():
 		return zero, ctx.Err()
-	case <-f.bg.stopWait:
+	case <-stop:
 		select {
 		case <-c.done: // both ready: the result is not lost
 			return c.val, c.err

@@ -734,11 +734,15 @@ func (p *Publisher) TokenOK() bool {
 
 // FetchToken makes sure a token is obtainable, fetching one unless a valid
 // one is cached. The error never contains the secret or the token; it is a
-// [*Error] of class systemic when the token endpoint refused or failed.
+// [*Error] of class systemic when the token endpoint refused or failed, and
+// wraps [ErrStopped] when [Publisher.StopWaiting] ended the wait.
 func (p *Publisher) FetchToken(ctx context.Context) error {
 	if _, err := p.tokens.get(ctx); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrStopped) {
+			return err
 		}
 		return p.tokenError(err)
 	}
@@ -764,7 +768,8 @@ type Endpoints struct {
 
 // Endpoints returns the token and events URLs, discovering them first when
 // so configured (once per process: a success is kept, a failure is retried
-// at the next call). The error is a [*DiscoveryError], or ctx's error.
+// at the next call). The error is a [*DiscoveryError], ctx's error, or
+// [ErrStopped] when [Publisher.StopWaiting] ended the wait.
 func (p *Publisher) Endpoints(ctx context.Context) (Endpoints, error) {
 	e := Endpoints{TokenDiscovered: p.endpoints.token.discovered(), APIDiscovered: p.endpoints.events.discovered()}
 	var err error

@@ -3,11 +3,14 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cxone-bridge/bridge/poll"
 	"github.com/cxone-bridge/bridge/sink"
 )
 
@@ -62,5 +65,97 @@ func TestStopWaitingEndsWaitForToken(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("publish still waiting for the token 5s after StopWaiting (request_timeout 20s)")
+	}
+}
+
+// The wait that StopWaiting ends is a caller's, not a background call's: a
+// token fetch waiting for the token URL's discovery (a slow issuer) must
+// go on. It was ended too, and its ErrStopped came back scrubbed into a
+// token endpoint failure: the Observer was told the endpoint failed, and a
+// publish that picked up the fetch's result got a systemic error, counted
+// by the breaker and the persistent-failure rule, during a shutdown. (From
+// a review.)
+func TestStopWaitingDuringDiscoveryIsNotATokenFailure(t *testing.T) {
+	discovering := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case sink.OpenIDConfigPath:
+			select {
+			case discovering <- struct{}{}:
+			default:
+			}
+			select { // a slow issuer
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			io.WriteString(w, `{"issuer":"`+srvURL+`","token_endpoint":"`+srvURL+`/oauth/token"}`)
+		case "/oauth/token":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"tok-abcdefghijklmnop","token_type":"bearer","expires_in":3600}`)
+		default:
+			w.WriteHeader(202)
+			io.WriteString(w, `{"id":"x"}`)
+		}
+	}))
+	defer srv.Close()
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
+	srvURL = srv.URL
+	obs := &tokenErrors{}
+	cfg := testConfig(srv.URL)
+	cfg.Issuer = srv.URL
+	cfg.AllowInsecureHTTP = true
+	cfg.RequestTimeout = 20 * time.Second
+	cfg.Observer = obs
+	p := newPublisher(t, cfg)
+
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = p.Publish(context.Background(), orderEvent(uniqueKey(), "c"))
+		}()
+	}
+	select {
+	case <-discovering:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no discovery")
+	}
+	p.StopWaiting()
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("publishes still waiting 5s after StopWaiting")
+	}
+	for _, err := range errs {
+		if !errors.Is(err, sink.ErrStopped) {
+			t.Errorf("publish ended with %v (systemic: %v), want ErrStopped", err, errors.Is(err, sink.ErrSystemic))
+		}
+	}
+	// The issuer answers: the background fetch, which went on, gets a
+	// token; nothing told the Observer of a failure meanwhile.
+	releaseOnce()
+	poll.Until(t, 10*time.Second, "the background token fetch done", func() bool {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		return len(obs.errs) > 0
+	})
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	for _, err := range obs.errs {
+		if err != nil {
+			t.Errorf("the Observer was told of a token fetch failure: %v", err)
+		}
+	}
+	if st := p.BreakerState(); st != sink.BreakerClosed {
+		t.Errorf("breaker %v after a shutdown during discovery", st)
 	}
 }
