@@ -112,6 +112,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cxone-bridge/bridge/dlq"
@@ -767,7 +768,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.finalDeadLetters(fin)
 	}
 	cerr := c.commit(fin, 0, nil)
-	if cerr != nil {
+	switch {
+	case cerr != nil && fenced(cerr):
+		// The group fenced this member before it learned so (stopped or
+		// cut off for longer than the session timeout, then shut down at
+		// once): its partitions are another member's, as after a loss,
+		// and nothing of it is to be committed. Not a failure of the
+		// shutdown.
+		c.log.Warn("final commit refused: the group had fenced this member; its partitions are another member's, which starts from their last commit",
+			"err", cerr)
+	case cerr != nil:
 		c.log.Error("final commit failed; the next owner may redeliver finished records", "timeout", c.cfg.CommitTimeout, "err", cerr)
 		if err == nil {
 			err = fmt.Errorf("consumer: %w", cerr)
@@ -808,6 +818,14 @@ func (c *Consumer) finalDeadLetters(fin context.Context) {
 			return
 		}
 	}
+}
+
+// fenced reports whether a commit was refused because the group no longer
+// knows this member as the owner of its partitions (KIP-848 or classic).
+func fenced(err error) bool {
+	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedMemberEpoch) ||
+		errors.Is(err, kerr.StaleMemberEpoch) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.FencedInstanceID)
 }
 
 // waitActive waits until no record is being handled, or timeout passes.

@@ -41,8 +41,11 @@ func (c *Consumer) pollLoop(ctx context.Context) error {
 		// in: the last had its first commit after 40-66% of a run. Before
 		// the first assignment the share is unknown: a poll then waits
 		// for one record (the one that returns with the assignment would
-		// otherwise fill the buffer from one partition).
-		room := min(c.cfg.MaxBuffered-c.inflight, c.share())
+		// otherwise fill the buffer from one partition). At least a 32nd of
+		// the buffer, though: with more partitions than buffered records
+		// the share is one, and a poll per record would pay the throttles'
+		// pass over every partition per record.
+		room := min(c.cfg.MaxBuffered-c.inflight, max(c.share(), c.cfg.MaxBuffered/32))
 		if len(c.parts) == 0 {
 			room = 1
 		}
