@@ -71,14 +71,30 @@ func BenchmarkConsumer(b *testing.B) {
 	}
 }
 
+// BenchmarkConsumerManyPartitions is BenchmarkConsumer's no-op handler over
+// 2,048 partitions, more than the buffer holds (1,024 at 256 in flight):
+// what a poll costs the consumer when its share of the buffer is one
+// record per partition. (A throttle pass over every partition after each
+// poll made it 19,000 records/s against 520,000; docs/performance.md.)
+func BenchmarkConsumerManyPartitions(b *testing.B) {
+	h := consumer.HandlerFunc(func(context.Context, *kgo.Record) (consumer.Outcome, error) { return consumer.Outcome{}, nil })
+	runBenchOn(b, 2048, func(i int) (key, val []byte) { return []byte("k" + strconv.Itoa(i)), []byte("v") }, consumer.Config{}, h)
+}
+
 // runBench produces max(b.N, 2000) records (record i's key and value
 // from rec) to an in-process broker with 12 partitions, runs a consumer
 // with cfg (topics, DLQ topic, 256 in flight, 100 ms commits added) and h
 // until every record finished, and reports records/s.
 func runBench(b *testing.B, rec func(i int) (key, value []byte), cfg consumer.Config, h consumer.Handler) *consumer.Consumer {
 	b.Helper()
+	return runBenchOn(b, 12, rec, cfg, h)
+}
+
+// runBenchOn is runBench over a topic of partitions partitions.
+func runBenchOn(b *testing.B, partitions int32, rec func(i int) (key, value []byte), cfg consumer.Config, h consumer.Handler) *consumer.Consumer {
+	b.Helper()
 	n := max(b.N, 2000)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(12, topic, topic+".dlq"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic, topic+".dlq"))
 	if err != nil {
 		b.Fatal(err)
 	}
