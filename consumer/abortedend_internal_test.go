@@ -36,16 +36,7 @@ func testAbortedTransaction(t *testing.T, groupAt int64) {
 	defer close(release)
 	c, kc := newInternalConsumer(t, "g-aborted-end", []string{"good", "good.dlq"}, Config{DLQDelivery: DLQExactlyOnce, DLQWriteTimeout: 5 * time.Second, CommitTimeout: 5 * time.Second,
 		RetryBackoff: 50 * time.Millisecond, RetryBackoffMax: 200 * time.Millisecond},
-		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
-			if string(r.Key) == "stuck" {
-				select {
-				case <-release:
-				case <-ctx.Done():
-				}
-				return Outcome{}, nil
-			}
-			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}))
+		holdStuck(release, Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}))
 	var hit atomic.Bool
 	kc.ControlKey(int16(kmsg.EndTxn), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		req := kr.(*kmsg.EndTxnRequest)

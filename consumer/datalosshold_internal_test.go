@@ -21,17 +21,7 @@ import (
 func TestDataLossCommitHeldByUnfinishedBelowReset(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	c, _ := newInternalConsumer(t, "g-loss-held", []string{"orders.dlq"}, Config{},
-		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
-			if string(r.Key) == "stuck" {
-				select {
-				case <-release:
-				case <-ctx.Done():
-					return Outcome{}, ctx.Err()
-				}
-			}
-			return Outcome{}, nil
-		}))
+	c, _ := newInternalConsumer(t, "g-loss-held", []string{"orders.dlq"}, Config{}, holdStuck(release, Outcome{}))
 	defer releaseOnce.Do(func() { close(release) })
 	key := tp{"lossy", 0}
 	c.mu.Lock()
@@ -93,17 +83,7 @@ func TestDeadLettersWaitForReplacedLogRecord(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	c, _ := newInternalConsumer(t, "g-loss-dead", []string{"lossy", "lossy.dlq"}, Config{DLQDelivery: DLQExactlyOnce},
-		HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
-			if string(r.Key) == "stuck" {
-				select {
-				case <-release:
-				case <-ctx.Done():
-					return Outcome{}, ctx.Err()
-				}
-				return Outcome{}, nil
-			}
-			return Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}, nil
-		}))
+		holdStuck(release, Outcome{DLQ: &dlq.Failure{Class: dlq.ClassInvalid, Reason: "test"}}))
 	learnTopicIDs(t, c, "lossy")
 	runDeadLetterLoop(t, c)
 	defer releaseOnce.Do(func() { close(release) })

@@ -95,3 +95,20 @@ func committedDeadLetters(t *testing.T, kc *kfake.Cluster, topic string, quiet t
 	}
 	return n
 }
+
+// holdStuck returns a Handler that holds a record keyed "stuck" until
+// release closes (or its context ends), and answers every other record
+// with other.
+func holdStuck(release <-chan struct{}, other Outcome) Handler {
+	return HandlerFunc(func(ctx context.Context, r *kgo.Record) (Outcome, error) {
+		if string(r.Key) == "stuck" {
+			select {
+			case <-release:
+				return Outcome{}, nil
+			case <-ctx.Done():
+				return Outcome{}, ctx.Err()
+			}
+		}
+		return other, nil
+	})
+}

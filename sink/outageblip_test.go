@@ -21,9 +21,7 @@ func TestOutageFailuresDoNotCountAfterRecovery(t *testing.T) {
 	var blipKey atomic.Value
 	blipKey.Store("")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/oauth/token" {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"access_token":"tok-abcdefghijklmnop","token_type":"bearer","expires_in":3600}`))
+		if answerToken(w, r) {
 			return
 		}
 		if outage.Load() || r.Header.Get("X-Idempotency-Key") == blipKey.Load().(string) {

@@ -31,6 +31,18 @@ func newServer(t testing.TB, opts ...cxonetest.Option) *cxonetest.Server {
 }
 
 // testConfig is a fast Config for srv: short backoff and breaker timeouts.
+// answerToken answers r with a valid bearer token when it is a request to
+// the token endpoint (/oauth/token), and reports whether it was: the token
+// half of a hand-written CXone for tests whose events answers are their own.
+func answerToken(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path != "/oauth/token" {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"access_token":"tok-abcdefghijklmnop","token_type":"bearer","expires_in":3600}`))
+	return true
+}
+
 func testConfig(baseURL string) sink.Config {
 	return sink.Config{
 		BaseURL:      baseURL,

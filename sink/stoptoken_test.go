@@ -93,8 +93,7 @@ func TestStopWaitingDuringDiscoveryIsNotATokenFailure(t *testing.T) {
 			}
 			io.WriteString(w, `{"issuer":"`+srvURL+`","token_endpoint":"`+srvURL+`/oauth/token"}`)
 		case "/oauth/token":
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"access_token":"tok-abcdefghijklmnop","token_type":"bearer","expires_in":3600}`)
+			answerToken(w, r)
 		default:
 			w.WriteHeader(202)
 			io.WriteString(w, `{"id":"x"}`)
